@@ -1,0 +1,1 @@
+"""Hardware imager and power-relay driver plugins (filled by the drivers issue)."""

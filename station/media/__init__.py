@@ -1,0 +1,1 @@
+"""Sources (what is read, never written) and sinks (where the image goes)."""

@@ -1,0 +1,190 @@
+"""GNU ddrescue mapfile reading and writing (format of ddrescue 1.27 through 1.30).
+
+    # comment lines (and comments after whitespace)
+    0x00120000     ?               1          <- current_pos  current_status  [current_pass]
+    0x00000000  0x00100000  +                 <- pos  size  status, each block starting
+    0x00100000  0x00020000  -                    where the previous one ended
+
+Numbers are C integers (0x hex, leading-0 octal, decimal).  We read everything 1.30 writes,
+including the sweeping status '%'; by default we write what 1.27 can read back (sweeping is
+written as copying), since that is what Debian ships.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+from station import __version__
+from station.rescue.rescuemap import Phase, RescueMap, Status
+
+
+class MapfileError(ValueError):
+    """A mapfile that cannot be used; the message names the file and line."""
+
+
+_INT = re.compile(r"[+-]?(?:0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)\Z")
+_BLOCK_CHARS = {s.value: s for s in Status}
+_PHASE_CHARS = {p.value: p for p in Phase}
+
+
+def parse_c_int(text: str) -> int:
+    """Parse an integer the way C's strtoll with base 0 does (whole token only)."""
+    if not _INT.match(text):
+        raise ValueError(f"not a number: {text!r}")
+    sign = -1 if text[0] == "-" else 1
+    body = text.lstrip("+-")
+    if body[:2] in ("0x", "0X"):
+        return sign * int(body[2:], 16)
+    if len(body) > 1 and body[0] == "0":
+        return sign * int(body[1:], 8)
+    return sign * int(body)
+
+
+def _strip_comment(line: str) -> str:
+    """Drop a comment: '#' at the start or after whitespace, as ddrescue's reader does."""
+    i = line.find("#")
+    while i != -1:
+        if i == 0 or line[i - 1].isspace():
+            return line[:i]
+        i = line.find("#", i + 1)
+    return line
+
+
+def parse_mapfile(text: str, name: str = "mapfile") -> RescueMap:
+    """Parse mapfile text into a RescueMap whose size is the mapfile's extent.
+
+    A gap before the first block is non-tried, as ddrescue treats it.  An empty mapfile (only
+    comments) gives an empty map of size 0.
+    """
+    status_seen = False
+    blocks: list[tuple[int, int, Status]] = []
+    expected: int | None = None
+    cur_pos, phase, pass_ = 0, Phase.COPYING, 1
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        fields = _strip_comment(raw).split()
+        if not fields:
+            continue
+
+        def fail(msg: str, lineno: int = lineno) -> MapfileError:
+            return MapfileError(f"{name}: line {lineno}: {msg}")
+
+        if not status_seen:
+            if len(fields) not in (2, 3) or len(fields[1]) != 1 or fields[1] not in _PHASE_CHARS:
+                raise fail("bad or missing status line (want: current_pos current_status [current_pass])")
+            try:
+                cur_pos = parse_c_int(fields[0])
+                pass_ = parse_c_int(fields[2]) if len(fields) == 3 else 1
+            except ValueError as e:
+                raise fail(f"bad status line: {e}") from None
+            if cur_pos < 0 or pass_ < 1:
+                raise fail("bad status line: negative position or pass < 1")
+            phase = _PHASE_CHARS[fields[1]]
+            status_seen = True
+            continue
+        if len(fields) != 3 or len(fields[2]) != 1 or fields[2] not in _BLOCK_CHARS:
+            raise fail("bad block line (want: pos size status, status one of ?*/-+)")
+        try:
+            pos, size = parse_c_int(fields[0]), parse_c_int(fields[1])
+        except ValueError as e:
+            raise fail(f"bad block line: {e}") from None
+        if pos < 0 or size < 0 or (size == 0 and pos != 0):
+            raise fail("bad block line: negative position or empty block")
+        if size == 0:
+            continue
+        if expected is None:
+            if pos > 0:
+                blocks.append((0, pos, Status.NON_TRIED))
+        elif pos != expected:
+            raise fail(f"block at {pos:#x} does not start where the previous one ended ({expected:#x})")
+        blocks.append((pos, pos + size, _BLOCK_CHARS[fields[2]]))
+        expected = pos + size
+    m = RescueMap.from_blocks(expected or 0, blocks)
+    m.current_pos, m.phase, m.pass_ = cur_pos, phase, pass_
+    return m
+
+
+def read_mapfile(path: str | os.PathLike) -> RescueMap:
+    """Read a mapfile from disk; MapfileError if it is malformed or unreadable."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise MapfileError(f"{p}: cannot read mapfile: {e.strerror}") from None
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        raise MapfileError(f"{p}: not a mapfile (binary data)") from None
+    return parse_mapfile(text, str(p))
+
+
+def format_mapfile(
+    m: RescueMap,
+    *,
+    command_line: str = "",
+    start_time: float | None = None,
+    message: str = "",
+    write_sweeping: bool = False,
+) -> str:
+    """Render a map in ddrescue's exact layout.
+
+    `write_sweeping` writes 1.30's '%' status; off by default, because ddrescue 1.27 rejects it.
+    """
+    phase = m.phase
+    if phase == Phase.SWEEPING and not write_sweeping:
+        phase = Phase.COPYING
+    now = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
+    head = [f"# Mapfile. Created by Station version {__version__} (GNU ddrescue format)\n"]
+    if command_line:
+        head.append(f"# Command line: {command_line}\n")
+    if start_time is not None:
+        head.append(f"# Start time:   {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(start_time))}\n")
+    head.append(f"# Current time: {now}\n")
+    if m.phase == Phase.FINISHED:
+        head.append("# Finished\n")
+    elif message:
+        head.append(f"# {message}\n")
+    head.append("# current_pos  current_status  current_pass\n")
+    head.append(f"0x{m.current_pos:08X}     {phase.value}               {m.pass_}\n")
+    head.append("#      pos        size  status\n")
+    body = [f"0x{b.pos:08X}  0x{b.size:08X}  {b.status.value}\n" for b in m]
+    return "".join(head) + "".join(body)
+
+
+def write_mapfile(path: str | os.PathLike, m: RescueMap, **fmt: object) -> None:
+    """Replace the mapfile atomically, keeping the previous version as PATH.bak.
+
+    The new text goes to a temporary file in the same directory and is fsynced, the old map is
+    hard-linked to .bak, then the temporary file is renamed over the map and the directory
+    fsynced.  At every instant a complete mapfile exists under the map's name.
+    """
+    p = Path(path)
+    text = format_mapfile(m, **fmt)  # type: ignore[arg-type]
+    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(text.encode("ascii"))
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    if p.exists():
+        bak_tmp = p.with_name(f".{p.name}.bak{os.getpid()}")
+        bak_tmp.unlink(missing_ok=True)
+        try:
+            os.link(p, bak_tmp)
+            os.replace(bak_tmp, p.with_name(p.name + ".bak"))
+        except OSError:
+            bak_tmp.unlink(missing_ok=True)
+    os.replace(tmp, p)
+    dfd = os.open(p.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
