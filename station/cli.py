@@ -1,0 +1,317 @@
+"""The `station` command.  Imports are lazy: `station image` must not import Textual."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with exit status 2 and a one-line error, as every refusal here."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"station: {message}\n")
+
+
+def _fail(message: str) -> int:
+    print(f"station: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="station", description="Station: a terminal imaging workstation for data recovery.")
+    from station import __version__
+
+    p.add_argument("--version", action="version", version=f"station {__version__}")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    im = sub.add_parser("image", help="image a drive or file with the rescue engine (resumable)")
+    im.add_argument("source")
+    im.add_argument("dest")
+    im.add_argument("mapfile", nargs="?", help="GNU ddrescue-format mapfile [DEST.map]")
+    _add_rescue_options(im)
+
+    mp = sub.add_parser("map", help="summarize a mapfile and draw it as a block map")
+    mp.add_argument("mapfile")
+    mp.add_argument("--width", type=int, default=0, help="cells per row [terminal width]")
+    mp.add_argument("--rows", type=int, default=12, help="rows of the block map [12]")
+
+    dm = sub.add_parser("demo", help="image the built-in demo failing drive (for training)")
+    dm.add_argument("--dir", help="where to put demo.img and demo.img.map [XDG data dir]")
+    dm.add_argument("--json", action="store_true", help="one JSON object per progress line")
+    dm.add_argument("--fresh", action="store_true", help="start over instead of resuming")
+
+    ss = sub.add_parser("sessions", help="list imaging sessions from the session store")
+    ss.add_argument("--json", action="store_true")
+    return p
+
+
+def _add_rescue_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="one JSON object per progress line on stdout")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    p.add_argument("-f", "--force", action="store_true", help="overwrite an existing destination")
+    g = p.add_argument_group("rescue options (as GNU ddrescue's)")
+    g.add_argument("-b", "--sector-size", help="sector size of the source [from the kernel, else 512]")
+    g.add_argument("-c", "--cluster-size", help="sectors per read near errors [128]")
+    g.add_argument("--max-read-size", help="largest read over healthy data [1Mi]")
+    g.add_argument("-K", "--skip-size", help="initial[,max] size to skip on a read error [64Ki,auto]")
+    g.add_argument("-a", "--min-read-rate", help="slower reads are skipped like errors (0: auto) [0]")
+    g.add_argument("--no-slow-skip", action="store_true", help="never skip slow areas")
+    g.add_argument("-X", "--max-read-errors", type=int, help="stop after this many read errors")
+    g.add_argument("-e", "--max-bad-areas", type=int, help="stop after this many bad areas")
+    g.add_argument("-T", "--timeout", type=float, help="stop after this many seconds without a good read")
+    g.add_argument("-R", "--reverse", action="store_true", help="reverse the direction of all passes")
+    g.add_argument("-r", "--retry-passes", type=int, default=0, help="retry passes over bad sectors [0]")
+    g.add_argument("-N", "--no-trim", action="store_true", help="skip the trimming phase")
+    g.add_argument("-n", "--no-scrape", action="store_true", help="skip the scraping phase")
+    g.add_argument("--no-sweep", action="store_true", help="skip the sweeping phase")
+    g.add_argument("-d", "--direct", action="store_true", help="O_DIRECT reads on the source")
+    g.add_argument("-O", "--reopen-on-error", action="store_true", default=None,
+                   help="reopen the source after every read error [on for block devices]")  # fmt: skip
+    g.add_argument("--read-timeout", type=float, default=30.0,
+                   help="seconds before a read is abandoned as hung [30]")  # fmt: skip
+    g.add_argument("--save-interval", type=float, default=30.0,
+                   help="seconds between syncing the image and saving the map [30]")  # fmt: skip
+    g.add_argument("-m", "--domain-mapfile", help="restrict the rescue to the finished blocks of this mapfile")
+    g.add_argument("-i", "--input-position", help="start of the rescue domain [0]")
+    g.add_argument("-s", "--size", help="size of the rescue domain [to the end]")
+    g.add_argument("-H", "--test-mode", metavar="MAPFILE",
+                   help="simulate errors where MAPFILE is not finished (ddrescue -H)")  # fmt: skip
+
+
+def _options_from_args(a: argparse.Namespace):
+    from station.job import domain_from_mapfile, intersect
+    from station.rescue.options import RescueOptions
+    from station.units import parse_size
+
+    o = RescueOptions()
+    if a.sector_size:
+        o.sector_size = parse_size(a.sector_size)
+    sector = o.sector_size or 512
+    if a.cluster_size:
+        o.cluster_size = int(a.cluster_size, 0) * sector
+    if a.max_read_size:
+        o.max_read_size = parse_size(a.max_read_size)
+    if a.skip_size:
+        first, _, most = a.skip_size.partition(",")
+        if first:
+            o.skip_size = parse_size(first)
+        if most:
+            o.max_skip_size = parse_size(most)
+    if a.no_slow_skip:
+        o.min_read_rate = None
+    elif a.min_read_rate:
+        o.min_read_rate = float(parse_size(a.min_read_rate))
+    o.max_read_errors, o.max_bad_areas, o.timeout = a.max_read_errors, a.max_bad_areas, a.timeout
+    o.reverse, o.retry_passes = a.reverse, a.retry_passes
+    o.no_trim, o.no_scrape, o.no_sweep, o.direct = a.no_trim, a.no_scrape, a.no_sweep, a.direct
+    o.reopen_on_error = a.reopen_on_error
+    o.read_timeout, o.save_interval = a.read_timeout, a.save_interval
+    domain = None
+    if a.input_position or a.size:
+        lo = parse_size(a.input_position) if a.input_position else 0
+        hi = lo + parse_size(a.size) if a.size else 1 << 62
+        domain = [(lo, hi)]
+    if a.domain_mapfile:
+        dm = domain_from_mapfile(a.domain_mapfile)
+        domain = intersect(domain, dm) if domain else dm
+        if not domain:
+            from station.media.base import Refused
+
+            raise Refused(f"domain mapfile {a.domain_mapfile} has no finished blocks")
+    o.domain = domain
+    return o
+
+
+def cmd_image(a: argparse.Namespace, source=None, title: str | None = None) -> int:
+    from station.job import prepare
+    from station.media.base import Refused
+
+    try:
+        options = _options_from_args(a)
+        job = prepare(
+            a.source, a.dest, a.mapfile, options=options, force=a.force,
+            test_mode=getattr(a, "test_mode", None), source=source,
+        )  # fmt: skip
+    except Refused as e:
+        return _fail(str(e))
+    except ValueError as e:
+        return _fail(f"bad option: {e}")
+    return _run_with_view(job, a, title or f"{a.source} → {a.dest}")
+
+
+def _run_with_view(job, a: argparse.Namespace, title: str) -> int:
+    """Run the job in a worker thread; the main thread handles signals and the display."""
+    from station.events import Finished, Notice, Progress, ReadHung
+    from station.media.base import Refused
+
+    events: queue.SimpleQueue = queue.SimpleQueue()
+    cancel = threading.Event()
+    box: dict = {}
+
+    def work() -> None:
+        try:
+            box["result"] = job.run(emit=events.put, cancel=cancel)
+        except Refused as e:
+            box["refused"] = str(e)
+        except BaseException as e:  # reported below, never lost in the thread
+            box["error"] = e
+        finally:
+            events.put(None)
+
+    def on_signal(signum, frame) -> None:
+        cancel.set()
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    worker = threading.Thread(target=work, name="station-engine")
+    worker.start()
+    last = None
+    notes: list[str] = []
+    live = None
+    if not a.json and not a.quiet and sys.stdout.isatty():
+        from rich.live import Live
+
+        from station.progressview import progress_panel
+
+        live = Live(progress_panel(None, title, notes), refresh_per_second=4, transient=False)
+        live.start()
+    try:
+        while True:
+            try:
+                e = events.get(timeout=0.25)
+            except queue.Empty:
+                continue
+            if e is None:
+                break
+            if isinstance(e, Progress):
+                last = e
+                if a.json:
+                    print(json.dumps(e.to_dict()), flush=True)
+            elif isinstance(e, Notice | ReadHung):
+                notes.append(e.message if isinstance(e, Notice) else f"read at {e.pos:#x} hung; reopened")
+            elif isinstance(e, Finished) and a.json:
+                print(json.dumps(e.to_dict()), flush=True)
+            if live is not None:
+                live.update(progress_panel(last, title, notes))
+    finally:
+        worker.join()
+        if live is not None:
+            live.update(progress_panel(last, title, notes))
+            live.stop()
+        for s, h in old.items():
+            signal.signal(s, h)
+    if "refused" in box:
+        return _fail(box["refused"])
+    if "error" in box:
+        raise box["error"]
+    r = box["result"]
+    if not a.json:
+        from station.units import fmt_bytes, fmt_percent
+
+        s = r.summary
+        print(
+            f"{r.outcome}: {r.reason}. rescued {fmt_bytes(s.rescued)} of {fmt_bytes(s.size)} "
+            f"({fmt_percent(s.rescued, s.size)}), bad {fmt_bytes(s.bytes['-'])}, "
+            f"{r.read_errors} read errors; map {job.map_path}",
+            file=sys.stderr,
+        )
+    return r.exit_status
+
+
+def cmd_map(a: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from station.mapview import block_map, summary_text
+    from station.rescue.mapfile import MapfileError, read_mapfile
+
+    if not os.path.exists(a.mapfile):
+        return _fail(f"{a.mapfile}: no such mapfile")
+    try:
+        m = read_mapfile(a.mapfile)
+    except MapfileError as e:
+        return _fail(str(e))
+    console = Console()
+    console.print(summary_text(m))
+    width = a.width or max(console.width - 2, 16)
+    for line in block_map(m, width, a.rows):
+        console.print(line)
+    return 0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from station.session import data_home
+    from station.sim.demo import demo_drive
+
+    d = Path(a.dir) if a.dir else data_home() / "station" / "demo"
+    d.mkdir(parents=True, exist_ok=True)
+    dest = d / "demo.img"
+    if a.fresh:
+        for p in (dest, Path(str(dest) + ".map"), Path(str(dest) + ".map.bak")):
+            p.unlink(missing_ok=True)
+    args = build_parser().parse_args(["image", "demo", str(dest), "--save-interval", "5"])
+    args.json = a.json
+    print(f"Imaging the built-in demo drive into {dest} (Ctrl-C stops; rerun resumes)", file=sys.stderr)
+    return cmd_image(args, source=demo_drive(), title="demo drive → " + str(dest))
+
+
+def cmd_sessions(a: argparse.Namespace) -> int:
+    import time
+
+    from station.session import SessionStore
+    from station.units import fmt_bytes
+
+    rows = []
+    for s in SessionStore().list():
+        r = s.record
+        res = r.get("result") or {}
+        rows.append(
+            {
+                "id": s.id,
+                "state": s.state,
+                "method": r.get("method"),
+                "source": (r.get("source") or {}).get("path"),
+                "dest": r.get("dest"),
+                "started": r.get("started"),
+                "rescued": res.get("rescued"),
+                "size": (r.get("source") or {}).get("size"),
+            }
+        )
+    if a.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no sessions yet")
+    for r in rows:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started"] or 0))
+        rescued = fmt_bytes(r["rescued"]) if r["rescued"] is not None else "-"
+        print(f"{r['id']}  {when}  {r['state']:<11} {rescued:>9}  {r['source']} -> {r['dest']}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    if a.command == "image":
+        return cmd_image(a)
+    if a.command == "map":
+        return cmd_map(a)
+    if a.command == "demo":
+        return cmd_demo(a)
+    if a.command == "sessions":
+        return cmd_sessions(a)
+    parser.print_help()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Events a rescue emits, whatever runs it (the software engine or a hardware imager).
+
+Views (CLI, TUI, reports) and the session log consume these and never ask which method ran.
+Each event is a small frozen dataclass with a `kind` and a JSON form; `event_from_dict` reads
+the JSON form back, so another process can follow a session through its events.jsonl.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: ClassVar[str] = "event"
+    t: float  # seconds since the session started (engine clock)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class Progress(Event):
+    """A snapshot of the counters; later ones replace earlier ones."""
+
+    kind: ClassVar[str] = "progress"
+    phase: str
+    pass_: int
+    pos: int
+    size: int
+    rescued: int
+    non_tried: int
+    non_trimmed: int
+    non_scraped: int
+    bad: int
+    bad_areas: int
+    read_errors: int
+    current_rate: float  # bytes/s over the last second or so
+    average_rate: float  # bytes/s since the start of this run
+    elapsed: float
+    since_last_good: float | None  # seconds since the last successful read (None: none yet)
+    remaining: float | None  # estimated seconds, None when unknown
+
+    @property
+    def rescued_fraction(self) -> float:
+        return self.rescued / self.size if self.size else 1.0
+
+
+@dataclass(frozen=True)
+class PhaseStarted(Event):
+    kind: ClassVar[str] = "phase"
+    phase: str
+    pass_: int
+    direction: str  # "forward" or "reverse"
+
+
+@dataclass(frozen=True)
+class ReadFailed(Event):
+    kind: ClassVar[str] = "read_error"
+    pos: int
+    size: int
+    error: str
+    phase: str
+
+
+@dataclass(frozen=True)
+class ReadHung(Event):
+    kind: ClassVar[str] = "read_hung"
+    pos: int
+    size: int
+    timeout: float
+
+
+@dataclass(frozen=True)
+class SourceReopened(Event):
+    kind: ClassVar[str] = "reopened"
+    reason: str
+
+
+@dataclass(frozen=True)
+class MapSaved(Event):
+    kind: ClassVar[str] = "map_saved"
+    path: str
+    fragments: int
+
+
+@dataclass(frozen=True)
+class Notice(Event):
+    """Something a technician should read (a warning or a decision the engine took)."""
+
+    kind: ClassVar[str] = "notice"
+    message: str
+
+
+@dataclass(frozen=True)
+class Finished(Event):
+    """The run ended; `outcome` is finished, stopped or failed, with the reason."""
+
+    kind: ClassVar[str] = "finished"
+    outcome: str
+    reason: str
+
+
+_KINDS: dict[str, type[Event]] = {
+    cls.kind: cls
+    for cls in (Progress, PhaseStarted, ReadFailed, ReadHung, SourceReopened, MapSaved, Notice, Finished)
+}
+
+
+def event_from_dict(d: dict[str, Any]) -> Event:
+    """Rebuild an event from its JSON form (unknown fields are ignored, for newer writers)."""
+    cls = _KINDS.get(d.get("kind", ""))
+    if cls is None:
+        raise ValueError(f"unknown event kind {d.get('kind')!r}")
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in d.items() if k in names})

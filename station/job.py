@@ -1,0 +1,210 @@
+"""An imaging job from paths to a finished session, free of any UI.
+
+`prepare` checks everything that can refuse the job (raising Refused with one line) before
+anything is created or changed; `ImageJob.run` then writes the mapfile first, opens the sink,
+records the session and runs the engine in the calling thread.  Views run it in a worker
+thread and render the events it emits.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from station.events import Event
+from station.media.base import Refused, Source
+from station.rescue.engine import Engine, RunResult
+from station.rescue.mapfile import MapfileError, read_mapfile, write_mapfile
+from station.rescue.options import RescueOptions
+from station.rescue.rescuemap import RescueMap, Status
+from station.session import Session, SessionStore
+
+
+@dataclass
+class ImageJob:
+    """A prepared job: the source is open, the map loaded, nothing written yet."""
+
+    source: Source
+    dest: str
+    map_path: str
+    rmap: RescueMap
+    options: RescueOptions
+    new_map: bool
+    command: list[str] = field(default_factory=list)
+    store: SessionStore | None = None
+    session: Session | None = None
+
+    def run(
+        self,
+        emit: Callable[[Event], None] = lambda e: None,
+        cancel: threading.Event | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> RunResult:
+        """Create the map and sink, record the session, and run the engine to its end."""
+        from station.media.sink import open_sink
+
+        start = time.time()
+        cmdline = shlex.join(self.command)
+
+        def save(m: RescueMap) -> None:
+            write_mapfile(self.map_path, m, command_line=cmdline, start_time=start)
+
+        if self.new_map:
+            save(self.rmap)  # the map exists before the sink: a crash here leaves a valid pair
+        try:
+            sink = open_sink(self.dest, size=self.source.size, create=True)
+        except Refused:
+            raise
+        except OSError as e:
+            raise Refused(f"cannot open destination {self.dest}: {e.strerror}") from None
+        store = self.store or SessionStore()
+        self.session = session = store.create(
+            method="engine",
+            source=self.source.identity.to_dict(),
+            dest=os.path.abspath(self.dest),
+            mapfile=os.path.abspath(self.map_path),
+            options=self.options.to_dict(),
+            command=self.command,
+            resumed=not self.new_map,
+        )
+
+        def both(e: Event) -> None:
+            session.log(e)
+            emit(e)
+
+        engine = Engine(
+            self.source, sink, self.rmap, self.options,
+            emit=both, save_map=save, map_path=self.map_path, clock=clock, cancel=cancel,
+        )  # fmt: skip
+        try:
+            result = engine.run()
+        finally:
+            sink.close()
+            self.source.close()
+        s = result.summary
+        session.finish(
+            result.outcome,
+            result.reason,
+            {
+                "rescued": s.rescued,
+                "size": s.size,
+                "bad": s.bytes[Status.BAD_SECTOR],
+                "pending": s.pending,
+                "read_errors": result.read_errors,
+                "exit_status": result.exit_status,
+            },
+        )
+        return result
+
+
+def domain_from_mapfile(path: str) -> list[tuple[int, int]]:
+    """The finished blocks of a mapfile: ddrescue's --domain-mapfile."""
+    try:
+        m = read_mapfile(path)
+    except MapfileError as e:
+        raise Refused(f"domain mapfile: {e}") from None
+    return [(b.pos, b.end) for b in m if b.status == Status.FINISHED]
+
+
+def intersect(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Intersection of two sorted lists of disjoint ranges."""
+    out, i, j = [], 0, 0
+    while i < len(a) and j < len(b):
+        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if hi > lo:
+            out.append((lo, hi))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def prepare(
+    source_path: str,
+    dest: str,
+    map_path: str | None = None,
+    *,
+    options: RescueOptions | None = None,
+    force: bool = False,
+    test_mode: str | None = None,
+    source: Source | None = None,
+    command: list[str] | None = None,
+    store: SessionStore | None = None,
+) -> ImageJob:
+    """Check the job and open the source; raises Refused (one line) and changes nothing.
+
+    `source` may be given (a simulated drive); otherwise `source_path` is opened read-only.
+    `test_mode` is a ddrescue test mapfile: reads of its non-finished blocks fail (ddrescue -H).
+    """
+    from station.media.safety import check_job
+    from station.media.source import open_source
+
+    options = options or RescueOptions()
+    try:
+        options.validate()
+    except ValueError as e:
+        raise Refused(str(e)) from None
+    map_path = map_path or dest + ".map"
+    if source is None:
+        check_job(source_path, dest, map_path, force=force)
+        source = open_source(source_path, direct=options.direct)
+    else:
+        _check_virtual_job(dest, map_path, force)
+    try:
+        if test_mode:
+            from station.sim.testmode import TestModeSource
+
+            try:
+                source = TestModeSource(source, read_mapfile(test_mode))
+            except MapfileError as e:
+                raise Refused(f"test-mode mapfile: {e}") from None
+        new_map = not os.path.exists(map_path)
+        if new_map:
+            rmap = RescueMap(source.size)
+        else:
+            try:
+                rmap = read_mapfile(map_path)
+            except MapfileError as e:
+                raise Refused(str(e)) from None
+            if rmap.size > source.size:
+                raise Refused(
+                    f"{map_path}: mapfile covers {rmap.size} bytes but the source has only {source.size}"
+                )
+            if rmap.bytes_in(Status.FINISHED) and not os.path.exists(dest):
+                raise Refused(f"{map_path} records rescued data but {dest} does not exist")
+            rmap.resize(source.size)
+        if options.domain is not None:
+            options.domain = intersect(sorted(options.domain), [(0, source.size)])
+            if not options.domain:
+                raise Refused("the rescue domain is empty")
+    except BaseException:
+        source.close()
+        raise
+    return ImageJob(
+        source=source,
+        dest=dest,
+        map_path=map_path,
+        rmap=rmap,
+        options=options,
+        new_map=new_map,
+        command=command if command is not None else sys.argv,
+        store=store,
+    )
+
+
+def _check_virtual_job(dest: str, map_path: str, force: bool) -> None:
+    """The checks that still apply when the source is simulated (no path to compare)."""
+    p = Path(dest)
+    if p.is_dir():
+        raise Refused(f"refusing: destination {dest} is a directory")
+    if os.path.abspath(map_path) == os.path.abspath(dest):
+        raise Refused("refusing: the mapfile and the destination are the same file")
+    if p.exists() and p.stat().st_size > 0 and not os.path.exists(map_path) and not force:
+        raise Refused(f"refusing: {dest} exists and has no mapfile {map_path} (use --force to overwrite)")

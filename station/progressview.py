@@ -1,0 +1,50 @@
+"""The live progress panel of `station image` (rich, no Textual)."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from station.events import Progress
+from station.units import fmt_bytes, fmt_duration, fmt_percent, fmt_rate
+
+
+def progress_panel(p: Progress | None, title: str, notes: list[str]) -> Panel:
+    """Counters as ddrescue shows them, plus a bar of the rescued fraction."""
+    if p is None:
+        return Panel(Text("starting…"), title=title)
+    t = Table.grid(padding=(0, 2))
+    for _ in range(6):
+        t.add_column()
+    t.add_row(
+        "rescued", Text(f"{fmt_bytes(p.rescued)} ({fmt_percent(p.rescued, p.size)})", style="green"),
+        "non-tried", fmt_bytes(p.non_tried),
+        "phase", f"{p.phase} pass {p.pass_}",
+    )  # fmt: skip
+    t.add_row(
+        "bad", Text(fmt_bytes(p.bad), style="red" if p.bad else ""),
+        "non-trimmed", fmt_bytes(p.non_trimmed),
+        "position", f"{fmt_bytes(p.pos)} ({p.pos:#x})",
+    )  # fmt: skip
+    t.add_row(
+        "read errors", Text(str(p.read_errors), style="red" if p.read_errors else ""),
+        "non-scraped", fmt_bytes(p.non_scraped),
+        "bad areas", str(p.bad_areas),
+    )  # fmt: skip
+    t.add_row(
+        "current rate", fmt_rate(p.current_rate),
+        "average rate", fmt_rate(p.average_rate),
+        "elapsed", fmt_duration(p.elapsed),
+    )  # fmt: skip
+    t.add_row(
+        "remaining", fmt_duration(p.remaining),
+        "last good read", "never" if p.since_last_good is None else f"{fmt_duration(p.since_last_good)} ago",
+        "size", fmt_bytes(p.size),
+    )  # fmt: skip
+    bar = ProgressBar(total=max(p.size, 1), completed=p.rescued, width=None)
+    parts: list = [t, bar]
+    parts += [Text(n, style="yellow") for n in notes[-3:]]
+    return Panel(Group(*parts), title=title)

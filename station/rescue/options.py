@@ -1,0 +1,52 @@
+"""Rescue options, comparable to GNU ddrescue's (names in comments are its long options)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+KiB = 1024
+MiB = 1024 * KiB
+GiB = 1024 * MiB
+
+
+@dataclass
+class RescueOptions:
+    sector_size: int | None = None  # --sector-size; None: the source's logical sector size
+    cluster_size: int = 64 * KiB  # --cluster-size: the read size where errors were seen
+    max_read_size: int = 1 * MiB  # reads grow up to this over healthy areas
+    skip_size: int = 64 * KiB  # --skip-size initial
+    max_skip_size: int | None = None  # --skip-size max; None: 1% of the domain, within [64 KiB, 1 GiB]
+    min_read_rate: float | None = 0.0  # --min-read-rate; 0 = auto (a tenth of the average), None = off
+    delay_slow: float = 30.0  # --delay-slow: seconds before slow reads count
+    max_read_errors: int | None = None  # --max-read-errors
+    max_bad_areas: int | None = None  # --max-bad-areas
+    timeout: float | None = None  # --timeout: max seconds since the last good read
+    reverse: bool = False  # --reverse
+    retry_passes: int = 0  # --retry-passes (-1: until no bad sector is left or stopped)
+    no_trim: bool = False  # --no-trim
+    no_scrape: bool = False  # --no-scrape
+    no_sweep: bool = False  # skip the sweeping phase (the remaining non-tried after trimming)
+    direct: bool = False  # --idirect: O_DIRECT reads on the source
+    reopen_on_error: bool | None = None  # --reopen-on-error; None: on for block devices
+    read_timeout: float = 30.0  # a read taking longer is abandoned as hung
+    max_hung_reads: int = 3  # consecutive hung reads before the source counts as not responding
+    save_interval: float = 30.0  # seconds between syncing the sink and saving the map
+    domain: list[tuple[int, int]] | None = field(default=None)  # (pos, end) ranges; None: all
+
+    def validate(self) -> None:
+        """Raise ValueError with a clear message for options that cannot work."""
+        ss = self.sector_size
+        if ss is not None and (ss <= 0 or ss & (ss - 1)):
+            raise ValueError(f"sector size {ss} is not a power of two")
+        for name in ("cluster_size", "max_read_size", "skip_size"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name.replace('_', ' ')} must be positive")
+        if self.max_read_size < self.cluster_size:
+            self.max_read_size = self.cluster_size
+        if self.read_timeout <= 0 or self.save_interval <= 0:
+            raise ValueError("read timeout and save interval must be positive")
+        if self.retry_passes < -1:
+            raise ValueError("retry passes must be >= -1")
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,156 @@
+"""Sessions: one imaging job each, kept in a per-user store so other views can find them.
+
+    $XDG_DATA_HOME/station/sessions/<id>/session.json   what, where, how, state, result
+                                         events.jsonl   the event log, appended as it runs
+
+session.json is replaced atomically; events.jsonl is appended line by line and flushed, so
+another terminal (the TUI, `station sessions`) can follow a running session.  A session whose
+process died without ending it (kill -9, power loss) reads as "interrupted".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from station.events import Event, Progress, event_from_dict
+
+PROGRESS_LOG_INTERVAL = 1.0  # seconds between progress lines in events.jsonl
+
+
+def data_home() -> Path:
+    """The XDG data directory (XDG_DATA_HOME, else ~/.local/share)."""
+    base = os.environ.get("XDG_DATA_HOME")
+    return Path(base) if base else Path.home() / ".local" / "share"
+
+
+def _write_json_atomic(path: Path, obj: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Session:
+    """A running or past job: its record and its event log."""
+
+    def __init__(self, directory: Path, record: dict[str, Any]) -> None:
+        self.dir = directory
+        self.record = record
+        self._events = None
+        self._last_progress_log = -1e9
+        self._last_progress: Progress | None = None
+
+    @property
+    def id(self) -> str:
+        return self.record["id"]
+
+    @property
+    def state(self) -> str:
+        """running, finished, stopped, failed, or interrupted (its process died mid-run)."""
+        st = self.record.get("state", "running")
+        if st == "running" and self.record.get("host") == socket.gethostname():
+            pid = self.record.get("pid")
+            if not pid or not _pid_alive(int(pid)):
+                return "interrupted"
+        return st
+
+    def save(self) -> None:
+        _write_json_atomic(self.dir / "session.json", self.record)
+
+    def log(self, event: Event) -> None:
+        """Append an event to events.jsonl (progress thinned to one a second)."""
+        if isinstance(event, Progress):
+            self._last_progress = event
+            if event.t - self._last_progress_log < PROGRESS_LOG_INTERVAL:
+                return
+            self._last_progress_log = event.t
+        if self._events is None:
+            self._events = open(self.dir / "events.jsonl", "a", encoding="utf-8")
+        self._events.write(json.dumps(event.to_dict(), separators=(",", ":")) + "\n")
+        self._events.flush()
+
+    def finish(self, outcome: str, reason: str, result: dict[str, Any]) -> None:
+        """Record the end of the run (the last progress snapshot is logged too)."""
+        if self._last_progress is not None and self._last_progress.t != self._last_progress_log:
+            self._last_progress_log = -1e9
+            self.log(self._last_progress)
+        self.record.update(state=outcome, ended=time.time(), reason=reason, result=result)
+        self.save()
+        if self._events is not None:
+            self._events.close()
+            self._events = None
+
+    def events(self) -> Iterator[Event]:
+        """The events logged so far (a torn last line from a crash is skipped)."""
+        path = self.dir / "events.jsonl"
+        if not path.exists():
+            return
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    yield event_from_dict(json.loads(line))
+                except (ValueError, TypeError):
+                    continue
+
+
+class SessionStore:
+    """The per-user directory of sessions."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or data_home() / "station" / "sessions"
+
+    def create(self, **fields: Any) -> Session:
+        """Start a new session record (state running, this process's pid)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        sid = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+        d = self.root / sid
+        d.mkdir()
+        record = {
+            "id": sid,
+            "state": "running",
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": time.time(),
+            "ended": None,
+            **fields,
+        }
+        s = Session(d, record)
+        s.save()
+        return s
+
+    def get(self, sid: str) -> Session:
+        d = self.root / sid
+        with open(d / "session.json", encoding="utf-8") as f:
+            return Session(d, json.load(f))
+
+    def list(self) -> list[Session]:
+        """All sessions, oldest first (unreadable records are skipped)."""
+        if not self.root.is_dir():
+            return []
+        out = []
+        for d in sorted(self.root.iterdir()):
+            try:
+                out.append(self.get(d.name))
+            except (OSError, ValueError):
+                continue
+        return out
