@@ -80,7 +80,7 @@ def _add_rescue_options(p: argparse.ArgumentParser) -> None:
                    help="seconds before a read is abandoned as hung [30]")  # fmt: skip
     g.add_argument("--save-interval", type=float, default=30.0,
                    help="seconds between syncing the image and saving the map [30]")  # fmt: skip
-    g.add_argument("-m", "--domain-mapfile", help="restrict the rescue to the finished blocks of this mapfile")
+    g.add_argument("-m", "--domain-mapfile", help="rescue only the finished blocks of this mapfile")
     g.add_argument("-i", "--input-position", help="start of the rescue domain [0]")
     g.add_argument("-s", "--size", help="size of the rescue domain [to the end]")
     g.add_argument("-H", "--test-mode", metavar="MAPFILE",

@@ -58,10 +58,13 @@ class ImageJob:
         if self.new_map:
             save(self.rmap)  # the map exists before the sink: a crash here leaves a valid pair
         try:
-            sink = open_sink(self.dest, size=self.source.size, create=True)
-        except Refused:
-            raise
-        except OSError as e:
+            sink = open_sink(self.dest, size=self.source.size, create=True, source=self.source.identity)
+        except (Refused, OSError) as e:
+            if self.new_map:  # refused after all: leave nothing behind
+                Path(self.map_path).unlink(missing_ok=True)
+            self.source.close()
+            if isinstance(e, Refused):
+                raise
             raise Refused(f"cannot open destination {self.dest}: {e.strerror}") from None
         store = self.store or SessionStore()
         self.session = session = store.create(

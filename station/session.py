@@ -85,7 +85,7 @@ class Session:
                 return
             self._last_progress_log = event.t
         if self._events is None:
-            self._events = open(self.dir / "events.jsonl", "a", encoding="utf-8")
+            self._events = open(self.dir / "events.jsonl", "a", encoding="utf-8")  # noqa: SIM115 (kept open)
         self._events.write(json.dumps(event.to_dict(), separators=(",", ":")) + "\n")
         self._events.flush()
 

@@ -139,7 +139,8 @@ class Engine:
     def run(self) -> RunResult:
         """Rescue until finished, stopped or failed; always leaves a saved, consistent map."""
         self.t0 = self._last_save = self.clock()
-        self.reader = StreamReader(self.source, self.max_read, self.opts.read_timeout, self.cancel, self.clock)
+        o = self.opts
+        self.reader = StreamReader(self.source, self.max_read, o.read_timeout, self.cancel, self.clock)
         outcome, reason = "finished", "rescue finished"
         try:
             self._progress(force=True)
@@ -341,7 +342,9 @@ class Engine:
                 self.sink.write_at(out.pos, out.data)
             except OSError as e:
                 if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-                    raise _Stop("failed", f"destination full: {e.strerror}; free space and rerun to resume")
+                    raise _Stop(
+                        "failed", f"destination full: {e.strerror}; free space and rerun to resume"
+                    ) from None
                 raise _Stop("failed", f"write error on destination: {e.strerror}") from None
             self.map.set_status(out.pos, n, Status.FINISHED)
             self.rescued_this_run += n
@@ -369,7 +372,8 @@ class Engine:
                 raise _Stop("failed", f"source not responding ({self.hung_in_a_row} hung reads in a row)")
         else:
             err = out.error
-            self.emit(ReadFailed(self._t(), bad_pos, bad_size, str(err.strerror or err), self.map.phase.label))
+            why = str(err.strerror or err)
+            self.emit(ReadFailed(self._t(), bad_pos, bad_size, why, self.map.phase.label))
             if self.reopen_on_error:
                 self._reopen("after a read error")
 

@@ -1,0 +1,254 @@
+"""Checks made before anything is written: the source is never a target, and nothing is lost by mistake.
+
+Names are never compared as strings: a symlink, a /dev/disk/by-id name, a second device node
+or a hard link all lead to the same dev_t or inode, and that is what is compared.
+
+What counts as "the source":
+
+* a block device source: the whole drive under it.  Its partitions, the disk that holds it,
+  its sibling partitions and anything built on that drive (dm, md) are all refused as targets,
+  and so is a file on a filesystem there: a failing drive is not written to at all.
+* an image file source: that file (any name of it), and the raw devices its filesystem is on.
+* a loop device source: the loop device, and its backing file as above.
+* a loop device target: judged by its backing file, since that is where its writes land.
+
+Every check raises Refused with one line and changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+
+from station.media import blockdev
+from station.media.base import Refused, SourceIdentity
+from station.media.source import probe_source
+
+_MAX_LOOP_DEPTH = 8  # a loop over a file on a loop over a file ... (each level is a real device)
+
+
+def _bottoms(rdev: int) -> set[int]:
+    """The whole disks at the bottom of a device's stack (partition -> disk, dm/md -> members)."""
+    seen: set[int] = set()
+    result: set[int] = set()
+    todo = [rdev]
+    while todo:
+        dev = todo.pop()
+        if dev in seen:
+            continue
+        seen.add(dev)
+        disk = blockdev.whole_disk(dev)
+        if disk != dev:
+            todo.append(disk)
+            continue
+        lower = blockdev.slaves(dev)
+        if lower:
+            todo.extend(lower)
+        else:
+            result.add(dev)
+    return result
+
+
+def _stack(rdev: int) -> set[int]:
+    """Every device whose bytes a write to rdev can change: itself, what is below it, what is built on it."""
+    seen: set[int] = set()
+    todo = [rdev]
+    while todo:  # downwards: the disk of a partition, the members of dm/md
+        dev = todo.pop()
+        if dev not in seen:
+            seen.add(dev)
+            todo.extend([blockdev.whole_disk(dev), *blockdev.slaves(dev)])
+    todo = [rdev]
+    up: set[int] = set()
+    while todo:  # upwards: partitions, and what is built on it
+        dev = todo.pop()
+        if dev not in up:
+            up.add(dev)
+            todo.extend([*blockdev.partitions(dev), *blockdev.holders(dev)])
+    return seen | up
+
+
+@dataclass
+class _Footprint:
+    """What a write must not touch so that the source's bytes stay as they are."""
+
+    path: str  # the source as the user named it, for messages
+    rdevs: set[int] = field(default_factory=set)  # block device sources (normally one)
+    drives: set[int] = field(default_factory=set)  # the whole disks under them
+    files: dict[tuple[int, int], str] = field(default_factory=dict)  # (st_dev, st_ino) -> who it is
+    file_devices: dict[int, str] = field(default_factory=dict)  # devices holding those files -> who
+
+    def add_block(self, rdev: int) -> None:
+        """A block device source: its drive, and the backing file if it is a loop device."""
+        self.rdevs.add(rdev)
+        self.drives |= _bottoms(rdev)
+        backing = blockdev.loop_backing_file(rdev)
+        if backing:
+            try:
+                self.add_file(os.stat(backing), "the backing file of the source loop device")
+            except OSError:
+                pass  # deleted while attached: no other name can reach it
+
+    def add_file(self, st: os.stat_result, who: str) -> None:
+        """A file whose bytes are the source's: its inode, and the devices its filesystem sits on."""
+        self.files[(st.st_dev, st.st_ino)] = who
+        for dev in blockdev.filesystem_devices(st.st_dev):
+            self.file_devices.setdefault(dev, who)
+
+
+def _footprint(source: SourceIdentity | str) -> _Footprint:
+    """The footprint of a source given by path or by identity (a virtual source may have none)."""
+    path = source.path if isinstance(source, SourceIdentity) else source
+    fp = _Footprint(path)
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None
+    if st is not None and stat.S_ISBLK(st.st_mode):
+        fp.add_block(st.st_rdev)
+    elif st is not None and stat.S_ISREG(st.st_mode):
+        fp.add_file(st, "the source file")
+    if isinstance(source, SourceIdentity) and source.kind == "block" and source.device:
+        fp.add_block(blockdev.parse_dev(source.device))  # also when the name has gone or moved
+    return fp
+
+
+def _existing_ancestor(path: str) -> str:
+    """The nearest existing directory that holds path: where a new file would be created."""
+    here = os.path.dirname(os.path.realpath(path))
+    while not os.path.isdir(here):
+        here = os.path.dirname(here)
+    return here
+
+
+def _on_drives(fp: _Footprint, st_dev: int) -> bool:
+    """True if the filesystem with this st_dev sits on one of the source's drives."""
+    return any(fp.drives & _bottoms(dev) for dev in blockdev.filesystem_devices(st_dev))
+
+
+def _block_reason(fp: _Footprint, rdev: int) -> str | None:
+    """Why writing the block device rdev would change the source, or None."""
+    for src in fp.rdevs:
+        if rdev == src:
+            return "is the source drive"
+        if rdev in blockdev.partitions(src):
+            return "is a partition of the source drive"
+        if blockdev.whole_disk(src) == rdev:
+            return "is the disk that holds the source partition"
+    if fp.drives & _bottoms(rdev):
+        return "is on the same drive as the source"
+    stack = _stack(rdev)
+    for dev, who in fp.file_devices.items():
+        if dev in stack:
+            return f"holds {who}"
+    return None
+
+
+def _reason(fp: _Footprint, target: str, depth: int = 0) -> str | None:
+    """Why writing target (existing or not) would change the source, or None."""
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    except OSError:
+        return None  # not reachable by this name: the write itself will fail
+    if st is None or stat.S_ISDIR(st.st_mode):
+        home = os.stat(_existing_ancestor(target) if st is None else target).st_dev
+        return "would be written on a filesystem on the source drive" if _on_drives(fp, home) else None
+    if stat.S_ISBLK(st.st_mode):
+        why = _block_reason(fp, st.st_rdev)
+        backing = blockdev.loop_backing_file(st.st_rdev)
+        if why is None and backing and depth < _MAX_LOOP_DEPTH:
+            inner = _reason(fp, backing, depth + 1)
+            if inner:
+                why = f"is a loop device over {backing}, which {inner}"
+        return why
+    if stat.S_ISREG(st.st_mode):
+        who = fp.files.get((st.st_dev, st.st_ino))
+        if who:
+            return f"is {who}"
+        if _on_drives(fp, st.st_dev):
+            return "lives on a filesystem on the source drive"
+    return None
+
+
+def check_not_source(source: SourceIdentity | str, target: str, *, role: str = "") -> None:
+    """Refuse to write target if that could change a byte of the source (see the module docstring)."""
+    fp = _footprint(source)
+    why = _reason(fp, target)
+    if why:
+        who = f"{role} {target}" if role else target
+        raise Refused(f"refusing: {who} {why} ({fp.path})")
+
+
+_NOT_A_TARGET = {
+    stat.S_IFDIR: "is a directory",
+    stat.S_IFCHR: "is a character device, not a block device or an image file",
+    stat.S_IFIFO: "is a fifo, not a block device or an image file",
+    stat.S_IFSOCK: "is a socket, not a block device or an image file",
+}
+
+
+def _check_dest_kind(dest: str) -> os.stat_result | None:
+    """The dest's stat if it exists; Refused if it can be neither an image file nor a drive."""
+    try:
+        st = os.stat(dest)
+    except FileNotFoundError:
+        parent = os.path.dirname(os.path.realpath(dest))
+        if not os.path.isdir(parent):
+            raise Refused(f"dest {dest}: no such directory {parent}") from None
+        if not os.access(parent, os.W_OK):
+            raise Refused(f"dest {dest}: cannot create it in {parent} (permission denied)") from None
+        return None
+    except OSError as err:
+        raise Refused(f"dest {dest}: {(err.strerror or str(err)).lower()}") from None
+    kind = _NOT_A_TARGET.get(stat.S_IFMT(st.st_mode))
+    if kind:
+        raise Refused(f"dest {dest}: {kind}")
+    return st
+
+
+def _check_mapfile(mapfile: str, dest: str) -> None:
+    """The mapfile is a regular file (or will be) and not the dest under any name."""
+    if os.path.realpath(mapfile) == os.path.realpath(dest):
+        raise Refused(f"refusing: mapfile {mapfile} is the dest ({dest})")
+    try:
+        st = os.stat(mapfile)
+    except OSError:
+        return
+    if not stat.S_ISREG(st.st_mode):
+        raise Refused(f"mapfile {mapfile}: is not a regular file")
+    if os.path.exists(dest) and os.path.samefile(mapfile, dest):
+        raise Refused(f"refusing: mapfile {mapfile} is the dest ({dest})")
+
+
+def check_job(source: str, dest: str, mapfile: str, *, force: bool) -> None:
+    """Refuse (one line, nothing created or changed) a job that could harm the source or lose data.
+
+    force only allows overwriting an existing dest that has no mapfile to resume from; nothing
+    lets a job write to the source.
+    """
+    identity = probe_source(source)
+    dest_st = _check_dest_kind(dest)
+    check_not_source(identity, dest)
+    check_not_source(identity, mapfile, role="mapfile")
+    _check_mapfile(mapfile, dest)
+    is_block = dest_st is not None and stat.S_ISBLK(dest_st.st_mode)
+    if is_block:
+        busy = blockdev.in_use(dest_st.st_rdev)
+        if busy:
+            raise Refused(f"refusing: {dest} is in use ({'; '.join(busy)})")
+        room = blockdev.size_bytes(dest_st.st_rdev)
+        if room is not None and room < identity.size:
+            raise Refused(f"refusing: {dest} holds {room} bytes, less than the source's {identity.size}")
+    if dest_st is not None and stat.S_ISREG(dest_st.st_mode):
+        loops = blockdev.loops_backed_by(dest_st)
+        if loops:
+            raise Refused(f"refusing: {dest} is in use as the backing file of {blockdev.dev_path(loops[0])}")
+    has_data = is_block or (dest_st is not None and dest_st.st_size > 0)
+    if has_data and not force and not os.path.exists(mapfile):
+        raise Refused(
+            f"refusing: {dest} already exists and there is no mapfile {mapfile} to resume from"
+            " (--force overwrites it)"
+        )
