@@ -183,7 +183,36 @@ class LocalSource:
             raise OSError(errno.EBADF, f"source {self.path} is closed")
         done = 0
         while done < len(buf):
-            n = os.preadv(fd, [buf[done:]], pos + done)
+            try:
+                n = os.preadv(fd, [buf[done:]], pos + done)
+            except OSError as e:
+                e.partial = done  # type: ignore[attr-defined]  # good bytes already in buf
+                raise
+            if n == 0:
+                break
+            done += n
+        return done
+
+    def copy_to(self, out_fd: int, pos: int, size: int) -> int:
+        """Copy [pos, pos+size) to the same offset of out_fd inside the kernel (copy_file_range).
+
+        Saves the user-space copy when the source is a cached file.  Offsets are explicit, so a
+        late completion of an abandoned call cannot land anywhere but its own range.  Raises
+        KernelCopyUnsupported when the kernel cannot do it here (callers fall back to reads),
+        else OSError with `partial` set to the bytes already copied.
+        """
+        fd = self._fd
+        if fd < 0 or self.direct or self.is_block:
+            raise KernelCopyUnsupported(errno.EOPNOTSUPP, "no kernel copy from this source")
+        done = 0
+        while done < size:
+            try:
+                n = os.copy_file_range(fd, out_fd, size - done, pos + done, pos + done)
+            except OSError as e:
+                if done == 0 and e.errno in _NO_KERNEL_COPY:
+                    raise KernelCopyUnsupported(e.errno, e.strerror) from None
+                e.partial = done  # type: ignore[attr-defined]
+                raise
             if n == 0:
                 break
             done += n
@@ -228,6 +257,13 @@ class LocalSource:
 
     def __repr__(self) -> str:
         return f"LocalSource({self.path!r}, kind={self.identity.kind!r}, size={self.size})"
+
+
+class KernelCopyUnsupported(OSError):
+    """copy_file_range cannot serve this source/sink pair; read and write instead."""
+
+
+_NO_KERNEL_COPY = {errno.EXDEV, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOSYS, errno.EBADF}
 
 
 def open_source(path: str, *, direct: bool = False, readahead_off: bool = True) -> LocalSource:

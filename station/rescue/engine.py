@@ -46,6 +46,7 @@ from station.rescue.reader import ReadOutcome, RunSpec, StreamReader
 from station.rescue.rescuemap import Phase, RescueMap, Status, Summary
 
 PROGRESS_INTERVAL = 0.25  # seconds between progress events (4 a second)
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 class _Stop(Exception):
@@ -121,6 +122,8 @@ class Engine:
             self.reopen_on_error = source.identity.kind == "block"
         else:
             self.reopen_on_error = self.opts.reopen_on_error
+        # Reads of more than a sector may be copied by the kernel straight to an image file.
+        self.copy_fd: int | None = getattr(sink, "fd", None) if hasattr(source, "copy_to") else None
         # counters
         self.read_errors = 0
         self.hung_in_a_row = 0
@@ -326,6 +329,7 @@ class Engine:
         spec = RunSpec(
             lo, hi, reverse=not forward, size=size, max_size=max_size, align=self.align,
             slow_below=self._slow_threshold() if slow else None,
+            copy_fd=self.copy_fd if size > self.sector else None,
         )  # fmt: skip
         with contextlib.closing(self.reader.run(spec)) as outcomes:
             for out in outcomes:
@@ -336,16 +340,13 @@ class Engine:
 
     def _good(self, out: ReadOutcome) -> None:
         """Write good bytes to the sink, then mark them finished (data before map)."""
-        n = len(out.data)
+        n = out.good
         if n:
-            try:
-                self.sink.write_at(out.pos, out.data)
-            except OSError as e:
-                if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-                    raise _Stop(
-                        "failed", f"destination full: {e.strerror}; free space and rerun to resume"
-                    ) from None
-                raise _Stop("failed", f"write error on destination: {e.strerror}") from None
+            if not out.copied:
+                try:
+                    self.sink.write_at(out.pos, out.data[:n])
+                except OSError as e:
+                    self._write_failed(e)
             self.map.set_status(out.pos, n, Status.FINISHED)
             self.rescued_this_run += n
             self._dirty = True
@@ -354,11 +355,18 @@ class Engine:
             self._rate_window.append((now, n))
         self.hung_in_a_row = 0
 
+    def _write_failed(self, e: OSError) -> None:
+        if e.errno in _FULL:
+            raise _Stop("failed", f"destination full: {e.strerror}; free space and rerun to resume") from None
+        raise _Stop("failed", f"write error on destination: {e.strerror}") from None
+
     def _failed(self, out: ReadOutcome, status: Status) -> None:
         """Record a failed (or hung) read: good leading bytes kept, the rest marked `status`."""
-        good = len(out.data)
+        good = out.good
         if good:
-            self._good(ReadOutcome(out.pos, good, out.data))
+            self._good(ReadOutcome(out.pos, good, out.data, copied=out.copied))
+        if out.copied and out.error is not None and out.error.errno in _FULL:
+            self._write_failed(out.error)  # a kernel copy fails on the sink's side too
         bad_pos, bad_size = out.pos + good, out.size - good
         if bad_size > 0:
             self.map.set_status(bad_pos, bad_size, status)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from station.media.base import Source
+from station.media.source import KernelCopyUnsupported
 
 RING = 4  # buffers per worker: enough to overlap a read with the engine's write
 
@@ -39,6 +40,7 @@ class RunSpec:
     align: int = 512  # chunk boundaries are multiples of this (except at the source's end)
     stop_on_error: bool = True
     slow_below: float | None = None  # bytes/s: a slower good read ends the run after delivery
+    copy_fd: int | None = None  # copy straight to this fd in the kernel when the source can
 
 
 @dataclass
@@ -53,10 +55,16 @@ class ReadOutcome:
     cancelled: bool = False
     seconds: float = 0.0
     slow: bool = False
+    copied: int = 0  # bytes the kernel already put on the sink (data is then empty)
 
     @property
     def ok(self) -> bool:
         return self.error is None and not self.hung and not self.cancelled
+
+    @property
+    def good(self) -> int:
+        """Bytes read successfully from pos (in data, or already copied to the sink)."""
+        return self.copied or len(self.data)
 
 
 _END = object()
@@ -90,6 +98,7 @@ class _Worker:
         self.results: queue.SimpleQueue = queue.SimpleQueue()
         self.stop_run = threading.Event()
         self.inflight: tuple[int, int] | None = None
+        self.kernel_copy = hasattr(source, "copy_to")
         self.thread = threading.Thread(target=self._loop, name="station-reader", daemon=True)
         self.thread.start()
 
@@ -114,22 +123,36 @@ class _Worker:
             view = memoryview(self.buffers[idx])[: hi - lo]
             self.inflight = (lo, hi - lo)
             t0 = self.clock()
-            try:
-                n, err = self.source.read_into(lo, view), None
-            except OSError as e:
-                n, err = getattr(e, "partial", 0), e
-            except Exception as e:  # a source bug must not kill the rescue silently
-                n, err = 0, OSError(errno.EIO, f"source failed: {e!r}")
+            n, err, copied = self._read(spec, lo, view)
             secs = self.clock() - t0
             self.inflight = None
             if err is None and n < hi - lo:
                 err = OSError(errno.EIO, "short read: the source ended early")
             slow = err is None and spec.slow_below is not None and secs > 0 and n / secs < spec.slow_below
-            self.results.put((idx, ReadOutcome(lo, hi - lo, view[:n], err, seconds=secs, slow=slow)))
+            data = view[:0] if copied else view[:n]
+            out = ReadOutcome(lo, hi - lo, data, err, seconds=secs, slow=slow, copied=n if copied else 0)
+            self.results.put((idx, out))
             if (err is not None and spec.stop_on_error) or slow:
                 return
             size = min(size * 2, spec.max_size) if err is None else spec.size
             cursor = lo if spec.reverse else hi
+
+
+    def _read(self, spec: RunSpec, pos: int, view: memoryview) -> tuple[int, OSError | None, bool]:
+        """One read: (good bytes, error, whether the kernel copied them to spec.copy_fd)."""
+        if spec.copy_fd is not None and self.kernel_copy:
+            try:
+                return self.source.copy_to(spec.copy_fd, pos, len(view)), None, True  # type: ignore[attr-defined]
+            except KernelCopyUnsupported:
+                self.kernel_copy = False  # fall back to reads for good
+            except OSError as e:
+                return getattr(e, "partial", 0), e, True
+        try:
+            return self.source.read_into(pos, view), None, False
+        except OSError as e:
+            return getattr(e, "partial", 0), e, False
+        except Exception as e:  # a source bug must not kill the rescue silently
+            return 0, OSError(errno.EIO, f"source failed: {e!r}"), False
 
 
 class StreamReader:
