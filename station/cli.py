@@ -229,7 +229,7 @@ def _run_with_view(job, a: argparse.Namespace, title: str) -> int:
 def cmd_map(a: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from station.mapview import block_map, summary_text
+    from station.mapview import block_map, legend, summary_text
     from station.rescue.mapfile import MapfileError, read_mapfile
 
     if not os.path.exists(a.mapfile):
@@ -243,6 +243,7 @@ def cmd_map(a: argparse.Namespace) -> int:
     width = a.width or max(console.width - 2, 16)
     for line in block_map(m, width, a.rows):
         console.print(line)
+    console.print(legend(-(-m.size // (width * a.rows)) if m.size else None))
     return 0
 
 

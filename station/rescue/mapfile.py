@@ -53,6 +53,38 @@ def _strip_comment(line: str) -> str:
     return line
 
 
+# A block line exactly as ddrescue writes it (hex numbers, no comment): parsed without the general path.
+_HEX_BLOCK = re.compile(r"[ \t]*0[xX]([0-9a-fA-F]+)[ \t]+0[xX]([0-9a-fA-F]+)[ \t]+([?*/+-])[ \t]*\Z")
+
+
+def _parse_status_line(fields: list[str]) -> tuple[int, Phase, int]:
+    """current_pos, phase and pass from a status line's fields; ValueError says what is wrong."""
+    if len(fields) not in (2, 3) or len(fields[1]) != 1 or fields[1] not in _PHASE_CHARS:
+        raise ValueError("bad or missing status line (want: current_pos current_status [current_pass])")
+    try:
+        cur_pos = parse_c_int(fields[0])
+        pass_ = parse_c_int(fields[2]) if len(fields) == 3 else 1
+    except ValueError as e:
+        raise ValueError(f"bad status line: {e}") from None
+    if cur_pos < 0 or pass_ < 1:
+        raise ValueError("bad status line: negative position or pass < 1")
+    return cur_pos, _PHASE_CHARS[fields[1]], pass_
+
+
+def _parse_block_fields(fields: list[str]) -> tuple[int, int, Status]:
+    """pos, size and status from a block line's fields; ValueError says what is wrong."""
+    if len(fields) != 3 or len(fields[2]) != 1 or fields[2] not in _BLOCK_CHARS:
+        raise ValueError("bad block line (want: pos size status, status one of ?*/-+)")
+    try:
+        return parse_c_int(fields[0]), parse_c_int(fields[1]), _BLOCK_CHARS[fields[2]]
+    except ValueError as e:
+        raise ValueError(f"bad block line: {e}") from None
+
+
+def _not_contiguous(pos: int, expected: int) -> str:
+    return f"block at {pos:#x} does not start where the previous one ended ({expected:#x})"
+
+
 def parse_mapfile(text: str, name: str = "mapfile") -> RescueMap:
     """Parse mapfile text into a RescueMap whose size is the mapfile's extent.
 
@@ -63,43 +95,37 @@ def parse_mapfile(text: str, name: str = "mapfile") -> RescueMap:
     blocks: list[tuple[int, int, Status]] = []
     expected: int | None = None
     cur_pos, phase, pass_ = 0, Phase.COPYING, 1
+    hex_block = _HEX_BLOCK.match
     for lineno, raw in enumerate(text.splitlines(), start=1):
-        fields = _strip_comment(raw).split()
-        if not fields:
-            continue
-
-        def fail(msg: str, lineno: int = lineno) -> MapfileError:
-            return MapfileError(f"{name}: line {lineno}: {msg}")
-
-        if not status_seen:
-            if len(fields) not in (2, 3) or len(fields[1]) != 1 or fields[1] not in _PHASE_CHARS:
-                raise fail("bad or missing status line (want: current_pos current_status [current_pass])")
-            try:
-                cur_pos = parse_c_int(fields[0])
-                pass_ = parse_c_int(fields[2]) if len(fields) == 3 else 1
-            except ValueError as e:
-                raise fail(f"bad status line: {e}") from None
-            if cur_pos < 0 or pass_ < 1:
-                raise fail("bad status line: negative position or pass < 1")
-            phase = _PHASE_CHARS[fields[1]]
-            status_seen = True
-            continue
-        if len(fields) != 3 or len(fields[2]) != 1 or fields[2] not in _BLOCK_CHARS:
-            raise fail("bad block line (want: pos size status, status one of ?*/-+)")
         try:
-            pos, size = parse_c_int(fields[0]), parse_c_int(fields[1])
+            fast = hex_block(raw) if status_seen else None
+            if fast is not None:
+                pos, size, st = int(fast[1], 16), int(fast[2], 16), _BLOCK_CHARS[fast[3]]
+            else:
+                fields = _strip_comment(raw).split()
+                if not fields:
+                    continue
+                if not status_seen:
+                    cur_pos, phase, pass_ = _parse_status_line(fields)
+                    status_seen = True
+                    continue
+                pos, size, st = _parse_block_fields(fields)
+            if pos < 0 or size < 0 or (size == 0 and pos != 0):
+                raise ValueError("bad block line: negative position or empty block")
+            if size == 0:
+                # ddrescue accepts an empty block at 0 only before any other block; the next must start at 0.
+                if expected:
+                    raise ValueError(_not_contiguous(pos, expected))
+                expected = 0
+                continue
+            if expected is None:
+                if pos > 0:
+                    blocks.append((0, pos, Status.NON_TRIED))
+            elif pos != expected:
+                raise ValueError(_not_contiguous(pos, expected))
         except ValueError as e:
-            raise fail(f"bad block line: {e}") from None
-        if pos < 0 or size < 0 or (size == 0 and pos != 0):
-            raise fail("bad block line: negative position or empty block")
-        if size == 0:
-            continue
-        if expected is None:
-            if pos > 0:
-                blocks.append((0, pos, Status.NON_TRIED))
-        elif pos != expected:
-            raise fail(f"block at {pos:#x} does not start where the previous one ended ({expected:#x})")
-        blocks.append((pos, pos + size, _BLOCK_CHARS[fields[2]]))
+            raise MapfileError(f"{name}: line {lineno}: {e}") from None
+        blocks.append((pos, pos + size, st))
         expected = pos + size
     m = RescueMap.from_blocks(expected or 0, blocks)
     m.current_pos, m.phase, m.pass_ = cur_pos, phase, pass_
@@ -115,8 +141,9 @@ def read_mapfile(path: str | os.PathLike) -> RescueMap:
         raise MapfileError(f"{p}: cannot read mapfile: {e.strerror}") from None
     try:
         text = data.decode("ascii")
-    except UnicodeDecodeError:
-        raise MapfileError(f"{p}: not a mapfile (binary data)") from None
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise MapfileError(f"{p}: line {line}: not a mapfile (binary data)") from None
     return parse_mapfile(text, str(p))
 
 

@@ -72,9 +72,7 @@ class Summary:
     @property
     def pending(self) -> int:
         """Bytes still to be tried, trimmed or scraped."""
-        return (
-            self.bytes[Status.NON_TRIED] + self.bytes[Status.NON_TRIMMED] + self.bytes[Status.NON_SCRAPED]
-        )
+        return self.bytes[Status.NON_TRIED] + self.bytes[Status.NON_TRIMMED] + self.bytes[Status.NON_SCRAPED]
 
     @property
     def finished(self) -> bool:
@@ -104,26 +102,32 @@ class RescueMap:
     @classmethod
     def from_blocks(cls, size: int, blocks: list[tuple[int, int, Status]]) -> RescueMap:
         """Build from contiguous (pos, end, status) triples covering [0, size); merges equals."""
-        m = cls(0)
-        m.size = size
-        merged: list[tuple[int, int, Status]] = []
+        # One pass, building plain lists first: mapfile loading spends its time here.
+        starts: list[int] = []
+        info: dict[int, tuple[int, Status]] = {}
+        per_status: dict[Status, list[int]] = {s: [] for s in Status}
+        nbytes: dict[Status, int] = dict.fromkeys(Status, 0)
         expected = 0
+        last_start, last_st = 0, None
         for pos, end, st in blocks:
             if pos != expected or end <= pos:
                 raise ValueError(f"blocks are not contiguous at {pos:#x}")
             expected = end
-            if merged and merged[-1][2] == st:
-                merged[-1] = (merged[-1][0], end, st)
+            nbytes[st] += end - pos
+            if st == last_st:
+                info[last_start] = (end, st)
             else:
-                merged.append((pos, end, st))
+                starts.append(pos)
+                info[pos] = (end, st)
+                per_status[st].append(pos)
+                last_start, last_st = pos, st
         if expected != size:
             raise ValueError(f"blocks end at {expected:#x}, not at size {size:#x}")
-        per_status: dict[Status, list[int]] = {s: [] for s in Status}
-        for pos, end, st in merged:
-            m._info[pos] = (end, st)
-            per_status[st].append(pos)
-            m._bytes[st] += end - pos
-        m._starts = SortedList(p for p, _, _ in merged)
+        m = cls(0)
+        m.size = size
+        m._info = info
+        m._bytes = nbytes
+        m._starts = SortedList(starts)
         m._by_status = {s: SortedList(per_status[s]) for s in Status}
         return m
 
@@ -273,6 +277,8 @@ class RescueMap:
 
     def resize(self, size: int) -> None:
         """Extend with non-tried space, or cut unfinished space beyond a smaller size."""
+        if size < 0:
+            raise ValueError("size must be >= 0")
         if size == self.size:
             return
         if size > self.size:
@@ -285,10 +291,11 @@ class RescueMap:
             else:
                 self._add(old, size, Status.NON_TRIED)
             return
+        # Check before changing anything, so a refused shrink leaves the map intact.
+        if self.next_block(Status.FINISHED, size) is not None:
+            raise ValueError("resize would drop finished data")
         self._split(size)
         for start in list(self._starts.irange(size, None)):
-            if self._info[start][1] == Status.FINISHED:
-                raise ValueError("resize would drop finished data")
             self._remove(start)
         self.size = size
         self.current_pos = min(self.current_pos, size)

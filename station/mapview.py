@@ -1,0 +1,180 @@
+"""Text views of a rescue map for `station map MAPFILE`: a ddrescuelog-style summary and a block map.
+
+Pure functions over a RescueMap (no Textual).  The block map asks the map's per-status indexes
+"is there a block of status S in [lo, hi)?" for each cell, so drawing costs O(cells * log n) however
+many fragments the map has, and never walks the bytes.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from station.rescue.rescuemap import RescueMap, Status
+
+_SI_PREFIXES = ["k", "M", "G", "T", "P", "E", "Z", "Y"]
+_BINARY_PREFIXES = ["Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"]
+
+# Worst first: a cell showing any byte of an earlier status shows that status.
+SEVERITY: tuple[Status, ...] = (
+    Status.BAD_SECTOR,
+    Status.NON_SCRAPED,
+    Status.NON_TRIMMED,
+    Status.NON_TRIED,
+    Status.FINISHED,
+)
+
+# ddrescueview-like colours, and a character per status so the map still reads without colour.
+STYLE: dict[Status, str] = {
+    Status.FINISHED: "bold green",
+    Status.NON_TRIED: "grey50",
+    Status.NON_TRIMMED: "bold yellow",
+    Status.NON_SCRAPED: "bold blue",
+    Status.BAD_SECTOR: "bold red",
+}
+CELL_CHAR: dict[Status, str] = {
+    Status.FINISHED: "+",
+    Status.NON_TRIED: ".",
+    Status.NON_TRIMMED: "*",
+    Status.NON_SCRAPED: "/",
+    Status.BAD_SECTOR: "-",
+}
+# The order ddrescuelog -t lists the statuses in, and the order of the legend.
+REPORT_ORDER = (Status.NON_TRIED, Status.FINISHED, Status.NON_TRIMMED, Status.NON_SCRAPED, Status.BAD_SECTOR)
+LEGEND_ORDER = (Status.FINISHED, Status.NON_TRIED, Status.NON_TRIMMED, Status.NON_SCRAPED, Status.BAD_SECTOR)
+LABEL: dict[Status, str] = {
+    Status.NON_TRIED: "non-tried",
+    Status.FINISHED: "rescued",
+    Status.NON_TRIMMED: "non-trimmed",
+    Status.NON_SCRAPED: "non-scraped",
+    Status.BAD_SECTOR: "bad-sector",
+}
+CURRENT_STYLE = "reverse"
+EMPTY_CELL = " "
+
+
+# -- numbers as ddrescue prints them ----------------------------------------------------------
+
+
+def format_num(num: int, binary: bool = False) -> str:
+    """ddrescue's format_num: '1048 k' for 1048576, '256 ' for 256 (divide, truncating, while > 999999)."""
+    factor, prefixes = (1024, _BINARY_PREFIXES) if binary else (1000, _SI_PREFIXES)
+    prefix = ""
+    for p in prefixes:
+        if abs(num) <= 999_999:
+            break
+        num = int(num / factor)  # C division truncates toward zero
+        prefix = p
+    return f"{num} {prefix}"
+
+
+def human_size(num: int, binary: bool = False) -> str:
+    """A byte count as ddrescue shows it: '256 B', '1048 kB', '1024 KiB', '11773 MiB'."""
+    return f"{format_num(num, binary)}B"
+
+
+def format_percentage(num: int, den: int) -> str:
+    """ddrescue's format_percentage(num, den, 3, -2): at most two decimals, only those needed, rounded."""
+    if den <= 0:
+        return "  0%"
+    scaled = num * 100
+    whole, rest = divmod(scaled, den)
+    if rest == 0:
+        return f"{whole:3d}%"
+    if (scaled * 10) % den == 0:
+        return f"{whole:3d}.{scaled * 10 // den % 10}%"
+    hundredths, rest = divmod(scaled * 100, den)
+    if rest * 2 >= den:
+        hundredths += 1
+    return f"{hundredths // 100:3d}.{hundredths % 100:02d}%"
+
+
+# -- summary -------------------------------------------------------------------------------------
+
+
+def summary_text(m: RescueMap, binary: bool = False) -> str:
+    """A `ddrescuelog -t`-like summary: position, phase and pass, domain, then bytes per status."""
+    s = m.summary()
+
+    def size(n: int) -> str:
+        return f"{format_num(n, binary):>9}B"
+
+    lines = [
+        f"   current pos: {size(m.current_pos)},  current status: {m.phase.label},  current pass: {m.pass_}",
+        f"   domain size: {size(s.size)},  in {s.fragments:6d} area(s)",
+        "",
+    ]
+    for status in REPORT_ORDER:
+        lines.append(
+            f"{LABEL[status]:>14}: {size(s.bytes[status])},  in {s.areas[status]:6d} area(s)"
+            f"  ({format_percentage(s.bytes[status], s.size)})"
+        )
+    return "\n".join(lines) + "\n"
+
+
+# -- block map -----------------------------------------------------------------------------------
+
+
+def worst_status(m: RescueMap, lo: int, hi: int) -> Status | None:
+    """The most severe status of any byte in [lo, hi), in O(log n); None for an empty range."""
+    if hi <= lo:
+        return None
+    for status in SEVERITY:
+        b = m.next_block(status, lo)
+        if b is not None and b.pos < hi:
+            return status
+    return None
+
+
+def cell_bounds(size: int, cells: int) -> list[int]:
+    """Cell edges: cell i covers [edges[i], edges[i+1]); at most one cell per byte, extra cells empty."""
+    used = min(cells, size)
+    edges = [size * i // used for i in range(used + 1)] if used else [0]
+    return edges + [size] * (cells - used)
+
+
+def cell_of(size: int, cells: int, pos: int) -> int | None:
+    """Index of the cell holding byte `pos`, or None if pos is outside [0, size)."""
+    if not 0 <= pos < size:
+        return None
+    used = min(cells, size)
+    return ((pos + 1) * used - 1) // size
+
+
+def block_map(m: RescueMap, width: int, rows: int) -> list[Text]:
+    """Draw the map as `rows` lines of `width` cells; each cell shows the worst status it covers.
+
+    The cell holding the current position keeps its character and is drawn in reverse video (an
+    attribute, so it shows with NO_COLOR too).  A map smaller than the grid gets one cell per byte
+    and blank cells after it.  See legend() for the line explaining the characters.
+    """
+    if width < 1 or rows < 1:
+        raise ValueError("width and rows must be >= 1")
+    cells = width * rows
+    edges = cell_bounds(m.size, cells)
+    current = cell_of(m.size, cells, m.current_pos)
+    lines: list[Text] = []
+    for r in range(rows):
+        line = Text(no_wrap=True, overflow="crop")
+        for c in range(width):
+            i = r * width + c
+            status = worst_status(m, edges[i], edges[i + 1])
+            if status is None:
+                line.append(EMPTY_CELL)
+                continue
+            style = STYLE[status] + (f" {CURRENT_STYLE}" if i == current else "")
+            line.append(CELL_CHAR[status], style=style)
+        lines.append(line)
+    return lines
+
+
+def legend(bytes_per_cell: int | None = None) -> Text:
+    """One line naming each cell's character and colour, and optionally how many bytes a cell covers."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for status in LEGEND_ORDER:
+        text.append(CELL_CHAR[status], style=STYLE[status])
+        text.append(f" {LABEL[status]}  ")
+    text.append(CELL_CHAR[Status.FINISHED], style=f"{STYLE[Status.FINISHED]} {CURRENT_STYLE}")
+    text.append(" current position (reverse video)")
+    if bytes_per_cell is not None:
+        text.append(f"  (1 cell = {human_size(bytes_per_cell)})")
+    return text
