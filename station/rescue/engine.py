@@ -147,9 +147,9 @@ class Engine:
         outcome, reason = "finished", "rescue finished"
         try:
             self._progress(force=True)
-            self._run_plan(resume=True)
-            if self._pending_in_domain() and not self.cancel.is_set():
-                self._run_plan(resume=False)  # e.g. a resumed map had earlier work left
+            resumed_at = self._run_plan(resume=True)
+            if resumed_at > 0 and self._pending_in_domain():
+                self._run_plan(resume=False)  # a resumed map had work left for earlier phases
             retries = self.opts.retry_passes
             n = 1
             while (retries == -1 or n <= retries) and self._has(Status.BAD_SECTOR):
@@ -171,14 +171,18 @@ class Engine:
         self.emit(Finished(self._t(), outcome, reason))
         return RunResult(outcome, reason, self.map.summary(), self.read_errors)
 
-    def _run_plan(self, resume: bool) -> None:
+    def _run_plan(self, resume: bool) -> int:
+        """Run the plan from the map's recorded step (resume) or from the start; returns the step."""
         start = 0
         cursor: int | None = None
         if resume:
             step = (self.map.phase, self.map.pass_)
             if self.map.phase == Phase.FINISHED:
-                return
-            if step in PLAN:
+                return len(PLAN)
+            fresh = self.map.bytes_in(Status.NON_TRIED) == self.map.size
+            if fresh:  # nothing done yet: its position means nothing (pos 0 ends a reverse pass)
+                start = 0
+            elif step in PLAN:
                 start = PLAN.index(step)
                 cursor = self.map.current_pos
             elif self.map.phase == Phase.COPYING:  # ddrescue's copying pass 3 and beyond
@@ -195,6 +199,7 @@ class Engine:
             elif phase == Phase.SCRAPING and not self.opts.no_scrape:
                 self._scrape_pass(cursor)
             cursor = None
+        return start
 
     # -- phases ----------------------------------------------------------------------------
 
@@ -277,6 +282,7 @@ class Engine:
             else:
                 self._failed(out, Status.BAD_SECTOR)
                 edge = out.pos + out.size if forward else out.pos
+                self._after_read()  # leaving the run early skips _stream's own check
                 break
         return edge
 
@@ -486,8 +492,6 @@ class Engine:
     def _save(self, final: bool = False) -> bool:
         """Sync the sink, then save the map.  Returns False if the sink could not be synced."""
         self._last_save = self.clock()
-        if self.save_map is None:
-            return True
         try:
             self.sink.sync()
         except OSError as e:
@@ -495,6 +499,8 @@ class Engine:
             if final:
                 return False
             raise _Stop("failed", f"destination sync failed: {e.strerror}") from None
+        if self.save_map is None:
+            return True
         try:
             self.save_map(self.map)
         except OSError as e:
@@ -522,7 +528,10 @@ class Engine:
         current = sum(n for _, n in win) / max(span, PROGRESS_INTERVAL) if win else 0.0
         average = self.rescued_this_run / elapsed if elapsed > 0 else 0.0
         s = self.map.summary()
-        remaining = s.bytes[Status.NON_TRIED] / average if average > 0 else None
+        # Like ddrescue: an estimate while copying; unknown (not zero) once only finer work is left.
+        remaining = s.bytes[Status.NON_TRIED] / average if average > 0 and s.bytes[Status.NON_TRIED] else None
+        if not s.pending:
+            remaining = 0.0
         self.emit(
             Progress(
                 t=elapsed,

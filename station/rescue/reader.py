@@ -117,7 +117,10 @@ class _Worker:
             if self.stop_run.is_set():
                 return
             idx = self.free.get()
-            if idx is None or self.stop_run.is_set():
+            if idx is None:
+                return
+            if self.stop_run.is_set():
+                self.free.put(idx)  # not ours to lose: the ring must stay whole
                 return
             lo, hi = next_chunk(spec, cursor, size)
             view = memoryview(self.buffers[idx])[: hi - lo]
