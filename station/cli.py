@@ -170,7 +170,9 @@ def _run_with_view(job, a: argparse.Namespace, title: str) -> int:
     def on_signal(signum, frame) -> None:
         cancel.set()
 
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    old = [signal.SIGINT, signal.SIGTERM]
+    for s in old:
+        signal.signal(s, on_signal)
     worker = threading.Thread(target=work, name="station-engine")
     worker.start()
     last = None
@@ -206,8 +208,11 @@ def _run_with_view(job, a: argparse.Namespace, title: str) -> int:
         if live is not None:
             live.update(progress_panel(last, title, notes))
             live.stop()
-        for s, h in old.items():
-            signal.signal(s, h)
+        # The job is over and its map saved: a held or repeated Ctrl-C from here on must not turn
+        # a clean stop into a death by signal while the summary prints and the process exits.
+        # SIG_IGN, not a Python handler: the interpreter resets those to SIG_DFL as it shuts down.
+        for s in old:
+            signal.signal(s, signal.SIG_IGN)
     if "refused" in box:
         return _fail(box["refused"])
     if "error" in box:

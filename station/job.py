@@ -67,9 +67,12 @@ class ImageJob:
                 raise
             raise Refused(f"cannot open destination {self.dest}: {e.strerror}") from None
         store = self.store or SessionStore()
+        identity = self.source.identity.to_dict()
+        if self.source.identity.kind in ("file", "block"):  # the same drive from any working directory
+            identity["path"] = os.path.abspath(identity["path"])
         self.session = session = store.create(
             method="engine",
-            source=self.source.identity.to_dict(),
+            source=identity,
             dest=os.path.abspath(self.dest),
             mapfile=os.path.abspath(self.map_path),
             options=self.options.to_dict(),
@@ -209,5 +212,9 @@ def _check_virtual_job(dest: str, map_path: str, force: bool) -> None:
         raise Refused(f"refusing: destination {dest} is a directory")
     if os.path.abspath(map_path) == os.path.abspath(dest):
         raise Refused("refusing: the mapfile and the destination are the same file")
+    for what, path in (("dest", dest), ("mapfile", map_path)):
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            raise Refused(f"{what} {path}: no such directory {parent}")
     if p.exists() and p.stat().st_size > 0 and not os.path.exists(map_path) and not force:
         raise Refused(f"refusing: {dest} exists and has no mapfile {map_path} (use --force to overwrite)")

@@ -215,8 +215,15 @@ def _check_mapfile(mapfile: str, dest: str) -> None:
         raise Refused(f"refusing: mapfile {mapfile} is the dest ({dest})")
     try:
         st = os.stat(mapfile)
-    except OSError:
+    except FileNotFoundError:
+        parent = os.path.dirname(os.path.realpath(mapfile))
+        if not os.path.isdir(parent):
+            raise Refused(f"mapfile {mapfile}: no such directory {parent}") from None
+        if not os.access(parent, os.W_OK):
+            raise Refused(f"mapfile {mapfile}: cannot create it in {parent} (permission denied)") from None
         return
+    except OSError as err:
+        raise Refused(f"mapfile {mapfile}: {(err.strerror or str(err)).lower()}") from None
     if not stat.S_ISREG(st.st_mode):
         raise Refused(f"mapfile {mapfile}: is not a regular file")
     if os.path.exists(dest) and os.path.samefile(mapfile, dest):

@@ -126,6 +126,7 @@ class Engine:
         self.copy_fd: int | None = getattr(sink, "fd", None) if hasattr(source, "copy_to") else None
         # counters
         self.read_errors = 0
+        self._save_error = ""
         self.hung_in_a_row = 0
         self.t0 = 0.0
         self.rescued_this_run = 0
@@ -165,8 +166,12 @@ class Engine:
             self.map.phase = Phase.FINISHED
             self.map.current_pos = 0
         saved = self._save(final=True)
-        if not saved and outcome == "finished":
-            outcome, reason = "failed", "could not sync the destination; map not updated"
+        if not saved:  # say so in the result itself: a view may show nothing but this line
+            note = f"{self._save_error}; the mapfile was not updated"
+            if outcome == "finished":
+                outcome, reason = "failed", note
+            else:
+                reason = f"{reason}; {note}"
         self._progress(force=True)
         self.emit(Finished(self._t(), outcome, reason))
         return RunResult(outcome, reason, self.map.summary(), self.read_errors)
@@ -495,6 +500,7 @@ class Engine:
         try:
             self.sink.sync()
         except OSError as e:
+            self._save_error = f"could not sync the destination ({e.strerror})"
             self.emit(Notice(self._t(), f"destination sync failed ({e.strerror}); map left as it was"))
             if final:
                 return False
@@ -504,6 +510,7 @@ class Engine:
         try:
             self.save_map(self.map)
         except OSError as e:
+            self._save_error = f"could not save the mapfile ({e.strerror})"
             self.emit(Notice(self._t(), f"could not save the mapfile: {e.strerror}"))
             if final:
                 return False

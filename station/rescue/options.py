@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 KiB = 1024
@@ -43,8 +44,20 @@ class RescueOptions:
                 raise ValueError(f"{name.replace('_', ' ')} must be positive")
         if self.max_read_size < self.cluster_size:
             self.max_read_size = self.cluster_size
-        if self.read_timeout <= 0 or self.save_interval <= 0:
-            raise ValueError("read timeout and save interval must be positive")
+        for name in ("read_timeout", "save_interval", "delay_slow"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0) and not (name == "delay_slow" and value == 0):
+                raise ValueError(f"{name.replace('_', ' ')} must be a positive number of seconds")
+        for name in ("max_read_errors", "max_bad_areas", "timeout"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name.replace('_', ' ')} must be zero or more")
+        if self.min_read_rate is not None and not (
+            math.isfinite(self.min_read_rate) and self.min_read_rate >= 0
+        ):
+            raise ValueError("min read rate must be zero (auto) or more")
+        if self.max_hung_reads < 1:
+            raise ValueError("max hung reads must be at least 1")
         if self.retry_passes < -1:
             raise ValueError("retry passes must be >= -1")
 

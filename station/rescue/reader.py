@@ -140,7 +140,6 @@ class _Worker:
             size = min(size * 2, spec.max_size) if err is None else spec.size
             cursor = lo if spec.reverse else hi
 
-
     def _read(self, spec: RunSpec, pos: int, view: memoryview) -> tuple[int, OSError | None, bool]:
         """One read: (good bytes, error, whether the kernel copied them to spec.copy_fd)."""
         if spec.copy_fd is not None and self.kernel_copy:
