@@ -38,20 +38,34 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("dest")
     im.add_argument("mapfile", nargs="?", help="GNU ddrescue-format mapfile [DEST.map]")
     _add_rescue_options(im)
+    im.set_defaults(func=cmd_image)
 
     mp = sub.add_parser("map", help="summarize a mapfile and draw it as a block map")
     mp.add_argument("mapfile")
     mp.add_argument("--width", type=int, default=0, help="cells per row [terminal width]")
     mp.add_argument("--rows", type=int, default=12, help="rows of the block map [12]")
+    mp.set_defaults(func=cmd_map)
 
     dm = sub.add_parser("demo", help="image the built-in demo failing drive (for training)")
     dm.add_argument("--dir", help="where to put demo.img and demo.img.map [XDG data dir]")
     dm.add_argument("--json", action="store_true", help="one JSON object per progress line")
     dm.add_argument("--fresh", action="store_true", help="start over instead of resuming")
+    dm.set_defaults(func=cmd_demo)
 
     ss = sub.add_parser("sessions", help="list imaging sessions from the session store")
     ss.add_argument("--json", action="store_true")
+    ss.set_defaults(func=cmd_sessions)
+
+    # Feature packages add their own subcommands: each module named here has a light
+    # `register(subparsers)` (heavy imports stay inside its command functions).
+    import importlib
+
+    for module in FEATURE_COMMANDS:
+        importlib.import_module(module).register(sub)
     return p
+
+
+FEATURE_COMMANDS: list[str] = []
 
 
 def _add_rescue_options(p: argparse.ArgumentParser) -> None:
@@ -307,16 +321,11 @@ def cmd_sessions(a: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
-    if a.command == "image":
-        return cmd_image(a)
-    if a.command == "map":
-        return cmd_map(a)
-    if a.command == "demo":
-        return cmd_demo(a)
-    if a.command == "sessions":
-        return cmd_sessions(a)
-    parser.print_help()
-    return 0
+    func = getattr(a, "func", None)
+    if func is None:
+        parser.print_help()
+        return 0
+    return func(a)
 
 
 if __name__ == "__main__":
