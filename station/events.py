@@ -86,6 +86,19 @@ class MapSaved(Event):
 
 
 @dataclass(frozen=True)
+class Paused(Event):
+    """The run is held (by the technician, a SMART threshold...) after saving its map."""
+
+    kind: ClassVar[str] = "paused"
+    reasons: list[str]
+
+
+@dataclass(frozen=True)
+class Resumed(Event):
+    kind: ClassVar[str] = "resumed"
+
+
+@dataclass(frozen=True)
 class Notice(Event):
     """Something a technician should read (a warning or a decision the engine took)."""
 
@@ -104,7 +117,18 @@ class Finished(Event):
 
 _KINDS: dict[str, type[Event]] = {
     cls.kind: cls
-    for cls in (Progress, PhaseStarted, ReadFailed, ReadHung, SourceReopened, MapSaved, Notice, Finished)
+    for cls in (
+        Progress,
+        PhaseStarted,
+        ReadFailed,
+        ReadHung,
+        SourceReopened,
+        MapSaved,
+        Paused,
+        Resumed,
+        Notice,
+        Finished,
+    )  # fmt: skip
 }
 
 

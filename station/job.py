@@ -19,6 +19,7 @@ from pathlib import Path
 
 from station.events import Event
 from station.media.base import Refused, Source
+from station.rescue.control import RunControl
 from station.rescue.engine import Engine, RunResult
 from station.rescue.mapfile import MapfileError, read_mapfile, write_mapfile
 from station.rescue.options import RescueOptions
@@ -45,6 +46,7 @@ class ImageJob:
         emit: Callable[[Event], None] = lambda e: None,
         cancel: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
+        control: RunControl | None = None,
     ) -> RunResult:
         """Create the map and sink, record the session, and run the engine to its end."""
         from station.media.sink import open_sink
@@ -86,7 +88,7 @@ class ImageJob:
 
         engine = Engine(
             self.source, sink, self.rmap, self.options,
-            emit=both, save_map=save, map_path=self.map_path, clock=clock, cancel=cancel,
+            emit=both, save_map=save, map_path=self.map_path, clock=clock, cancel=cancel, control=control,
         )  # fmt: skip
         try:
             result = engine.run()

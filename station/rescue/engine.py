@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import dataclasses
 import errno
 import threading
 import time
@@ -34,13 +35,16 @@ from station.events import (
     Finished,
     MapSaved,
     Notice,
+    Paused,
     PhaseStarted,
     Progress,
     ReadFailed,
     ReadHung,
+    Resumed,
     SourceReopened,
 )
 from station.media.base import Sink, Source
+from station.rescue.control import RunControl
 from station.rescue.options import GiB, KiB, RescueOptions
 from station.rescue.reader import ReadOutcome, RunSpec, StreamReader
 from station.rescue.rescuemap import Phase, RescueMap, Status, Summary
@@ -96,6 +100,7 @@ class Engine:
         map_path: str = "",
         clock: Callable[[], float] = time.monotonic,
         cancel: threading.Event | None = None,
+        control: RunControl | None = None,
     ) -> None:
         self.source = source
         self.sink = sink
@@ -106,7 +111,8 @@ class Engine:
         self.save_map = save_map
         self.map_path = map_path
         self.clock = clock
-        self.cancel = cancel or threading.Event()
+        self.control = control or RunControl(cancel)
+        self.cancel = self.control.cancel
         self.sector = self.opts.sector_size or source.sector_size or 512
         align = max(self.sector, source.alignment)
         self.cluster = max(align, self.opts.cluster_size // align * align)
@@ -151,9 +157,11 @@ class Engine:
             resumed_at = self._run_plan(resume=True)
             if resumed_at > 0 and self._pending_in_domain():
                 self._run_plan(resume=False)  # a resumed map had work left for earlier phases
-            retries = self.opts.retry_passes
             n = 1
-            while (retries == -1 or n <= retries) and self._has(Status.BAD_SECTOR):
+            while self._has(Status.BAD_SECTOR):
+                self._apply_option_changes()
+                if self.opts.retry_passes != -1 and n > self.opts.retry_passes:
+                    break
                 self._retry_pass(n)
                 n += 1
             if self._pending_in_domain():
@@ -212,6 +220,7 @@ class Engine:
         return (pass_ % 2 == 1) != self.opts.reverse
 
     def _begin(self, phase: Phase, pass_: int, forward: bool, cursor: int | None) -> int:
+        self._apply_option_changes()
         self.map.phase, self.map.pass_ = phase, pass_
         if cursor is None:
             cursor = self._domain_start() if forward else self._domain_end()
@@ -403,8 +412,46 @@ class Engine:
             raise _Stop("failed", f"source vanished: cannot reopen it ({e.strerror})") from None
         self.emit(SourceReopened(self._t(), reason))
 
+    def _apply_option_changes(self) -> None:
+        """Options changed while running take effect here, between phases and passes."""
+        changes = self.control.take_options()
+        if not changes:
+            return
+        new = dataclasses.replace(self.opts, **changes)
+        try:
+            new.validate()
+        except ValueError as e:
+            self.emit(Notice(self._t(), f"option change refused: {e}"))
+            return
+        self.opts = new
+        if self.reader is not None:
+            self.reader.timeout = new.read_timeout
+        if "max_skip_size" in changes or "skip_size" in changes:
+            dom_size = sum(b - a for a, b in self.domain)
+            self.max_skip = new.max_skip_size or min(max(dom_size // 100, 64 * KiB), GiB)
+            self.max_skip = max(self.max_skip, new.skip_size)
+        said = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(changes.items()))
+        self.emit(Notice(self._t(), f"options changed: {said}"))
+
+    def _hold(self) -> None:
+        """Wait while paused: the map is saved first, and paused time is not 'time without a good read'."""
+        self._save()
+        reasons = self.control.reasons()
+        self.emit(Paused(self._t(), reasons))
+        self._progress(force=True)
+        started = self.clock()
+        while not self.control.wait_while_paused(0.25):
+            pass
+        if self.last_good is not None:
+            self.last_good += self.clock() - started
+        if self.cancel.is_set():
+            raise _Stop("stopped", "interrupted")
+        self.emit(Resumed(self._t()))
+
     def _after_read(self) -> None:
-        """Stop conditions, progress and periodic saves, checked after every read."""
+        """Stop conditions, pauses, progress and periodic saves, checked after every read."""
+        if self.control.paused and not self.cancel.is_set():
+            self._hold()
         now = self.clock()
         if self.cancel.is_set():
             raise _Stop("stopped", "interrupted")

@@ -887,3 +887,96 @@ def test_property_random_drives(scenario) -> None:
                         assert b.status == Status.BAD_SECTOR, f"bad sector {lba} is {b.status}"
                     elif lba not in weak:
                         assert b.status == Status.FINISHED, f"good sector {lba} is {b.status}"
+
+
+# -- steering a running job: pause, resume, option changes ---------------------------------------------
+
+
+def test_pause_saves_the_map_holds_and_resumes() -> None:
+    import threading
+
+    from station.events import Paused, Resumed
+    from station.rescue.control import RunControl
+
+    control = RunControl()
+    events: list = []
+    reads_at_pause: list[int] = []
+    src = ScriptedSource(400 * S, [Fault(100 * S, 101 * S, "bad")], clock=FakeClock())
+    sink = MemSink(400 * S)
+    saver = SaveRecorder(sink)
+    rmap = RescueMap(400 * S)
+
+    def emit(e) -> None:
+        events.append(e)
+        if isinstance(e, ReadFailed) and not control.paused and not reads_at_pause:
+            control.pause("operator", "paused by the technician")
+            control.pause("smart", "temperature 61 C above 55 C")
+        if isinstance(e, Paused):
+            reads_at_pause.append(len(src.reads))
+
+            def later() -> None:
+                control.resume("operator")
+                time.sleep(0.05)
+                assert len(src.reads) == reads_at_pause[0]  # still held by the second party
+                control.resume("smart")
+
+            threading.Thread(target=later).start()
+
+    engine = Engine(src, sink, rmap, make_opts(), emit=emit, save_map=saver, clock=src.clock, control=control)
+    result = engine.run()
+    assert result.outcome == "finished"
+    paused = [e for e in events if isinstance(e, Paused)]
+    assert len(paused) == 1 and sorted(paused[0].reasons) == [
+        "paused by the technician",
+        "temperature 61 C above 55 C",
+    ]
+    assert any(isinstance(e, Resumed) for e in events)
+    # the map was saved when the pause began, after the sink was synced
+    assert saver.saves and not saver.violations
+    assert bytes(sink.buf[: 100 * S]) == expected_bytes(0, 100 * S)
+
+
+def test_stop_while_paused_ends_the_run_as_stopped() -> None:
+    from station.events import Paused
+    from station.rescue.control import RunControl
+
+    control = RunControl()
+    src = ScriptedSource(4000 * S, [], clock=FakeClock(), rate=1e6)
+    control.pause("operator", "held")
+
+    def emit(e) -> None:
+        if isinstance(e, Paused):
+            control.stop()
+
+    engine = Engine(
+        src, MemSink(4000 * S), RescueMap(4000 * S), make_opts(), emit=emit, clock=src.clock, control=control
+    )
+    result = engine.run()
+    assert result.outcome == "stopped" and result.reason == "interrupted"
+
+
+def test_option_changes_apply_at_the_next_pass() -> None:
+    from station.events import Notice
+    from station.rescue.control import RunControl
+
+    control = RunControl()
+    faults = [Fault(100 * S, 110 * S, "bad")]
+    src = ScriptedSource(400 * S, faults, clock=FakeClock())
+    notes: list[str] = []
+
+    def emit(e) -> None:
+        if isinstance(e, PhaseStarted) and e.phase == "copying" and e.pass_ == 1:
+            control.set_options(no_scrape=True, retry_passes=2)
+        if isinstance(e, Notice):
+            notes.append(e.message)
+
+    engine = Engine(
+        src, MemSink(400 * S), RescueMap(400 * S), make_opts(), emit=emit, clock=src.clock, control=control
+    )
+    result = engine.run()
+    assert any("options changed" in n and "no scrape True" in n for n in notes)
+    assert engine.opts.no_scrape and engine.opts.retry_passes == 2
+    # scraping was skipped, so non-scraped data is left: the run stops with work left
+    assert result.outcome == "stopped"
+    with pytest.raises(ValueError):
+        control.set_options(sector_size=4096)
