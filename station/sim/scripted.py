@@ -15,6 +15,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from station.media.base import SourceIdentity
+from station.sim.content import expected_bytes, sector_content
+
+__all__ = ["FakeClock", "Fault", "ScriptedSource", "expected_bytes", "sector_content"]
 
 
 class FakeClock:
@@ -42,19 +45,6 @@ class Fault:
     kind: str  # "bad", "slow", "hang", "weak"
     delay: float = 0.0  # extra seconds per read touching it (slow)
     tries: int = 2  # weak: failures before it reads
-
-
-def sector_content(lba: int, sector_size: int) -> bytes:
-    """The bytes of one sector: its LBA as 8 little-endian bytes, repeated."""
-    return lba.to_bytes(8, "little") * (sector_size // 8)
-
-
-def expected_bytes(pos: int, size: int, sector_size: int = 512) -> bytes:
-    """What a scripted drive holds at [pos, pos+size)."""
-    first, last = pos // sector_size, (pos + size - 1) // sector_size
-    data = b"".join(sector_content(lba, sector_size) for lba in range(first, last + 1))
-    off = pos - first * sector_size
-    return data[off : off + size]
 
 
 @dataclass
