@@ -65,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-FEATURE_COMMANDS: list[str] = []
+FEATURE_COMMANDS: list[str] = [
+    "station.bench_cli",
+]
 
 
 def _add_rescue_options(p: argparse.ArgumentParser) -> None:

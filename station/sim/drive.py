@@ -29,6 +29,7 @@ from sortedcontainers import SortedDict
 from station.sim.model import BAD, SLOW, WEAK, DriveModel, Layout
 
 MILESTONES = (0.5, 0.9, 0.99, 0.999, 1.0)
+HISTORY_STEPS = 1000  # points of the coverage curve, at most about this many
 
 
 class DriveHung(Exception):
@@ -69,6 +70,8 @@ class Stats:
     hangs: int = 0
     milestones: dict[float, Milestone] = field(default_factory=dict)
     covered: int = 0  # readable bytes read at least once
+    # (simulated seconds, read errors, covered bytes) each time coverage grew by a step: the curve
+    history: list[tuple[float, int, int]] = field(default_factory=list)
 
     def to_dict(self, readable: int) -> dict:
         return {
@@ -84,6 +87,7 @@ class Stats:
                 f"{f:g}": {"seconds": m.seconds, "read_errors": m.read_errors, "reads": m.reads}
                 for f, m in sorted(self.milestones.items())
             },
+            "history": [list(h) for h in self.history],
         }
 
 
@@ -324,9 +328,14 @@ class SimDrive:
             return
         st.covered = self._coverage.total * self.sector_size
         readable = self.readable_sectors
+        step = max(1, readable // HISTORY_STEPS)
+        if not st.history or self._coverage.total - st.history[-1][2] // self.sector_size >= step:
+            st.history.append((st.seconds, st.read_errors, st.covered))
         for f in MILESTONES:
             if f not in st.milestones and self._coverage.total >= math.ceil(f * readable - 1e-9):
                 st.milestones[f] = Milestone(f, st.seconds, st.read_errors, st.reads)
+                if st.history[-1][2] != st.covered:
+                    st.history.append((st.seconds, st.read_errors, st.covered))
 
     def is_bad(self, lba: int) -> bool:
         """Whether a sector can never be read (for verification and tests)."""

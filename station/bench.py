@@ -1,0 +1,448 @@
+"""Method comparisons on virtual failing drives: the same damage, a fresh drive per method.
+
+Each method images its own fresh copy of one model (same seed, same defects) and is measured
+by the drive itself (station.sim.drive): simulated seconds and read errors at which 50, 90, 99,
+99.9 and 100% of the readable bytes had first been read, reads, bytes, and the coverage curve.
+Then its image is checked against the drive's content.  Methods:
+
+* ``engine`` and ``engine:PROFILE``: Station's engine, in process over a SimSource, timed by
+  the drive's clock (the same cost model every other method is charged by);
+* ``ddrescue`` or ``ddrescue=PATH``: GNU ddrescue with default options on the drive served
+  over FUSE (station.sim.fuse), stopped with SIGINT like a technician would;
+* ``dd`` or ``dd:BS``: ``dd conv=noerror,sync`` over FUSE (block size 64 KiB unless given);
+* ``imager`` (when the drivers package provides it): the emulated hardware imager.
+
+By default a method stops once it has read every readable byte (nothing after that can
+change a milestone), or at its own end; ``full=True`` lets each run to its own end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from station.sim.drive import MILESTONES
+
+DEFAULT_METHODS = "engine,ddrescue,dd"
+
+
+class BenchError(Exception):
+    """A bench that cannot run (unknown method, missing tool, no FUSE); one line."""
+
+
+@dataclass(frozen=True)
+class Method:
+    label: str  # as given: engine:thorough, ddrescue=/opt/ddrescue-1.30/ddrescue, dd:4K
+    kind: str  # engine, ddrescue, dd, imager
+    arg: str | None = None
+
+
+@dataclass
+class MethodResult:
+    method: str
+    kind: str
+    outcome: str  # finished, stopped-at-100%, stopped-at-limit, failed
+    stats: dict[str, Any]  # the drive's counters, milestones and curve
+    rescued_bytes: int  # what the method's map (or image, for dd) says it rescued
+    readable_bytes: int
+    wall_seconds: float
+    correct: bool | None  # every rescued byte right (None: not checked)
+    wrong_bytes: int = 0
+    note: str = ""
+    image: str = ""
+    mapfile: str = ""
+
+    def milestone(self, fraction: float) -> dict | None:
+        return self.stats.get("milestones", {}).get(f"{fraction:g}")
+
+
+@dataclass
+class BenchReport:
+    model: str
+    description: str
+    size: int
+    readable_bytes: int
+    results: list[MethodResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "description": self.description,
+            "size": self.size,
+            "readable_bytes": self.readable_bytes,
+            "milestones": list(MILESTONES),
+            "results": [asdict(r) for r in self.results],
+        }
+
+
+def parse_methods(text: str) -> list[Method]:
+    """'engine,engine:thorough,ddrescue=/path,dd:4K' -> methods; BenchError on unknown ones."""
+    from station.rescue.profiles import PROFILES
+
+    out: list[Method] = []
+    for item in (t.strip() for t in text.split(",")):
+        if not item:
+            continue
+        if item == "engine" or item.startswith("engine:"):
+            profile = item.partition(":")[2] or "default"
+            if profile not in PROFILES:
+                raise BenchError(f"no engine profile {profile!r} (profiles: {', '.join(PROFILES)})")
+            out.append(Method(item, "engine", profile))
+        elif item == "ddrescue" or item.startswith("ddrescue="):
+            path = item.partition("=")[2] or shutil.which("ddrescue")
+            if not path or not os.access(path, os.X_OK):
+                raise BenchError(f"{item}: GNU ddrescue not found (install gddrescue or give ddrescue=PATH)")
+            out.append(Method(item, "ddrescue", path))
+        elif item == "dd" or item.startswith("dd:"):
+            from station.units import parse_size
+
+            bs = item.partition(":")[2] or "64Ki"
+            try:
+                parse_size(bs)
+            except ValueError:
+                raise BenchError(f"{item}: bad block size {bs!r}") from None
+            out.append(Method(item, "dd", bs))
+        elif item == "imager" or item.startswith("imager:"):
+            out.append(Method(item, "imager", item.partition(":")[2] or None))
+        else:
+            raise BenchError(
+                f"unknown method {item!r} (methods: engine[:PROFILE], ddrescue[=PATH], dd[:BS], imager)"
+            )
+    if not out:
+        raise BenchError("no methods given")
+    labels = [m.label for m in out]
+    if len(set(labels)) != len(labels):
+        raise BenchError("a method is named twice")
+    return out
+
+
+Progress = Callable[[str, float], None]  # (method label, fraction of readable bytes read so far)
+
+
+def run_bench(
+    model_spec: str,
+    methods: list[Method],
+    out_dir: str | Path,
+    *,
+    full: bool = False,
+    max_sim_seconds: float | None = None,
+    max_wall_seconds: float = 1800.0,
+    progress: Progress | None = None,
+) -> BenchReport:
+    """Run every method on its own fresh drive of `model_spec`; results also go to out_dir."""
+    from station.sim.model import load_model
+
+    model = load_model(model_spec)
+    layout = model.build()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    report = BenchReport(model.name, model.description, model.size, layout.readable_bytes)
+    limits = _Limits(full, max_sim_seconds, max_wall_seconds)
+    for m in methods:
+        work = out / _safe(m.label)
+        if work.exists():
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+        runner = _RUNNERS[m.kind]
+        result = runner(m, model_spec, work, limits, progress or (lambda label, f: None))
+        report.results.append(result)
+    (out / "bench.json").write_text(json.dumps(report.to_dict(), indent=2))
+    return report
+
+
+@dataclass(frozen=True)
+class _Limits:
+    full: bool
+    max_sim_seconds: float | None
+    max_wall_seconds: float
+
+    def reached_drive(self, drive, started: float) -> str | None:
+        """As reached(), straight from an in-process drive (checked after every read)."""
+        st = drive.stats
+        if not self.full and 1.0 in st.milestones:
+            return "stopped-at-100%"
+        if self.max_sim_seconds is not None and st.seconds >= self.max_sim_seconds:
+            return "stopped-at-limit"
+        if st.reads % 256 == 0 and time.monotonic() - started >= self.max_wall_seconds:
+            return "stopped-at-limit"
+        return None
+
+    def reached(self, stats: dict[str, Any], started: float) -> str | None:
+        """Why to stop now, if at all."""
+        if not self.full and "1" in stats.get("milestones", {}):
+            return "stopped-at-100%"
+        if self.max_sim_seconds is not None and stats.get("seconds", 0.0) >= self.max_sim_seconds:
+            return "stopped-at-limit"
+        if time.monotonic() - started >= self.max_wall_seconds:
+            return "stopped-at-limit"
+        return None
+
+
+def _safe(label: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+
+
+# -- the engine, in process ------------------------------------------------------------------------
+
+
+def _run_engine(m: Method, model_spec: str, work: Path, limits: _Limits, progress: Progress) -> MethodResult:
+    from station.media.sink import open_sink
+    from station.rescue.control import RunControl
+    from station.rescue.engine import Engine
+    from station.rescue.mapfile import write_mapfile
+    from station.rescue.profiles import profile_options
+    from station.rescue.rescuemap import RescueMap, Status
+    from station.sim.drive import SimDrive
+    from station.sim.model import load_model
+    from station.sim.source import SimSource
+
+    drive = SimDrive(load_model(model_spec))
+    control = RunControl()
+    started = time.monotonic()
+    why: list[str] = []
+
+    class Watched(SimSource):
+        """Stops the run from the drive's side, right after the read that reached a limit."""
+
+        def read_into(self, pos: int, buf: memoryview) -> int:
+            try:
+                return super().read_into(pos, buf)
+            finally:
+                if not why:
+                    reason = limits.reached_drive(drive, started)
+                    if reason:
+                        why.append(reason)
+                        control.stop()
+
+    source = Watched(drive)
+    image, mapfile = work / "image", work / "image.map"
+    sink = open_sink(str(image), size=drive.model.size, create=True, source=source.identity)
+    rmap = RescueMap(drive.model.size)
+    options = profile_options(m.arg or "default")
+    options.read_timeout = 5.0
+
+    def save(mp: RescueMap) -> None:
+        write_mapfile(str(mapfile), mp, command_line=f"station bench {m.label}")
+
+    last = [0.0]
+
+    def emit(e) -> None:
+        now = time.monotonic()
+        if now - last[0] > 0.2:
+            last[0] = now
+            progress(m.label, drive.stats.covered / max(1, drive.readable_sectors * drive.sector_size))
+
+    engine = Engine(source, sink, rmap, options, emit=emit, save_map=save, clock=drive.clock, control=control)
+    try:
+        result = engine.run()
+    finally:
+        sink.close()
+    wall = time.monotonic() - started
+    progress(m.label, drive.stats.covered / max(1, drive.readable_sectors * drive.sector_size))
+    outcome = why[0] if why else result.outcome
+    rescued = rmap.bytes_in(Status.FINISHED)
+    correct, wrong = verify_image(drive, image, rmap)
+    return MethodResult(
+        m.label, "engine", outcome, drive.stats.to_dict(drive.readable_sectors * drive.sector_size),
+        rescued, drive.readable_sectors * drive.sector_size, wall, correct, wrong,
+        note=result.reason, image=str(image), mapfile=str(mapfile),
+    )  # fmt: skip
+
+
+# -- external tools on the drive served over FUSE ---------------------------------------------------
+
+
+def _serve(model_spec: str, work: Path):
+    try:
+        from station.sim.fuse import served
+    except ImportError as e:
+        raise BenchError(f"serving a virtual drive over FUSE is not available ({e})") from None
+    mnt = work / "mnt"
+    mnt.mkdir()
+    return served(model_spec, str(mnt))
+
+
+def _run_tool(
+    m: Method,
+    model_spec: str,
+    work: Path,
+    limits: _Limits,
+    progress: Progress,
+    argv: Callable[[str], list[str]],
+) -> tuple[MethodResult, Path]:
+    image = work / "image"
+    started = time.monotonic()
+    with _serve(model_spec, work) as drive, open(work / "tool.log", "wb") as log:
+        p = subprocess.Popen(argv(drive.drive_path), stdout=log, stderr=subprocess.STDOUT, cwd=work)
+        outcome = None
+        try:
+            while p.poll() is None:
+                time.sleep(0.05)
+                stats = drive.stats()
+                readable = max(1, stats.get("readable_bytes", 1))
+                progress(m.label, stats.get("covered_bytes", 0) / readable)
+                outcome = limits.reached(stats, started)
+                if outcome:
+                    p.send_signal(signal.SIGINT)  # ddrescue saves its map and exits
+                    try:
+                        p.wait(30)
+                    except subprocess.TimeoutExpired:
+                        p.kill()
+                        p.wait()
+                    break
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        stats = drive.stats()
+        wall = time.monotonic() - started
+    rc = p.returncode
+    if outcome is None:
+        outcome = "finished" if rc == 0 else f"failed (exit {rc})"
+    readable = stats.get("readable_bytes", 0)
+    result = MethodResult(m.label, m.kind, outcome, stats, 0, readable, wall, None, image=str(image))
+    return result, image
+
+
+def _run_ddrescue(
+    m: Method, model_spec: str, work: Path, limits: _Limits, progress: Progress
+) -> MethodResult:
+    from station.rescue.mapfile import MapfileError, read_mapfile
+    from station.rescue.rescuemap import Status
+    from station.sim.drive import SimDrive
+    from station.sim.model import load_model
+
+    mapfile = work / "image.map"
+    assert m.arg
+    result, image = _run_tool(
+        m, model_spec, work, limits, progress, lambda drive: [m.arg, drive, str(work / "image"), str(mapfile)]
+    )
+    result.mapfile = str(mapfile)
+    try:
+        rmap = read_mapfile(str(mapfile))
+    except (MapfileError, OSError) as e:
+        result.note = f"no usable mapfile: {e}"
+        return result
+    result.rescued_bytes = rmap.bytes_in(Status.FINISHED)
+    result.correct, result.wrong_bytes = verify_image(SimDrive(load_model(model_spec)), image, rmap)
+    return result
+
+
+def _run_dd(m: Method, model_spec: str, work: Path, limits: _Limits, progress: Progress) -> MethodResult:
+    from station.sim.drive import SimDrive
+    from station.sim.model import load_model
+    from station.units import parse_size
+
+    bs = parse_size(m.arg or "64Ki")
+
+    def argv(drive: str) -> list[str]:
+        return ["dd", f"if={drive}", f"of={work / 'image'}", f"bs={bs}", "conv=noerror,sync", "status=none"]
+
+    result, image = _run_tool(m, model_spec, work, limits, progress, argv)
+    drive = SimDrive(load_model(model_spec))
+    result.rescued_bytes, result.wrong_bytes = _dd_blocks(drive, image)
+    result.correct = result.wrong_bytes == 0
+    result.note = "dd keeps no map: rescued = sectors of the image equal to the drive's"
+    return result
+
+
+def _run_imager(m: Method, model_spec: str, work: Path, limits: _Limits, progress: Progress) -> MethodResult:
+    try:
+        from drivers.bench_hook import run_emulated_imager  # type: ignore[import-not-found]
+    except ImportError:
+        raise BenchError("the emulated hardware imager is not available in this build") from None
+    return run_emulated_imager(m, model_spec, work, limits, progress)
+
+
+_RUNNERS = {"engine": _run_engine, "ddrescue": _run_ddrescue, "dd": _run_dd, "imager": _run_imager}
+
+
+# -- checking images -----------------------------------------------------------------------------------
+
+
+def verify_image(drive, image: Path, rmap) -> tuple[bool, int]:
+    """(all finished bytes right, how many are wrong) for an image and its map."""
+    from station.rescue.rescuemap import Status
+    from station.sim.content import expected_bytes
+
+    wrong = 0
+    chunk = 4 << 20
+    with open(image, "rb") as f:
+        for b in rmap:
+            if b.status != Status.FINISHED:
+                continue
+            pos = b.pos
+            while pos < b.end:
+                n = min(chunk, b.end - pos)
+                f.seek(pos)
+                got = f.read(n)
+                want = expected_bytes(pos, n, drive.sector_size)
+                if got != want:
+                    got = got.ljust(n, b"\0")
+                    wrong += sum(1 for x, y in zip(got, want, strict=True) if x != y)
+                pos += n
+    return wrong == 0, wrong
+
+
+def _dd_blocks(drive, image: Path) -> tuple[int, int]:
+    """dd's image: (bytes equal to the drive's content, bytes in sectors neither right nor zero-filled)."""
+    from station.sim.content import sectors_content
+
+    ss = drive.sector_size
+    zero = bytes(ss)
+    good = wrong = 0
+    step = 8192
+    with open(image, "rb") as f:
+        for first in range(0, drive.sectors, step):
+            n = min(step, drive.sectors - first)
+            got = f.read(n * ss).ljust(n * ss, b"\0")
+            want = sectors_content(first, n, ss)
+            if got == want:
+                good += n * ss
+                continue
+            for i in range(n):
+                g = got[i * ss : (i + 1) * ss]
+                if g == want[i * ss : (i + 1) * ss]:
+                    good += ss
+                elif g != zero:
+                    wrong += ss
+    return good, wrong
+
+
+# -- the chart ----------------------------------------------------------------------------------------
+
+
+def write_chart(report: BenchReport, path: str | Path) -> None:
+    """PNG: rescued % of the readable bytes over simulated time, one curve per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 5), dpi=110)
+    readable = max(1, report.readable_bytes)
+    for r in report.results:
+        hist = r.stats.get("history") or []
+        if not hist:
+            continue
+        xs = [max(h[0], 1e-3) for h in hist]
+        ys = [100.0 * h[2] / readable for h in hist]
+        ax.step(xs, ys, where="post", label=r.method)
+    ax.set_xscale("log")
+    ax.set_xlabel("simulated seconds (log)")
+    ax.set_ylabel("rescued, % of readable bytes")
+    ax.set_ylim(0, 100.5)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.set_title(f"{report.model}: {report.description}", fontsize=9)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
