@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-FEATURE_COMMANDS: list[str] = []
+FEATURE_COMMANDS: list[str] = ["station.sim.cli"]
 
 
 def _add_rescue_options(p: argparse.ArgumentParser) -> None:
