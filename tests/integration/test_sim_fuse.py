@@ -378,3 +378,15 @@ def test_served_cleans_up_after_an_exception(model: Path, mnt: Path) -> None:
     assert not is_mountpoint(mnt)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_served_cleans_up_after_a_killed_server(model: Path, mnt: Path) -> None:
+    loop = os.geteuid() == 0 and shutil.which("losetup") is not None
+    with served(model, mnt, loop=loop) as d:
+        dev = d.loop_device
+        os.kill(d.pid, signal.SIGKILL)  # no clean stop: a dead mount and an attached loop remain
+        time.sleep(0.2)
+        assert is_mountpoint(mnt)
+    assert not is_mountpoint(mnt)
+    if dev:
+        assert loop_backing_file(dev) is None
