@@ -343,11 +343,14 @@ def check_serve(mountpoint: str, *, loop: bool, time_scale: float, hang_timeout:
         raise ServeError(f"--hang-timeout must be >= 0, not {hang_timeout:g}")
     if not os.path.exists("/dev/fuse"):
         raise ServeError("no /dev/fuse: this kernel or container has no FUSE (try: modprobe fuse)")
-    if not os.access("/dev/fuse", os.R_OK | os.W_OK) and os.geteuid() != 0:
+    if os.geteuid() != 0:
+        # libfuse opens /dev/fuse itself before fusermount3 mounts it (Debian makes it 0666)
+        if not os.access("/dev/fuse", os.R_OK | os.W_OK):
+            raise ServeError("cannot open /dev/fuse: run as root, or make it readable and writable (0666)")
         from shutil import which
 
         if not which("fusermount3"):
-            raise ServeError("cannot open /dev/fuse and fusermount3 is not installed (apt install fuse3)")
+            raise ServeError("fusermount3 is not installed (apt install fuse3); only root mounts without it")
     if loop and os.geteuid() != 0:
         raise ServeError("--loop needs root (losetup attaches loop devices)")
     if not os.path.exists(mountpoint):

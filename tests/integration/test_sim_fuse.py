@@ -31,8 +31,8 @@ S = 512
 def _fuse_missing() -> str | None:
     if not os.path.exists("/dev/fuse"):
         return "no /dev/fuse on this machine"
-    if os.geteuid() != 0 and shutil.which("fusermount3") is None:
-        return "not root and no fusermount3"
+    if os.geteuid() != 0 and not (os.access("/dev/fuse", os.R_OK | os.W_OK) and shutil.which("fusermount3")):
+        return "not root, and /dev/fuse or fusermount3 is out of reach"
     try:
         import mfusepy  # noqa: F401
     except OSError as e:  # libfuse3 itself is missing
