@@ -164,7 +164,11 @@ def test_refusals_before_mounting(tmp_path, monkeypatch: pytest.MonkeyPatch) -> 
     empty.mkdir()
     assert "--time-scale" in refusal(empty, time_scale=-1)
     monkeypatch.setattr(simfuse.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(simfuse.os, "access", lambda path, mode: True)
+    monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}")
     assert "--loop needs root" in refusal(empty, loop=True)
+    monkeypatch.setattr(simfuse.os, "access", lambda path, mode: False)
+    assert "cannot open /dev/fuse" in refusal(empty)
     real_exists = os.path.exists
     monkeypatch.setattr(simfuse.os.path, "exists", lambda p: p != "/dev/fuse" and real_exists(p))
     assert "no /dev/fuse" in refusal(empty)
