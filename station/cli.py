@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 FEATURE_COMMANDS: list[str] = [
     "station.bench_cli",
+    "station.sim.cli",
 ]
 
 
