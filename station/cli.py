@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-FEATURE_COMMANDS: list[str] = []
+FEATURE_COMMANDS: list[str] = ["station.health.cli"]
 
 
 def _add_rescue_options(p: argparse.ArgumentParser) -> None:
@@ -146,6 +146,7 @@ def _options_from_args(a: argparse.Namespace):
 
 
 def cmd_image(a: argparse.Namespace, source=None, title: str | None = None) -> int:
+    from station.health.cli import health_options
     from station.job import prepare
     from station.media.base import Refused
 
@@ -153,7 +154,7 @@ def cmd_image(a: argparse.Namespace, source=None, title: str | None = None) -> i
         options = _options_from_args(a)
         job = prepare(
             a.source, a.dest, a.mapfile, options=options, force=a.force,
-            test_mode=getattr(a, "test_mode", None), source=source,
+            test_mode=getattr(a, "test_mode", None), source=source, health=health_options(a),
         )  # fmt: skip
     except Refused as e:
         return _fail(str(e))
