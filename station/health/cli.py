@@ -183,6 +183,14 @@ def _smart_text(obj: dict[str, Any]) -> list[str]:
 
 
 def cmd_smart(a: argparse.Namespace) -> int:
+    try:
+        return _smart(a)
+    except KeyboardInterrupt:  # smartctl is already killed (station.health.smartctl)
+        print("station: interrupted", file=sys.stderr)
+        return 130
+
+
+def _smart(a: argparse.Namespace) -> int:
     from station.health.smart import SmartError, read_device, scan
 
     if a.scan and a.device:

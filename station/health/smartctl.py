@@ -114,22 +114,27 @@ class TimedSmartctl(_pysmart.smartctl.Smartctl):
             raise SmartctlMissing(f"smartctl not found at {cmd[0]}") from None
         except PermissionError:
             raise SmartctlMissing(f"cannot run {cmd[0]}: permission denied") from None
-        while True:
-            now = time.monotonic()
-            step = self.deadline - now
-            if self.cancel is not None:
-                step = min(step, 0.2)  # wake up to notice a cancel
-            try:
-                out, _err = proc.communicate(timeout=max(step, 0.01))
-                break
-            except subprocess.TimeoutExpired:
-                cancelled = self.cancel is not None and self.cancel.is_set()
-                if cancelled or time.monotonic() >= self.deadline:
-                    _kill(proc)
-                    self.calls.append(Call(cmd[1:], None, [], time.monotonic() - started))
-                    if cancelled:
-                        raise self._fail(SmartCancelled(f"{what}: SMART read cancelled")) from None
-                    raise self._fail(self._timeout_error()) from None
+        try:
+            while True:
+                now = time.monotonic()
+                step = self.deadline - now
+                if self.cancel is not None:
+                    step = min(step, 0.2)  # wake up to notice a cancel
+                try:
+                    out, _err = proc.communicate(timeout=max(step, 0.01))
+                    break
+                except subprocess.TimeoutExpired:
+                    cancelled = self.cancel is not None and self.cancel.is_set()
+                    if cancelled or time.monotonic() >= self.deadline:
+                        _kill(proc)
+                        self.calls.append(Call(cmd[1:], None, [], time.monotonic() - started))
+                        if cancelled:
+                            raise self._fail(SmartCancelled(f"{what}: SMART read cancelled")) from None
+                        raise self._fail(self._timeout_error()) from None
+        except BaseException:  # Ctrl-C included: smartctl runs in its own session, no signal reaches it
+            if proc.returncode is None:
+                _kill(proc)
+            raise
         lines = self._decode_output(out)
         self.calls.append(Call(cmd[1:], proc.returncode, lines, time.monotonic() - started))
         return lines, proc.returncode

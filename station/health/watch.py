@@ -96,10 +96,11 @@ class SessionHealth:
         from station.health.inventory import collect
 
         try:
-            host = (self._inventory or collect)()
+            hw = (self._inventory or collect)()
         except Exception as e:  # the inventory is a record, never a reason to refuse a job
-            host = {"error": f"{type(e).__name__}: {e}"}
-        fields: dict[str, Any] = {"host": host}
+            hw = {"error": f"{type(e).__name__}: {e}"}
+        # "hardware", not "host": the record's "host" is the hostname that tells whether its pid is ours
+        fields: dict[str, Any] = {"hardware": hw}
         src = self.source
         if self.options is None or not self.options.smart:
             self.why_off = "turned off (--no-smart)" if self.options is not None else "not asked for"

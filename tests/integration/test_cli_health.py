@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -94,15 +96,42 @@ def test_hanging_smartctl_is_killed_and_exits_2_quickly(fake_smartctl):
         "station: /dev/sdau: smartctl did not answer within 1 s and was killed (the drive may be hanging)"
     )
     assert took < 8.0, f"took {took:.1f} s"
-    pid = int(pid_file.read_text())
-    end = time.monotonic() + 5
-    while time.monotonic() < end and Path(f"/proc/{pid}").exists():
-        stat = Path(f"/proc/{pid}/stat").read_text() if Path(f"/proc/{pid}/stat").exists() else ""
-        if stat and stat.rsplit(")", 1)[1].split()[0] == "Z":
-            break
+    assert wait_gone(int(pid_file.read_text())), "the hanging smartctl's child outlived station"
+
+
+def test_ctrl_c_kills_smartctl(fake_smartctl):
+    fake_smartctl.add("ata_hdd")
+    pid_file = fake_smartctl.hang("-d ata --all /dev/sdau")
+    p = subprocess.Popen(
+        [*STATION, "smart", "/dev/sdau"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        end = time.monotonic() + 20
+        while not (pid_file.exists() and pid_file.read_text().strip()) and time.monotonic() < end:
+            time.sleep(0.05)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 130 and err == "station: interrupted\n"
+    assert wait_gone(int(pid_file.read_text()))
+
+
+def wait_gone(pid: int, limit: float = 5.0) -> bool:
+    """The process has ended (a zombie waiting for its reaper counts as ended)."""
+    end = time.monotonic() + limit
+    while True:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return True
+        if state == "Z":
+            return True
+        if time.monotonic() > end:
+            return False
         time.sleep(0.05)
-    else:
-        assert not Path(f"/proc/{pid}").exists(), "the hanging smartctl's child outlived station"
 
 
 def test_no_smartctl_on_path(tmp_path):
@@ -197,7 +226,8 @@ def test_image_of_a_file_records_the_host_and_no_smart(tmp_path, xdg_data_home):
     assert r.returncode == 0, r.stderr
     (rec,) = sessions(xdg_data_home)
     assert rec["smart"]["state"] == "off" and rec["smart"]["why_off"] == "the source is a file, not a drive"
-    assert rec["host"]["cpu"]["logical_cpus"] == os.cpu_count()
+    assert rec["hardware"]["cpu"]["logical_cpus"] == os.cpu_count()
+    assert rec["host"] == socket.gethostname()  # the record's own field, not overwritten
     assert rec["drive"]["capacity_bytes"] == 256 * 1024
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -129,7 +130,7 @@ def test_hot_drive_pauses_the_job_and_cooling_resumes_it(fake_smartctl, store, t
     assert smart["after"]["verdict"] == "GOOD" and smart["after"]["source"] == "fresh reading"
     assert "temperature c 65 → 50" in smart["changes"] and "verdict WARNING → GOOD" in smart["changes"]
     assert smart["polling"]["polls"] >= 2
-    assert record["host"]["cpu"]["logical_cpus"] >= 1 and record["host"]["memory"]["total_bytes"] > 0
+    assert record["hardware"]["cpu"]["logical_cpus"] >= 1 and record["hardware"]["memory"]["total_bytes"] > 0
 
     logged = [json.loads(line) for line in (job.session.dir / "events.jsonl").read_text().splitlines()]
     kinds = [e["kind"] for e in logged]
@@ -188,7 +189,7 @@ def test_smart_off_for_files_and_without_smartctl(tmp_path, store, monkeypatch):
     rec = job.session.record
     assert rec["smart"]["state"] == "off" and rec["smart"]["why_off"] == "the source is a file, not a drive"
     assert rec["drive"]["capacity_bytes"] == 65536 and rec["drive"]["source"] == "file"
-    assert "cpu" in rec["host"]
+    assert "cpu" in rec["hardware"] and rec["host"] == socket.gethostname()
 
     empty = tmp_path / "empty-bin"
     empty.mkdir()
