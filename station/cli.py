@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 FEATURE_COMMANDS: list[str] = [
     "station.bench_cli",
+    "station.health.cli",
     "station.sim.cli",
 ]
 
@@ -149,6 +150,7 @@ def _options_from_args(a: argparse.Namespace):
 
 
 def cmd_image(a: argparse.Namespace, source=None, title: str | None = None) -> int:
+    from station.health.cli import health_options
     from station.job import prepare
     from station.media.base import Refused
 
@@ -156,7 +158,7 @@ def cmd_image(a: argparse.Namespace, source=None, title: str | None = None) -> i
         options = _options_from_args(a)
         job = prepare(
             a.source, a.dest, a.mapfile, options=options, force=a.force,
-            test_mode=getattr(a, "test_mode", None), source=source,
+            test_mode=getattr(a, "test_mode", None), source=source, health=health_options(a),
         )  # fmt: skip
     except Refused as e:
         return _fail(str(e))

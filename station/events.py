@@ -99,6 +99,15 @@ class Resumed(Event):
 
 
 @dataclass(frozen=True)
+class SmartPolled(Event):
+    """A SMART reading taken while the job runs (station.health.monitor): verdict and counters."""
+
+    kind: ClassVar[str] = "smart"
+    verdict: str
+    attributes: dict[str, int | None]
+
+
+@dataclass(frozen=True)
 class Notice(Event):
     """Something a technician should read (a warning or a decision the engine took)."""
 
@@ -126,6 +135,7 @@ _KINDS: dict[str, type[Event]] = {
         MapSaved,
         Paused,
         Resumed,
+        SmartPolled,
         Notice,
         Finished,
     )  # fmt: skip

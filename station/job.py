@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from station.events import Event
 from station.media.base import Refused, Source
@@ -25,6 +26,9 @@ from station.rescue.mapfile import MapfileError, read_mapfile, write_mapfile
 from station.rescue.options import RescueOptions
 from station.rescue.rescuemap import RescueMap, Status
 from station.session import Session, SessionStore
+
+if TYPE_CHECKING:
+    from station.health.watch import HealthOptions
 
 
 @dataclass
@@ -40,6 +44,7 @@ class ImageJob:
     command: list[str] = field(default_factory=list)
     store: SessionStore | None = None
     session: Session | None = None
+    health: HealthOptions | None = None  # SMART before/during/after (None: off); inventory always
 
     def run(
         self,
@@ -68,6 +73,10 @@ class ImageJob:
             if isinstance(e, Refused):
                 raise
             raise Refused(f"cannot open destination {self.dest}: {e.strerror}") from None
+        from station.health.watch import SessionHealth
+
+        health = SessionHealth(self.health, self.source.identity, cancel=cancel)
+        health_fields = health.begin()  # host inventory, drive identity, SMART baseline
         store = self.store or SessionStore()
         identity = self.source.identity.to_dict()
         if self.source.identity.kind in ("file", "block"):  # the same drive from any working directory
@@ -80,21 +89,31 @@ class ImageJob:
             options=self.options.to_dict(),
             command=self.command,
             resumed=not self.new_map,
+            **health_fields,
         )
+        log_lock = threading.Lock()  # the SMART monitor emits from its own thread
 
         def both(e: Event) -> None:
-            session.log(e)
-            emit(e)
+            with log_lock:
+                session.log(e)
+                emit(e)
 
         engine = Engine(
             self.source, sink, self.rmap, self.options,
             emit=both, save_map=save, map_path=self.map_path, clock=clock, cancel=cancel, control=control,
         )  # fmt: skip
+
+        def session_time() -> float:
+            return clock() - engine.t0 if engine.t0 else 0.0
+
+        health.start(engine.control, both, now=session_time, busy=engine.read_outstanding)
         try:
             result = engine.run()
         finally:
+            health.stop()
             sink.close()
             self.source.close()
+        health.finish(session, both, now=session_time, stuck=engine.read_outstanding() > 0)
         s = result.summary
         session.finish(
             result.outcome,
@@ -145,6 +164,7 @@ def prepare(
     source: Source | None = None,
     command: list[str] | None = None,
     store: SessionStore | None = None,
+    health: HealthOptions | None = None,
 ) -> ImageJob:
     """Check the job and open the source; raises Refused (one line) and changes nothing.
 
@@ -204,6 +224,7 @@ def prepare(
         new_map=new_map,
         command=command if command is not None else sys.argv,
         store=store,
+        health=health,
     )
 
 

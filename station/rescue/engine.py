@@ -184,6 +184,12 @@ class Engine:
         self.emit(Finished(self._t(), outcome, reason))
         return RunResult(outcome, reason, self.map.summary(), self.read_errors)
 
+    def read_outstanding(self) -> float:
+        """Seconds the oldest source read still in flight has taken (0.0 if none), from any
+        thread: a SMART poll waits while the drive is stuck on a read (station.health.monitor)."""
+        reader = self.reader
+        return reader.outstanding() if reader is not None else 0.0
+
     def _run_plan(self, resume: bool) -> int:
         """Run the plan from the map's recorded step (resume) or from the start; returns the step."""
         start = 0

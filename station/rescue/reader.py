@@ -98,6 +98,7 @@ class _Worker:
         self.results: queue.SimpleQueue = queue.SimpleQueue()
         self.stop_run = threading.Event()
         self.inflight: tuple[int, int] | None = None
+        self.inflight_since: float | None = None  # clock() when the read in flight began
         self.kernel_copy = hasattr(source, "copy_to")
         self.thread = threading.Thread(target=self._loop, name="station-reader", daemon=True)
         self.thread.start()
@@ -126,7 +127,9 @@ class _Worker:
             view = memoryview(self.buffers[idx])[: hi - lo]
             self.inflight = (lo, hi - lo)
             t0 = self.clock()
+            self.inflight_since = t0
             n, err, copied = self._read(spec, lo, view)
+            self.inflight_since = None
             secs = self.clock() - t0
             self.inflight = None
             if err is None and n < hi - lo:
@@ -175,6 +178,7 @@ class StreamReader:
         self.clock = clock
         self.abandoned = 0
         self._worker = _Worker(source, buffer_size, clock)
+        self._stuck: list[_Worker] = []  # abandoned workers whose read may still be in the kernel
 
     def run(self, spec: RunSpec) -> Iterator[ReadOutcome]:
         """Yield the run's reads in order.  The consumer must be done with an outcome's data
@@ -252,7 +256,21 @@ class StreamReader:
         self.abandoned += 1
         self._worker.stop_run.set()
         self._worker.requests.put(None)
+        # a new list each time: outstanding() may be iterating the old one in another thread
+        self._stuck = [w for w in self._stuck if w.inflight_since is not None] + [self._worker]
         self._worker = _Worker(self.source, self.buffer_size, self.clock)
+
+    def outstanding(self) -> float:
+        """Seconds the oldest read still in the kernel has been there (hung, abandoned reads
+        included), 0.0 if none.  Safe from any thread: monitors that would compete with a
+        struggling drive (SMART polls) wait while this is large."""
+        now = self.clock()
+        oldest = 0.0
+        for w in [self._worker, *self._stuck]:
+            since = w.inflight_since  # read once: the worker thread may clear it meanwhile
+            if since is not None:
+                oldest = max(oldest, now - since)
+        return oldest
 
     def close(self) -> None:
         self._worker.requests.put(None)

@@ -1,0 +1,169 @@
+"""pySMART's `Smartctl` with a deadline: the one place that imports pySMART.
+
+pySMART runs smartctl through a bare `Popen.communicate()`: no timeout, and a dying drive can
+keep smartctl waiting inside the kernel for minutes.  pySMART's `Device` accepts its own
+smartctl object, so `TimedSmartctl` subclasses pySMART's class and replaces only `_exec`, the
+method that runs the process.  Every call made for one reading shares one deadline; each runs
+in its own session (process group) so that a timeout or a cancel kills smartctl together with
+anything it started.  A process in uninterruptible sleep ignores even SIGKILL until the kernel
+lets go, so it is never waited for: a daemon thread reaps it whenever it ends.
+
+pySMART's own `_exec` also guesses the output's encoding with chardet and logs a warning when
+the guess is not ASCII; smartctl runs here under LC_ALL=C, so its output is decoded as UTF-8.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+
+
+def _import_pysmart():
+    """Import pySMART without its process-wide side effect: pySMART.smartctl sets LANG=C for
+    the whole process at import time (and would change how every later child process speaks)."""
+    before = os.environ.get("LANG")
+    import pySMART  # noqa: F401  (imported for its side effects on sys.modules)
+    import pySMART.device
+    import pySMART.smartctl
+    import pySMART.utils
+
+    if os.environ.get("LANG") != before:
+        if before is None:
+            os.environ.pop("LANG", None)
+        else:
+            os.environ["LANG"] = before
+    # pySMART logs through the 'pySMART' logger; without a handler Python's last-resort handler
+    # would print those lines on stderr, where the CLI promises one clear line.
+    log = logging.getLogger("pySMART")
+    if not any(isinstance(h, logging.NullHandler) for h in log.handlers):
+        log.addHandler(logging.NullHandler())
+    return pySMART
+
+
+_pysmart = _import_pysmart()
+Device = _pysmart.device.Device
+valid_interface = _pysmart.utils.smartctl_isvalid_type
+
+from station.health.smart import SmartCancelled, SmartctlMissing, SmartError, SmartTimeout  # noqa: E402
+
+
+@dataclass
+class Call:
+    """One smartctl run: its arguments (without the program), exit status and output lines."""
+
+    args: list[str]
+    returncode: int | None  # None: killed at the deadline or on cancel
+    lines: list[str]
+    seconds: float
+
+
+class TimedSmartctl(_pysmart.smartctl.Smartctl):
+    """pySMART's Smartctl whose calls share a deadline and can be cancelled.
+
+    `failure` keeps the first timeout or cancel: pySMART swallows exceptions in some of its
+    probing calls (`try_generic_call`), so the caller checks it after building a Device.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        timeout: float,
+        device: str = "",
+        cancel: threading.Event | None = None,
+    ) -> None:
+        super().__init__(smartctl_path=path, options=[], sudo=False)
+        self.timeout = timeout
+        self.device = device
+        self.cancel = cancel
+        self.deadline = time.monotonic() + timeout
+        self.calls: list[Call] = []
+        self.failure: SmartError | None = None
+
+    def _fail(self, error: SmartError) -> SmartError:
+        if self.failure is None:
+            self.failure = error
+        return self.failure
+
+    def _exec(self, cmd: list[str]) -> tuple[list[str], int]:
+        """Run smartctl until it ends, the deadline passes or the caller cancels."""
+        if self.failure is not None:  # once timed out or cancelled, no further process
+            raise self.failure
+        what = self.device or "smartctl"
+        started = time.monotonic()
+        if self.cancel is not None and self.cancel.is_set():
+            raise self._fail(SmartCancelled(f"{what}: SMART read cancelled"))
+        if started >= self.deadline:
+            raise self._fail(self._timeout_error())
+        env = dict(os.environ, LC_ALL="C")
+        try:
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                start_new_session=True,
+            )
+        except FileNotFoundError:
+            raise SmartctlMissing(f"smartctl not found at {cmd[0]}") from None
+        except PermissionError:
+            raise SmartctlMissing(f"cannot run {cmd[0]}: permission denied") from None
+        try:
+            while True:
+                now = time.monotonic()
+                step = self.deadline - now
+                if self.cancel is not None:
+                    step = min(step, 0.2)  # wake up to notice a cancel
+                try:
+                    out, _err = proc.communicate(timeout=max(step, 0.01))
+                    break
+                except subprocess.TimeoutExpired:
+                    cancelled = self.cancel is not None and self.cancel.is_set()
+                    if cancelled or time.monotonic() >= self.deadline:
+                        _kill(proc)
+                        self.calls.append(Call(cmd[1:], None, [], time.monotonic() - started))
+                        if cancelled:
+                            raise self._fail(SmartCancelled(f"{what}: SMART read cancelled")) from None
+                        raise self._fail(self._timeout_error()) from None
+        except BaseException:  # Ctrl-C included: smartctl runs in its own session, no signal reaches it
+            if proc.returncode is None:
+                _kill(proc)
+            raise
+        lines = self._decode_output(out)
+        self.calls.append(Call(cmd[1:], proc.returncode, lines, time.monotonic() - started))
+        return lines, proc.returncode
+
+    def _timeout_error(self) -> SmartTimeout:
+        what = self.device or "smartctl"
+        return SmartTimeout(
+            f"{what}: smartctl did not answer within {self.timeout:g} s and was killed "
+            "(the drive may be hanging)"
+        )
+
+    def _decode_output(self, raw_output: bytes) -> list[str]:
+        """smartctl's output under LC_ALL=C (UTF-8 at worst for model strings), as lines."""
+        return raw_output.decode("utf-8", errors="replace").splitlines()
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    """Kill smartctl and its process group; never wait long for a process stuck in the kernel."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for f in (proc.stdout, proc.stderr):
+        try:
+            if f is not None:
+                f.close()
+        except OSError:
+            pass
+    try:
+        proc.wait(timeout=1.0)
+    except subprocess.TimeoutExpired:
+        threading.Thread(target=proc.wait, name="station-smartctl-reaper", daemon=True).start()
