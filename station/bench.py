@@ -203,6 +203,7 @@ def _run_engine(m: Method, model_spec: str, work: Path, limits: _Limits, progres
     from station.sim.drive import SimDrive
     from station.sim.model import load_model
     from station.sim.source import SimSource
+    from station.sim.verify import verify
 
     drive = SimDrive(load_model(model_spec))
     control = RunControl()
@@ -248,11 +249,12 @@ def _run_engine(m: Method, model_spec: str, work: Path, limits: _Limits, progres
     wall = time.monotonic() - started
     progress(m.label, drive.stats.covered / max(1, drive.readable_sectors * drive.sector_size))
     outcome = why[0] if why else result.outcome
-    rescued = rmap.bytes_in(Status.FINISHED)
-    correct, wrong = verify_image(drive, image, rmap)
+    save(rmap)  # the map as the run left it (the engine saved it too, unless it could not)
+    verdict = verify(drive.model, str(image), str(mapfile))
     return MethodResult(
         m.label, "engine", outcome, drive.stats.to_dict(drive.readable_sectors * drive.sector_size),
-        rescued, drive.readable_sectors * drive.sector_size, wall, correct, wrong,
+        rmap.bytes_in(Status.FINISHED), drive.readable_sectors * drive.sector_size, wall, verdict.ok,
+        verdict.wrong_bytes + verdict.impossible_bytes,
         note=result.reason, image=str(image), mapfile=str(mapfile),
     )  # fmt: skip
 
@@ -317,8 +319,8 @@ def _run_ddrescue(
 ) -> MethodResult:
     from station.rescue.mapfile import MapfileError, read_mapfile
     from station.rescue.rescuemap import Status
-    from station.sim.drive import SimDrive
     from station.sim.model import load_model
+    from station.sim.verify import VerifyError, verify
 
     mapfile = work / "image.map"
     assert m.arg
@@ -327,12 +329,12 @@ def _run_ddrescue(
     )
     result.mapfile = str(mapfile)
     try:
-        rmap = read_mapfile(str(mapfile))
-    except (MapfileError, OSError) as e:
+        result.rescued_bytes = read_mapfile(str(mapfile)).bytes_in(Status.FINISHED)
+        verdict = verify(load_model(model_spec), str(image), str(mapfile))
+    except (MapfileError, VerifyError, OSError) as e:
         result.note = f"no usable mapfile: {e}"
         return result
-    result.rescued_bytes = rmap.bytes_in(Status.FINISHED)
-    result.correct, result.wrong_bytes = verify_image(SimDrive(load_model(model_spec)), image, rmap)
+    result.correct, result.wrong_bytes = verdict.ok, verdict.wrong_bytes + verdict.impossible_bytes
     return result
 
 
@@ -365,31 +367,7 @@ def _run_imager(m: Method, model_spec: str, work: Path, limits: _Limits, progres
 _RUNNERS = {"engine": _run_engine, "ddrescue": _run_ddrescue, "dd": _run_dd, "imager": _run_imager}
 
 
-# -- checking images -----------------------------------------------------------------------------------
-
-
-def verify_image(drive, image: Path, rmap) -> tuple[bool, int]:
-    """(all finished bytes right, how many are wrong) for an image and its map."""
-    from station.rescue.rescuemap import Status
-    from station.sim.content import expected_bytes
-
-    wrong = 0
-    chunk = 4 << 20
-    with open(image, "rb") as f:
-        for b in rmap:
-            if b.status != Status.FINISHED:
-                continue
-            pos = b.pos
-            while pos < b.end:
-                n = min(chunk, b.end - pos)
-                f.seek(pos)
-                got = f.read(n)
-                want = expected_bytes(pos, n, drive.sector_size)
-                if got != want:
-                    got = got.ljust(n, b"\0")
-                    wrong += sum(1 for x, y in zip(got, want, strict=True) if x != y)
-                pos += n
-    return wrong == 0, wrong
+# -- dd's image, which has no map ----------------------------------------------------------------------
 
 
 def _dd_blocks(drive, image: Path) -> tuple[int, int]:
