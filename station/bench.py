@@ -12,6 +12,9 @@ Then its image is checked against the drive's content.  Methods:
 * ``dd`` or ``dd:BS``: ``dd conv=noerror,sync`` over FUSE (block size 64 KiB unless given);
 * ``imager`` (when the drivers package provides it): the emulated hardware imager.
 
+A drive that stops answering (the `dying` preset) is power-cycled by the bench for every
+method alike, as a relay on the bench would; the cycle and its spin-up are charged to the drive.
+
 By default a method stops once it has read every readable byte (nothing after that can
 change a milestone), or at its own end; ``full=True`` lets each run to its own end.
 """
@@ -23,6 +26,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -242,9 +246,11 @@ def _run_engine(m: Method, model_spec: str, work: Path, limits: _Limits, progres
             progress(m.label, drive.stats.covered / max(1, drive.readable_sectors * drive.sector_size))
 
     engine = Engine(source, sink, rmap, options, emit=emit, save_map=save, clock=drive.clock, control=control)
+    relay = _Relay(drive)
     try:
         result = engine.run()
     finally:
+        relay.stop()
         sink.close()
     wall = time.monotonic() - started
     progress(m.label, drive.stats.covered / max(1, drive.readable_sectors * drive.sector_size))
@@ -257,6 +263,25 @@ def _run_engine(m: Method, model_spec: str, work: Path, limits: _Limits, progres
         verdict.wrong_bytes + verdict.impossible_bytes,
         note=result.reason, image=str(image), mapfile=str(mapfile),
     )  # fmt: skip
+
+
+class _Relay:
+    """Power-cycles the in-process drive whenever it stops answering, as the tools' drive is."""
+
+    def __init__(self, drive) -> None:
+        self.drive = drive
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="bench-relay", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._done.wait(0.01):
+            if self.drive.hung:
+                self.drive.power_cycle()
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 # -- external tools on the drive served over FUSE ---------------------------------------------------
@@ -289,6 +314,8 @@ def _run_tool(
             while p.poll() is None:
                 time.sleep(0.05)
                 stats = drive.stats()
+                if stats.get("hung"):
+                    drive.power("cycle")  # as a relay would; every method gets the same help
                 readable = max(1, stats.get("readable_bytes", 1))
                 progress(m.label, stats.get("covered_bytes", 0) / readable)
                 outcome = limits.reached(stats, started)
