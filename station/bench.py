@@ -304,41 +304,67 @@ def _run_tool(
     limits: _Limits,
     progress: Progress,
     argv: Callable[[str], list[str]],
+    resumable: bool = False,
 ) -> tuple[MethodResult, Path]:
+    """Run an external tool on the served drive, power-cycling it when it hangs.
+
+    A resumable tool (ddrescue, with its mapfile) that gives up after its drive was
+    power-cycled is started again, as a technician would rerun the same command.
+    """
     image = work / "image"
     started = time.monotonic()
+    restarts = 0
     with _serve(model_spec, work) as drive, open(work / "tool.log", "wb") as log:
-        p = subprocess.Popen(argv(drive.drive_path), stdout=log, stderr=subprocess.STDOUT, cwd=work)
         outcome = None
-        try:
-            while p.poll() is None:
-                time.sleep(0.05)
-                stats = drive.stats()
-                if stats.get("hung"):
-                    drive.power("cycle")  # as a relay would; every method gets the same help
-                readable = max(1, stats.get("readable_bytes", 1))
-                progress(m.label, stats.get("covered_bytes", 0) / readable)
-                outcome = limits.reached(stats, started)
-                if outcome:
-                    p.send_signal(signal.SIGINT)  # ddrescue saves its map and exits
-                    try:
-                        p.wait(30)
-                    except subprocess.TimeoutExpired:
-                        p.kill()
-                        p.wait()
-                    break
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        stats = drive.stats()
+        while True:
+            cycles_before = drive.stats().get("power_cycles", 0)
+            p = subprocess.Popen(argv(drive.drive_path), stdout=log, stderr=subprocess.STDOUT, cwd=work)
+            try:
+                outcome = _watch(p, drive, m, limits, started, progress)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+            stats = drive.stats()
+            cycled = stats.get("power_cycles", 0) > cycles_before
+            if outcome or p.returncode == 0 or not (resumable and cycled) or restarts >= MAX_RESTARTS:
+                break
+            restarts += 1
         wall = time.monotonic() - started
     rc = p.returncode
     if outcome is None:
         outcome = "finished" if rc == 0 else f"failed (exit {rc})"
     readable = stats.get("readable_bytes", 0)
-    result = MethodResult(m.label, m.kind, outcome, stats, 0, readable, wall, None, image=str(image))
+    note = f"restarted {restarts} times after power cycles" if restarts else ""
+    result = MethodResult(
+        m.label, m.kind, outcome, stats, 0, readable, wall, None, note=note, image=str(image)
+    )
     return result, image
+
+
+MAX_RESTARTS = 1000
+
+
+def _watch(
+    p: subprocess.Popen, drive, m: Method, limits: _Limits, started: float, progress: Progress
+) -> str | None:
+    """Follow one run of a tool; stop it (SIGINT, as a technician would) at a limit."""
+    while p.poll() is None:
+        time.sleep(0.05)
+        stats = drive.stats()
+        if stats.get("hung"):
+            drive.power("cycle")  # as a relay would; every method gets the same help
+        progress(m.label, stats.get("covered_bytes", 0) / max(1, stats.get("readable_bytes", 1)))
+        outcome = limits.reached(stats, started)
+        if outcome:
+            p.send_signal(signal.SIGINT)  # ddrescue saves its map and exits
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+            return outcome
+    return None
 
 
 def _run_ddrescue(
@@ -352,8 +378,9 @@ def _run_ddrescue(
     mapfile = work / "image.map"
     assert m.arg
     result, image = _run_tool(
-        m, model_spec, work, limits, progress, lambda drive: [m.arg, drive, str(work / "image"), str(mapfile)]
-    )
+        m, model_spec, work, limits, progress,
+        lambda drive: [m.arg, drive, str(work / "image"), str(mapfile)], resumable=True,
+    )  # fmt: skip
     result.mapfile = str(mapfile)
     try:
         result.rescued_bytes = read_mapfile(str(mapfile)).bytes_in(Status.FINISHED)

@@ -44,13 +44,30 @@ from station.events import (
     SourceReopened,
 )
 from station.media.base import Sink, Source
+from station.rescue.areas import AreaTracker
 from station.rescue.control import RunControl
 from station.rescue.options import GiB, KiB, RescueOptions
 from station.rescue.reader import ReadOutcome, RunSpec, StreamReader
 from station.rescue.rescuemap import Phase, RescueMap, Status, Summary
 
 PROGRESS_INTERVAL = 0.25  # seconds between progress events (4 a second)
+SCRAPE_AGAIN = 3  # more scraping tries for sectors a failing drive (not the sector) left unread
+_DEVICE_ERRNOS = frozenset({errno.ENODEV, errno.ENXIO, errno.ETIMEDOUT, errno.ENOMEDIUM, errno.ESHUTDOWN})
+CALM_DISTANCE = 64 * 1024 * 1024  # after trouble, read in clusters for this far before growing again
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def device_failure(out: ReadOutcome) -> bool:
+    """A read that failed because the drive did (reset, powered off, timed out), not the medium.
+
+    A read that hung until our own timeout is not one of these: a sector that keeps a drive
+    busy that long is treated as bad, as GNU ddrescue does.
+    """
+    return not out.hung and out.error is not None and out.error.errno in _DEVICE_ERRNOS
+
+
+def _span(a: int, b: int) -> tuple[int, int]:
+    return (a, b) if a <= b else (b, a)
 
 
 class _Stop(Exception):
@@ -141,6 +158,10 @@ class Engine:
         self._last_progress = -1e9
         self._last_save = 0.0
         self._read_size = self.cluster
+        self._trouble_at: int | None = None  # where the copying pass last met an error or slow read
+        self.areas = AreaTracker(self.sector, self.cluster, self.max_skip)
+        self._spared: set[int] = set()  # sectors a device failure left unjudged once already
+        self._edge_done: set[int] = set()  # edges of non-trimmed blocks already trimmed to a bad sector
         self._dirty = False
         self.reader: StreamReader | None = None
 
@@ -236,17 +257,50 @@ class Engine:
         return cursor
 
     def _copy_pass(self, pass_: int, cursor: int | None) -> None:
-        """Copy non-tried data in big reads, skipping ahead on errors and slow reads."""
+        """Copy non-tried data in big reads, stepping over bad and slow areas.
+
+        Pass 1 reads the whole domain, jumping over trouble: by the learned length of the bad
+        areas met so far (station.rescue.areas) or else by a skip that doubles.  After each
+        jump it reads back from the landing point towards the area until the first error, so
+        the far edge of every area is known at once (and measured for the next jump).  Pass 2
+        goes the other way, only into non-tried blocks that touch rescued data, as far as the
+        first error: the far edges pass 1 could not reach.  The middles of bad areas are left
+        to the sweep, after trimming.
+        """
         forward = self._forward(pass_)
         cursor = self._begin(Phase.COPYING, pass_, forward, cursor)
         if not self._has(Status.NON_TRIED):
             return
+        if pass_ > 1:
+            self._edge_pass(forward, cursor)
+            return
+        self._copy_pass1(forward, cursor)
+
+    def _copy_pass1(self, forward: bool, cursor: int) -> None:
+        """The first pass over everything: big reads on healthy stretches, bad areas crossed whole.
+
+        A read that fails is trimmed at once from the side it was entered (sector reads up to
+        the first bad one), so the area's first bad byte is known exactly; the area is then
+        crossed (_cross) and its far edge found the same way.  Once areas come at a regular
+        period, the next one is approached sector by sector where it should begin, so that the
+        only read that fails there is a single sector.
+        """
         skip = self.opts.skip_size
         while (found := self._find(Status.NON_TRIED, cursor, forward)) is not None:
             lo, hi = found
-            trouble = None
-            for out in self._stream(lo, hi, forward, self._read_size, self.max_read, slow=True):
+            calm = self._calm(lo, hi, forward)
+            run_lo, run_hi = calm if calm else (lo, hi)
+            window = self._window(run_lo, run_hi, forward)
+            if window is not None:
+                stop_at = window[0]
+                run_lo, run_hi = (run_lo, stop_at) if forward else (stop_at, run_hi)
+            trouble, failed = None, None
+            cursor = run_lo if forward else run_hi
+            max_size = self.max_read if calm is None else self.cluster
+            size = min(self._read_size, max_size)
+            for out in self._stream(run_lo, run_hi, forward, size, max_size, slow=True):
                 cursor = out.pos + out.size if forward else out.pos
+                self.map.current_pos = cursor
                 if out.ok:
                     self._good(out)
                     if out.slow:
@@ -254,14 +308,224 @@ class Engine:
                     else:
                         skip = self.opts.skip_size
                         self._read_size = min(max(self._read_size, len(out.data)) * 2, self.max_read)
+                elif out.size > self.cluster and not out.hung:
+                    # a big read failed somewhere inside: read it again in clusters rather than
+                    # leave up to max_read_size of good data to sector-by-sector trimming
+                    self._failed(out, Status.NON_TRIED)
+                    cursor = out.pos if forward else out.pos + out.size
+                    trouble = "split"
                 else:
                     self._failed(out, Status.NON_TRIMMED)
-                    trouble = "error"
-                self.map.current_pos = cursor
-            if trouble:
-                self._read_size = self.cluster
-                cursor = self._skip(cursor, skip, forward)
-                skip = min(skip * 2, self.max_skip)
+                    trouble, failed = "error", out
+            if trouble is None and window is not None:
+                start = self._sector_edge(*_span(window[0], window[1]), forward)
+                if start is None:  # not where the period said: go on reading normally
+                    self.areas.forget()
+                    cursor = window[1]
+                    continue
+                self.areas.hits += 1
+                cursor = self._cross(start, forward, exact=True)
+                continue
+            if trouble is None:
+                continue
+            self._read_size = self.cluster
+            self._trouble_at = cursor
+            if trouble == "split":
+                continue
+            if trouble == "error" and failed is not None and not failed.hung:
+                # where the area begins, to within this failed read; its edge is trimmed later,
+                # after the readable bulk (scattered damage makes exactness now not worth it)
+                near = failed.pos if forward else failed.pos + failed.size
+                cursor = self._cross(near, forward, exact=False)
+                continue
+            cursor = self._skip(cursor, skip, forward)  # a slow area, a hung read
+            skip = min(skip * 2, self.max_skip)
+
+    def _window(self, lo: int, hi: int, forward: bool) -> tuple[int, int] | None:
+        """(from, to) around the predicted start of the next bad area, if it lies in [lo, hi)."""
+        if self.opts.no_trim:  # finding edges sector by sector is trimming
+            return None
+        pred = self.areas.next_start(lo if forward else hi, forward)
+        if pred is None:
+            return None
+        m = self.areas.margin()
+        if forward:
+            a, b = max(lo, pred - m), min(hi, pred + m)
+        else:
+            a, b = min(hi, pred + m), max(lo, pred - m)
+        if (b - a if forward else a - b) <= 0:
+            return None
+        return a, b
+
+    def _cross(self, start: int, forward: bool, exact: bool) -> int:
+        """Cross the bad area that begins at `start` (exactly, or where a read failed).
+
+        Jump by the learned length, or skip doubling until a read succeeds; then read back
+        towards the area to find its far edge (exactly when `exact`).  Returns where the pass
+        goes on.
+        """
+        length = self.areas.length()
+        skip = self.opts.skip_size
+        if length is not None:
+            target = start + length if forward else start - length
+            if not self.areas.jumps:
+                self.emit(Notice(self._t(), f"bad areas repeat: stepping over them {length} bytes at a time"))
+            self.areas.jumps += 1
+        else:
+            target = self._skip(self._past_known_bad(start, forward), skip, forward)
+            skip = min(skip * 2, self.max_skip)
+        while True:
+            target = self._skip(target, 0, forward)
+            found = self._find(Status.NON_TRIED, target, forward)
+            if found is None:
+                return target
+            out = self._probe(*found, forward)
+            after = out.pos + out.size if forward else out.pos
+            self.map.current_pos = after
+            self._trouble_at = after
+            if out.ok and not out.slow:
+                self._good(out)
+                landing = out.pos if forward else out.pos + out.size
+                end, end_exact = self._read_back(landing, forward, exact)
+                if end is not None:
+                    self.areas.record(start, abs(end - start), exact and end_exact)
+                return after
+            if out.ok:
+                self._good(out)
+            else:
+                self._failed(out, Status.NON_TRIMMED)
+            if length is not None:  # longer than the areas before it
+                self.areas.forget()
+                length = None
+            target = self._skip(after, skip, forward)
+            skip = min(skip * 2, self.max_skip)
+
+    def _domain_block(self, pos: int) -> tuple[Status, int, int] | None:
+        """The map block at pos, clipped to the domain range holding pos (None outside it)."""
+        if not 0 <= pos < self.map.size:
+            return None
+        i = bisect.bisect_right(self._dom_ends, pos)
+        if i == len(self.domain) or self.domain[i][0] > pos:
+            return None
+        d_lo, d_hi = self.domain[i]
+        b = self.map.block_at(pos)
+        return b.status, max(b.pos, d_lo), min(b.end, d_hi)
+
+    def _past_known_bad(self, start: int, forward: bool) -> int:
+        """The first position past the bad sector at `start` and the failed read it was in."""
+        pos = start
+        for _ in range(2):
+            if not 0 <= (pos if forward else pos - 1) < self.map.size:
+                break
+            b = self.map.block_at(pos if forward else pos - 1)
+            if b.status not in (Status.BAD_SECTOR, Status.NON_TRIMMED):
+                break
+            pos = b.end if forward else b.pos
+        return pos
+
+    def _read_back(self, landing: int, forward: bool, exact: bool) -> tuple[int | None, bool]:
+        """From a landing point, read back towards the area just crossed until its far edge.
+
+        With `exact`: sector reads near the landing point (where a learned jump puts the
+        edge), cluster reads further back, and a failed cluster trimmed at once, so the edge
+        comes out exact.  Otherwise cluster reads, the failed one left for trimming.  Returns
+        (the edge or None if nothing bad was found behind, whether it is exact).
+        """
+        back = not forward
+        exact = exact and not self.opts.no_trim
+        pos = landing
+        near = 2 * self.cluster
+        while (b := self._domain_block(pos - 1 if forward else pos)) is not None:
+            status, lo, hi = b
+            if status in (Status.BAD_SECTOR, Status.NON_TRIMMED):
+                return pos, status == Status.BAD_SECTOR
+            if status != Status.NON_TRIED:
+                return None, False
+            if not exact:
+                edge = self._cluster_edge(lo, hi, back, trim=False)
+                if edge is not None:
+                    return edge, False
+            else:
+                part = (max(lo, hi - near), hi) if forward else (lo, min(hi, lo + near))
+                edge = self._sector_edge(*part, back)
+                if edge is None and hi - lo > near:
+                    rest = (lo, hi - near) if forward else (lo + near, hi)
+                    edge = self._cluster_edge(*rest, back, trim=True)
+                if edge is not None:
+                    return edge, True
+            pos = lo if forward else hi
+        return None, False
+
+    def _cluster_edge(self, lo: int, hi: int, forward: bool, trim: bool) -> int | None:
+        """Cluster reads over [lo, hi) in a direction until one fails; where it failed.
+
+        With `trim`, the failed cluster is read sector by sector at once and the edge is the
+        first bad sector's; otherwise it is the near side of the failed read.
+        """
+        failed = None
+        for out in self._stream(lo, hi, forward, self.cluster, self.cluster):
+            if out.ok:
+                self._good(out)
+            else:
+                self._failed(out, Status.NON_TRIMMED)
+                failed = out  # the run ends here by itself (and must, before another starts)
+        if failed is None or failed.hung:
+            return None
+        if not trim or self.opts.no_trim:
+            return failed.pos + failed.size if forward else failed.pos
+        return self._sector_edge(failed.pos, failed.pos + failed.size, forward)
+
+    def _sector_edge(self, lo: int, hi: int, forward: bool) -> int | None:
+        """Sector reads over [lo, hi) in a direction up to the first bad sector; its near edge.
+
+        The bad sector is marked bad; the rest of the range keeps its status, with the side
+        next to the bad sector noted as trimmed.  None when every sector read (or the drive,
+        not the sector, failed).
+        """
+        for out in self._stream(lo, hi, forward, self.sector, self.sector):
+            self.map.current_pos = out.pos
+            if out.ok:
+                self._good(out)
+                continue
+            spared = self._spare(out, peek=True)
+            self._failed(out, Status.BAD_SECTOR)
+            self._after_read()  # leaving the run early skips _stream's own check
+            if spared or out.hung:
+                return None
+            self._edge_done.add(out.pos + out.size if forward else out.pos)
+            return out.pos if forward else out.pos + out.size
+        return None
+
+    def _calm(self, lo: int, hi: int, forward: bool) -> tuple[int, int] | None:
+        """The part of [lo, hi) still near recent trouble (read in clusters), or None if none is."""
+        t = self._trouble_at
+        if t is None:
+            return None
+        if forward:
+            near = min(hi, t + CALM_DISTANCE)
+            return (lo, near) if near > lo else None
+        near = max(lo, t - CALM_DISTANCE)
+        return (near, hi) if near < hi else None
+
+    def _probe(self, lo: int, hi: int, forward: bool) -> ReadOutcome:
+        """One cluster-sized read at the near end of [lo, hi) in the pass's direction."""
+        a, b = (lo, min(hi, lo + self.cluster)) if forward else (max(lo, hi - self.cluster), hi)
+        outs = list(self._stream(a, b, forward, self.cluster, self.cluster, slow=True))
+        return outs[0]  # the run is one read long (a cancelled run raised _Stop instead)
+
+    def _edge_pass(self, forward: bool, cursor: int) -> None:
+        """Copying pass 2: into non-tried blocks from their rescued side, up to the first error.
+
+        Slow reads do not stop it: what pass 1 stepped over for being slow is read here, in
+        growing reads (a slow area's cost is mostly per command).
+        """
+        while (found := self._find(Status.NON_TRIED, cursor, forward)) is not None:
+            lo, hi = self._whole_block(found, Status.NON_TRIED)
+            cursor = hi if forward else lo
+            self.map.current_pos = lo if forward else hi
+            entry = lo - 1 if forward else hi
+            if self._neighbour_is(entry, Status.FINISHED):
+                self._expand(lo, hi, forward)
 
     def _skip(self, cursor: int, skip: int, forward: bool) -> int:
         """Move past `skip` bytes, on sector boundaries, leaving them non-tried for later."""
@@ -274,42 +538,84 @@ class Engine:
         """Read failed blocks sector by sector from their edges until the first error."""
         forward = not self.opts.reverse
         cursor = self._begin(Phase.TRIMMING, pass_, forward, cursor)
-        while (found := self._find(Status.NON_TRIMMED, cursor, forward)) is not None:
-            lo, hi = self._whole_block(found, Status.NON_TRIMMED)
-            cursor = hi if forward else lo
-            self.map.current_pos = lo
-            lead = all_edges or self._neighbour_is(lo - 1, Status.FINISHED)
-            trail = all_edges or self._neighbour_is(hi, Status.FINISHED)
-            if not (lead or trail):
-                continue
-            if lead:
-                lo = self._trim_edge(lo, hi, forward=True)
-            if trail and hi > lo:
-                hi = self._trim_edge(lo, hi, forward=False)
-            if hi > lo:
-                self.map.set_status(lo, hi - lo, Status.NON_SCRAPED)
+        self._trim_blocks(cursor, forward, all_edges)
+
+    def _trim_blocks(self, cursor: int, forward: bool, all_edges: bool) -> None:
+        """Trim the leading edges of non-trimmed blocks, then their trailing edges.
+
+        Only edges that touch rescued data, unless `all_edges`.  Leading edges are read
+        upwards, sector after sector as the platter turns; trailing edges downwards, each
+        sector a new command that waits for the disk to come round: the cheap half first
+        brings as much good data for the same errors, sooner.
+        """
+        for lead_side in (True, False):
+            c = cursor
+            while (found := self._find(Status.NON_TRIMMED, c, forward)) is not None:
+                lo, hi = self._whole_block(found, Status.NON_TRIMMED)
+                c = hi if forward else lo
+                self.map.current_pos = lo
+                edge = lo if lead_side else hi
+                if edge in self._edge_done:
+                    continue
+                if not (all_edges or self._neighbour_is(lo - 1 if lead_side else hi, Status.FINISHED)):
+                    continue
+                new = self._trim_edge(lo, hi, forward=lead_side)
+                lo, hi = (new, hi) if lead_side else (lo, new)
+                if hi <= lo:
+                    continue
+                if (hi if lead_side else lo) in self._edge_done:
+                    self.map.set_status(lo, hi - lo, Status.NON_SCRAPED)
+                else:
+                    # the other side may still face non-tried data, which the sweep may rescue:
+                    # trim it then, not scrape across good data now
+                    self._edge_done.add(lo if lead_side else hi)
         if all_edges:  # untrimmable leftovers go on to scraping
             for b in list(self._blocks_in_domain(Status.NON_TRIMMED)):
                 self.map.set_status(b[0], b[1] - b[0], Status.NON_SCRAPED)
 
     def _trim_edge(self, lo: int, hi: int, forward: bool) -> int:
-        """Read sectors inward from one edge; returns the new edge of the untrimmed middle."""
+        """Read sectors inward from one edge; returns the new edge of the untrimmed middle.
+
+        A read the drive (not the sector) failed is tried once more, after the drive was
+        reset or power-cycled, rather than ending the edge there.
+        """
         edge = lo if forward else hi
-        for out in self._stream(lo, hi, forward, self.sector, self.sector):
-            if out.ok:
-                self._good(out)
-                edge = out.pos + out.size if forward else out.pos
-            else:
+        while (hi > edge) if forward else (edge > lo):
+            spared = False
+            run = (edge, hi) if forward else (lo, edge)
+            for out in self._stream(*run, forward, self.sector, self.sector):
+                if out.ok:
+                    self._good(out)
+                    edge = out.pos + out.size if forward else out.pos
+                    continue
+                spared = self._spare(out, peek=True)
                 self._failed(out, Status.BAD_SECTOR)
-                edge = out.pos + out.size if forward else out.pos
+                if not spared:
+                    edge = out.pos + out.size if forward else out.pos
                 self._after_read()  # leaving the run early skips _stream's own check
+                break
+            if not spared:
                 break
         return edge
 
     def _sweep_pass(self, cursor: int | None) -> None:
-        """Read every non-tried byte left, without skipping."""
+        """Read every non-tried byte left, without skipping; islands of good data first.
+
+        Non-tried blocks (what the copying passes stepped over), largest first, are sampled
+        at their ends and middle (large ones at their quarters too): a sample that reads starts
+        an island, read outward up to the first error on each side.  Then everything still non-tried is read
+        in order, a failed big read being read again in clusters.
+        """
         forward = not self.opts.reverse
+        fresh = cursor is None
         cursor = self._begin(Phase.SWEEPING, 1, forward, cursor)
+        if fresh:  # every cluster read here is one the sweep would read anyway, only sooner
+            blocks = sorted(self._blocks_in_domain(Status.NON_TRIED), key=lambda b: b[0] - b[1])
+            for lo, hi in blocks:
+                self._probe_for_island(lo, hi)
+            # the edges of what the probes failed on, where they touch rescued data
+            if not self.opts.no_trim:
+                self._trim_blocks(self._domain_start() if forward else self._domain_end(), forward, False)
         while (found := self._find(Status.NON_TRIED, cursor, forward)) is not None:
             lo, hi = found
             for out in self._stream(lo, hi, forward, self._read_size, self.max_read):
@@ -317,16 +623,78 @@ class Engine:
                 if out.ok:
                     self._good(out)
                     self._read_size = min(max(self._read_size, len(out.data)) * 2, self.max_read)
+                elif out.size > self.cluster and not out.hung:
+                    self._failed(out, Status.NON_TRIED)  # read it again in clusters
+                    cursor = out.pos if forward else out.pos + out.size
+                    self._read_size = self.cluster
                 else:
                     self._failed(out, Status.NON_TRIMMED)
                     self._read_size = self.cluster
                 self.map.current_pos = cursor
 
+    def _probe_for_island(self, lo: int, hi: int) -> None:
+        """Sample a non-tried stretch at its ends and middle (quarters too when large); a sample
+        that reads is an island, read outward in clusters to its edges, trimmed at once."""
+        a = self.align
+        spots = [lo] if hi - lo <= self.cluster else [lo, hi - self.cluster, lo + (hi - lo) // 2]
+        if hi - lo >= 16 * self.cluster:
+            spots += [lo + (hi - lo) // 4, lo + 3 * (hi - lo) // 4]
+        for spot in spots:
+            spot = max(lo, spot // a * a)
+            b = self._domain_block(spot)
+            if b is None or b[0] != Status.NON_TRIED:
+                continue
+            out = self._probe(spot, min(b[2], spot + self.cluster), True)
+            self.map.current_pos = out.pos
+            if not out.ok:
+                self._failed(out, Status.NON_TRIMMED)
+                continue
+            self._good(out)
+            after = out.pos + out.size
+            ahead = self._find(Status.NON_TRIED, after, True)
+            if ahead is not None and ahead[0] == after:
+                self._expand(*ahead, True)
+            behind = self._find(Status.NON_TRIED, out.pos, False)
+            if behind is not None and behind[1] == out.pos:
+                self._expand(*behind, False)
+
+    def _expand(self, lo: int, hi: int, forward: bool) -> None:
+        """Read an island outwards in growing reads up to its edge, found exactly."""
+        failed = None
+        for out in self._stream(lo, hi, forward, self.cluster, self.max_read):
+            if out.ok:
+                self._good(out)
+            else:
+                self._failed(out, Status.NON_TRIED if out.size > self.cluster else Status.NON_TRIMMED)
+                failed = out
+        if failed is None or failed.hung:
+            return
+        if self.opts.no_trim:
+            if failed.size > self.cluster:
+                self._cluster_edge(failed.pos, failed.pos + failed.size, forward, trim=False)
+            return
+        if failed.size > self.cluster:  # a big read failed: find the bad cluster in it, then the edge
+            self._cluster_edge(failed.pos, failed.pos + failed.size, forward, trim=True)
+        else:
+            self._sector_edge(failed.pos, failed.pos + failed.size, forward)
+
     def _scrape_pass(self, cursor: int | None) -> None:
-        """Read non-scraped blocks sector by sector; failures become bad sectors."""
+        """Read non-scraped blocks sector by sector; failures become bad sectors.
+
+        Sectors whose read failed because the drive did (hung, reset, gone) stay non-scraped;
+        they get up to SCRAPE_AGAIN more tries, as long as each try rescues or settles some.
+        """
         forward = not self.opts.reverse
         cursor = self._begin(Phase.SCRAPING, 1, forward, cursor)
         self._sector_sweep(Status.NON_SCRAPED, cursor, forward)
+        for _ in range(SCRAPE_AGAIN):
+            left = self.map.bytes_in(Status.NON_SCRAPED)
+            if not left:
+                return
+            start = self._domain_start() if forward else self._domain_end()
+            self._sector_sweep(Status.NON_SCRAPED, start, forward)
+            if self.map.bytes_in(Status.NON_SCRAPED) == left:
+                return
 
     def _retry_pass(self, n: int) -> None:
         """Read bad sectors again, one at a time; odd passes go against the main direction."""
@@ -394,7 +762,9 @@ class Engine:
         if out.copied and out.error is not None and out.error.errno in _FULL:
             self._write_failed(out.error)  # a kernel copy fails on the sink's side too
         bad_pos, bad_size = out.pos + good, out.size - good
-        if bad_size > 0:
+        if status == Status.BAD_SECTOR and self._spare(out):
+            pass  # the drive failed, not necessarily this sector: leave it to be read again
+        elif bad_size > 0:
             self.map.set_status(bad_pos, bad_size, status)
             self._dirty = True
         self.read_errors += 1
@@ -410,6 +780,14 @@ class Engine:
             self.emit(ReadFailed(self._t(), bad_pos, bad_size, why, self.map.phase.label))
             if self.reopen_on_error:
                 self._reopen("after a read error")
+
+    def _spare(self, out: ReadOutcome, peek: bool = False) -> bool:
+        """Whether a failed sector read is left unjudged: the drive failed, and only once there."""
+        if not device_failure(out) or out.pos in self._spared:
+            return False
+        if not peek:
+            self._spared.add(out.pos)
+        return True
 
     def _reopen(self, reason: str) -> None:
         try:

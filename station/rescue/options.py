@@ -17,7 +17,7 @@ class RescueOptions:
     max_read_size: int = 1 * MiB  # reads grow up to this over healthy areas
     skip_size: int = 64 * KiB  # --skip-size initial
     max_skip_size: int | None = None  # --skip-size max; None: 1% of the domain, within [64 KiB, 1 GiB]
-    min_read_rate: float | None = 0.0  # --min-read-rate; 0 = auto (a tenth of the average), None = off
+    min_read_rate: float | None = None  # --min-read-rate; 0 = auto (a tenth of the average), None = off
     delay_slow: float = 30.0  # --delay-slow: seconds before slow reads count
     max_read_errors: int | None = None  # --max-read-errors
     max_bad_areas: int | None = None  # --max-bad-areas

@@ -179,6 +179,7 @@ class StreamReader:
         self.abandoned = 0
         self._worker = _Worker(source, buffer_size, clock)
         self._stuck: list[_Worker] = []  # abandoned workers whose read may still be in the kernel
+        self._active = False  # a run is being read (runs never nest)
 
     def run(self, spec: RunSpec) -> Iterator[ReadOutcome]:
         """Yield the run's reads in order.  The consumer must be done with an outcome's data
@@ -186,6 +187,9 @@ class StreamReader:
         so does cancellation.  Breaking out of the loop stops the worker cleanly."""
         if spec.max_size > self.buffer_size:
             raise ValueError("read size larger than the reader's buffers")
+        if self._active:  # its end marker would end this run at once: a caller bug, say so
+            raise RuntimeError("a run was started while another one was still being read")
+        self._active = True
         w = self._worker
         w.stop_run.clear()
         w.requests.put(spec)
@@ -207,6 +211,7 @@ class StreamReader:
                 held, outcome = item
                 yield outcome
         finally:
+            self._active = False
             if held is not None:
                 w.free.put(held)
             if not ended and w is self._worker:

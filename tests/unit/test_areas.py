@@ -1,0 +1,77 @@
+"""The bad-area tracker: lengths and periods learned from exact edges, predictions, forgetting."""
+
+from __future__ import annotations
+
+from station.rescue.areas import AreaTracker
+
+S = 512
+C = 64 * 1024
+
+
+def tracker() -> AreaTracker:
+    return AreaTracker(S, C, max_jump=64 << 20)
+
+
+def test_nothing_is_predicted_before_two_areas() -> None:
+    t = tracker()
+    assert t.length() is None and t.period() is None and t.next_start(0, True) is None
+    t.record(1 << 20, 1 << 20, exact=True)
+    assert t.length() is None and t.period() is None
+
+
+def test_regular_areas_give_length_period_and_the_next_start() -> None:
+    t = tracker()
+    for k in range(3):
+        t.record((8 * k + 3) << 20, 2 << 20, exact=True)
+    assert t.length() == 2 << 20
+    assert t.period() == 8 << 20
+    assert t.next_start((19 << 20) + 1, True) == 27 << 20
+    # past one or two periods already: the next one ahead
+    assert t.next_start(30 << 20, True) == 35 << 20
+    assert t.margin() >= 8 * S and t.margin() % S == 0
+
+
+def test_reverse_passes_measure_downwards() -> None:
+    t = tracker()
+    for k in range(3):
+        t.record((100 - 8 * k) << 20, 2 << 20, exact=True)
+    assert t.period() == 8 << 20
+    assert t.next_start(80 << 20, False) == 76 << 20
+
+
+def test_irregular_areas_predict_no_start() -> None:
+    t = tracker()
+    for start in (1 << 20, 5 << 20, 20 << 20, 22 << 20):
+        t.record(start, 1 << 20, exact=True)
+    assert t.period() is None and t.next_start(23 << 20, True) is None
+
+
+def test_inexact_areas_overshoot_by_a_cluster_and_tolerate_cluster_jitter() -> None:
+    t = tracker()
+    for k, jitter in enumerate((0, C // 2, -C // 2)):
+        t.record((8 * k << 20) + jitter, 1 << 20, exact=False)
+    assert t.length() == (1 << 20) + C  # rather land past the end than in the area
+    assert t.period() is not None  # gaps agree to within two clusters
+    exact = tracker()
+    for k, jitter in enumerate((0, C // 2, -C // 2)):
+        exact.record((8 * k << 20) + jitter, 1 << 20, exact=True)
+    assert exact.period() is None  # exact starts must agree to the sector (or 1%)
+
+
+def test_small_or_huge_areas_are_left_to_the_skip() -> None:
+    t = tracker()
+    t.record(0, 2 * C, exact=True)
+    t.record(1 << 20, 2 * C, exact=True)
+    assert t.length() is None  # scattered bad sectors: the first skip does
+    big = AreaTracker(S, C, max_jump=4 << 20)
+    big.record(0, 8 << 20, exact=True)
+    big.record(16 << 20, 8 << 20, exact=True)
+    assert big.length() is None  # longer than the largest skip
+
+
+def test_forget_keeps_only_the_last_area() -> None:
+    t = tracker()
+    for k in range(4):
+        t.record(k * (8 << 20), 2 << 20, exact=True)
+    t.forget()
+    assert len(t.recent) == 1 and t.misses == 1 and t.period() is None
