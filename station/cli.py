@@ -81,7 +81,7 @@ def _add_rescue_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("-c", "--cluster-size", help="sectors per read near errors [128]")
     g.add_argument("--max-read-size", help="largest read over healthy data [1Mi]")
     g.add_argument("-K", "--skip-size", help="initial[,max] size to skip on a read error [64Ki,auto]")
-    g.add_argument("-a", "--min-read-rate", help="slower reads are skipped like errors (0: auto) [0]")
+    g.add_argument("-a", "--min-read-rate", help="skip areas slower than this (0: average/10) [off]")
     g.add_argument("--no-slow-skip", action="store_true", help="never skip slow areas")
     g.add_argument("-X", "--max-read-errors", type=int, help="stop after this many read errors")
     g.add_argument("-e", "--max-bad-areas", type=int, help="stop after this many bad areas")
