@@ -79,6 +79,16 @@ class SourceReopened(Event):
 
 
 @dataclass(frozen=True)
+class PowerCycled(Event):
+    """The source stopped answering and was power-cycled (a relay) and found again; the run goes on."""
+
+    kind: ClassVar[str] = "power_cycled"
+    reason: str  # why: the hung read, the vanished device
+    cycles: int  # power cycles so far in this run
+    detail: str  # how it came back (its name may have changed)
+
+
+@dataclass(frozen=True)
 class MapSaved(Event):
     kind: ClassVar[str] = "map_saved"
     path: str
@@ -123,6 +133,7 @@ _KINDS: dict[str, type[Event]] = {
         ReadFailed,
         ReadHung,
         SourceReopened,
+        PowerCycled,
         MapSaved,
         Paused,
         Resumed,

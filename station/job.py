@@ -40,6 +40,8 @@ class ImageJob:
     command: list[str] = field(default_factory=list)
     store: SessionStore | None = None
     session: Session | None = None
+    # Called when the source stops answering (see Engine); e.g. station.power.PowerRecovery.
+    recover: Callable[[str], str] | None = None
 
     def run(
         self,
@@ -89,12 +91,15 @@ class ImageJob:
         engine = Engine(
             self.source, sink, self.rmap, self.options,
             emit=both, save_map=save, map_path=self.map_path, clock=clock, cancel=cancel, control=control,
+            recover=self.recover,
         )  # fmt: skip
         try:
             result = engine.run()
         finally:
             sink.close()
             self.source.close()
+            if hasattr(self.recover, "close"):
+                self.recover.close()
         s = result.summary
         session.finish(
             result.outcome,
@@ -106,6 +111,7 @@ class ImageJob:
                 "pending": s.pending,
                 "read_errors": result.read_errors,
                 "exit_status": result.exit_status,
+                "power_cycles": engine.power_cycles,
             },
         )
         return result

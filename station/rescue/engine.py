@@ -37,6 +37,7 @@ from station.events import (
     Notice,
     Paused,
     PhaseStarted,
+    PowerCycled,
     Progress,
     ReadFailed,
     ReadHung,
@@ -51,6 +52,11 @@ from station.rescue.rescuemap import Phase, RescueMap, Status, Summary
 
 PROGRESS_INTERVAL = 0.25  # seconds between progress events (4 a second)
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_GONE = (errno.ENODEV, errno.ENXIO, errno.ENOMEDIUM)  # the device itself went away
+
+
+class RecoveryFailed(Exception):
+    """Raised by a `recover` hook that could not bring the source back; the message says why."""
 
 
 class _Stop(Exception):
@@ -101,7 +107,11 @@ class Engine:
         clock: Callable[[], float] = time.monotonic,
         cancel: threading.Event | None = None,
         control: RunControl | None = None,
+        recover: Callable[[str], str] | None = None,
     ) -> None:
+        """`recover(reason)`, if given, is called when the source stops answering (a hung read)
+        or vanishes: it brings the source back (power cycle, find, reopen) and returns a line
+        saying how, or raises RecoveryFailed; the run then goes on where it was."""
         self.source = source
         self.sink = sink
         self.map = rmap
@@ -143,6 +153,8 @@ class Engine:
         self._read_size = self.cluster
         self._dirty = False
         self.reader: StreamReader | None = None
+        self.recover = recover
+        self.power_cycles = 0
 
     # -- the run -------------------------------------------------------------------------
 
@@ -382,6 +394,10 @@ class Engine:
 
     def _failed(self, out: ReadOutcome, status: Status) -> None:
         """Record a failed (or hung) read: good leading bytes kept, the rest marked `status`."""
+        gone = out.error is not None and out.error.errno in _GONE
+        if self.recover is not None and (out.hung or gone):
+            self._recover_and_reread(out, status)
+            return
         good = out.good
         if good:
             self._good(ReadOutcome(out.pos, good, out.data, copied=out.copied))
@@ -409,8 +425,42 @@ class Engine:
         try:
             self.source.reopen()
         except OSError as e:
+            if self.recover is not None:
+                self._recover(f"source vanished: cannot reopen it ({e.strerror})")
+                return
             raise _Stop("failed", f"source vanished: cannot reopen it ({e.strerror})") from None
         self.emit(SourceReopened(self._t(), reason))
+
+    def _recover_and_reread(self, out: ReadOutcome, status: Status) -> None:
+        """A hung read, or a device gone: bring the source back, then read the range again,
+        since its failure said nothing about the medium there."""
+        if out.good:
+            self._good(ReadOutcome(out.pos, out.good, out.data, copied=out.copied))
+        if out.hung:
+            self.read_errors += 1
+            self.emit(ReadHung(self._t(), out.pos, out.size, self.opts.read_timeout))
+            self._recover(f"read at {out.pos:#x} hung for {self.opts.read_timeout:g} s")
+        else:
+            self._recover(f"source gone ({out.error.strerror if out.error else 'no device'})")
+        lo, hi = out.pos + out.good, out.pos + out.size
+        if hi > lo:
+            for again in self._stream(lo, hi, True, hi - lo, hi - lo):
+                if again.ok:
+                    self._good(again)
+                else:
+                    self._failed(again, status)
+
+    def _recover(self, reason: str) -> None:
+        """Bring a source that stopped answering back through the recover hook, or stop."""
+        assert self.recover is not None
+        self.emit(Notice(self._t(), f"{reason}: power-cycling the source"))
+        try:
+            detail = self.recover(reason)
+        except RecoveryFailed as e:
+            raise _Stop("failed", f"source not responding: {e}") from None
+        self.power_cycles += 1
+        self.hung_in_a_row = 0
+        self.emit(PowerCycled(self._t(), reason, self.power_cycles, detail))
 
     def _apply_option_changes(self) -> None:
         """Options changed while running take effect here, between phases and passes."""
