@@ -69,7 +69,7 @@ class LcusRelay(PowerDriver):
         close_quietly(self._ser)
 
     def states(self) -> dict[int, bool] | None:
-        write_all(self._ser, b"\xff", self.port)
+        write_all(self._ser, b"\xff", f"lcus on {self.port}")
         return parse_states(self._read_reply())
 
     def _read_reply(self) -> bytes:
@@ -78,7 +78,7 @@ class LcusRelay(PowerDriver):
         got = b""
         while time.monotonic() < deadline:
             quiet = min(deadline, time.monotonic() + 0.05) if got else deadline
-            data = read_some(self._ser, quiet, self.port)
+            data = read_some(self._ser, quiet, f"lcus on {self.port}")
             if not data:
                 if got:
                     break
@@ -88,7 +88,7 @@ class LcusRelay(PowerDriver):
 
     def set(self, channel: int, on: bool) -> None:
         self.check_channel(channel)
-        write_all(self._ser, frame(channel, on), self.port)
+        write_all(self._ser, frame(channel, on), f"lcus on {self.port}")
         if not self.answers_queries:
             time.sleep(0.05)  # let the 4 bytes leave (9600 baud) before anyone closes the port
             return

@@ -45,11 +45,11 @@ class SerialImager(LinkImager):
     def _transact(
         self, tag: int, verb: str, args: list[str], fields: dict[str, str], deadline: float
     ) -> Reply | None:
-        write_all(self._ser, encode_frame(format_body(tag, verb, args, fields)), self.port)
+        write_all(self._ser, encode_frame(format_body(tag, verb, args, fields)), self._where())
         want = DATA_VERBS.get(verb)
         items: list[Item] = []
         while time.monotonic() < deadline:
-            data = read_some(self._ser, deadline, self.port)
+            data = read_some(self._ser, deadline, self._where())
             if not data:
                 continue
             before = self._frames.garbage

@@ -31,7 +31,7 @@ def open_serial(port: str, baudrate: int, *, what: str = "device") -> Any:
         raise DeviceNotFound(f"{port}: cannot open it ({e})") from None
 
 
-def read_some(ser: Any, deadline: float, port: str) -> bytes:
+def read_some(ser: Any, deadline: float, where: str) -> bytes:
     """Whatever arrives before the deadline (at least one byte if any comes); b'' on timeout."""
     import serial
 
@@ -43,23 +43,25 @@ def read_some(ser: Any, deadline: float, port: str) -> bytes:
         waiting = ser.in_waiting
         return ser.read(max(1, waiting))
     except (serial.SerialException, OSError) as e:
-        raise DeviceGone(f"{port}: the device went away ({_why(e)})") from None
+        raise DeviceGone(f"{where}: the device went away ({_why(e)})") from None
 
 
-def write_all(ser: Any, data: bytes, port: str) -> None:
+def write_all(ser: Any, data: bytes, where: str) -> None:
     import serial
 
     try:
         ser.write(data)  # write_timeout bounds it; no tcdrain, which a wedged port can hold
     except serial.SerialTimeoutException:
-        raise DeviceTimeout(f"{port}: the device does not take our writes") from None
+        raise DeviceTimeout(f"{where}: the device does not take our writes") from None
     except (serial.SerialException, OSError) as e:
-        raise DeviceGone(f"{port}: the device went away ({_why(e)})") from None
+        raise DeviceGone(f"{where}: the device went away ({_why(e)})") from None
 
 
 def _why(e: BaseException) -> str:
     text = getattr(e, "strerror", None) or str(e)
-    return text.split(" (device disconnected")[0] if "readiness to read" in text else text
+    if "readiness to read" in text:  # pyserial's words for a port whose other end closed
+        return "the port closed"
+    return text.replace("[Errno 5] ", "")
 
 
 def close_quietly(ser: Any) -> None:
