@@ -7,8 +7,10 @@ on consecutive trouble), a reverse pass over what was skipped, trimming of faile
 both edges, then scraping sector by sector.  A source that stops answering is power-cycled by
 the imager itself, as imagers with source power control do.
 
-Time is the drive's: each read costs the drive's simulated seconds, really slept at the drive's
-time scale, so the imager runs at a realistic pace (or fast-forwarded, for tests).
+A failed read command delivers no data (the sectors before the failing one are read again
+when trimming), as the drive's counters assume.  Time is the drive's: each read costs the
+drive's simulated seconds, really slept at the drive's time scale, so the imager runs at a
+realistic pace (or fast-forwarded, for tests).
 
 Everything a host sees goes through `handle(verb, args, fields) -> Reply`, the command set of
 docs/protocols/serial-imager.md; the transports (a pty, a virtual USB device) only encode it.
@@ -489,13 +491,12 @@ class ImagerCore:
             while cur < hi:
                 n = min(BLOCK_SECTORS, hi - cur)
                 r = self._read(cur, n)
-                self._good(cur, r.good)
                 if r.ok:
+                    self._good(cur, n)
                     cur += n
                     skip = SKIP_SECTORS
                     continue
-                bad = cur + r.good
-                self._set(bad, cur + n - bad, Status.NON_TRIMMED)
+                self._set(cur, n, Status.NON_TRIMMED)  # a failed command delivers nothing
                 cur = min(cur + n + skip, hi)  # what is skipped stays non-tried for pass 2
                 skip = min(skip * 2, max_skip)
 
@@ -506,9 +507,10 @@ class ImagerCore:
             while cur > lo:
                 start = max(lo, cur - BLOCK_SECTORS)
                 r = self._read(start, cur - start)
-                self._good(start, r.good)
-                if not r.ok:
-                    self._set(start + r.good, cur - start - r.good, Status.NON_TRIMMED)
+                if r.ok:
+                    self._good(start, cur - start)
+                else:
+                    self._set(start, cur - start, Status.NON_TRIMMED)
                 cur = start
 
     def _trim(self) -> None:
