@@ -118,7 +118,8 @@ class Notice(Event):
 
 @dataclass(frozen=True)
 class Finished(Event):
-    """The run ended; `outcome` is finished, stopped or failed, with the reason."""
+    """The run ended; `outcome` is finished, stopped or failed, with the reason (or interrupted: a
+    hardware session whose device failed mid-job; its map is saved and a rerun resumes)."""
 
     kind: ClassVar[str] = "finished"
     outcome: str

@@ -197,6 +197,7 @@ class _Mirror:
         self._window: deque[tuple[float, int]] = deque()
         self._last_good: float | None = None
         self._paused = False
+        self._changes_seen = 0
 
     def t(self) -> float:
         return self.clock() - self.t0
@@ -223,7 +224,10 @@ class _Mirror:
             res = self.dev.result()
         except DriverError as e:
             return "interrupted", f"{e}; the map holds what the imager reported before", {}, []
-        if res.outcome == "finished":
+        if res.outcome == "finished" and self.map.summary().pending:
+            left = self.map.summary().pending
+            outcome, reason = "stopped", f"the imager finished but {left} bytes are still pending in the map"
+        elif res.outcome == "finished":
             outcome, reason = "finished", res.reason or "imaging finished"
         elif self.control.stopping:
             outcome, reason = "stopped", "interrupted"
@@ -253,7 +257,7 @@ class _Mirror:
                 self._paused = want_pause
             status = self._poll()
             if status.state == "done":
-                return status
+                return self._drain(status)
             if status.state == "idle":
                 raise DriverError(f"{self.dev.name}: the imager lost its job (was it restarted?)")
             self.control.cancel.wait(self.job.poll_interval)
@@ -264,12 +268,19 @@ class _Mirror:
         while time.monotonic() < deadline:
             status = self._poll()
             if status.state == "done":
-                return status
+                return self._drain(status)
             time.sleep(self.job.poll_interval)
         raise DriverError(f"{self.dev.name}: the imager did not stop within {FINAL_WAIT:g} s of ABORT")
 
+    def _drain(self, status: JobStatus) -> JobStatus:
+        """The job is over: read the changes a poll had no room for, until there are none."""
+        while self._changes_seen:
+            status = self._poll()
+        return status
+
     def _poll(self) -> JobStatus:
         u = self.dev.poll()
+        self._changes_seen = len(u.changes)
         st = u.status
         now = self.clock()
         for c in u.changes:

@@ -143,6 +143,8 @@ def recovery_from_args(a, source) -> PowerRecovery:
         raise Refused(f"--relay: {e}") from None
     if a.max_power_cycles < 1:
         raise Refused("--max-power-cycles must be at least 1")
+    if not (a.power_hold >= 0 and a.power_wait >= 0):
+        raise Refused("--power-hold and --power-wait must be zero or more seconds")
     try:
         relay = Registry().power(name)(port)
     except DriverError as e:

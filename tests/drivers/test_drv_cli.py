@@ -75,7 +75,12 @@ def test_image_handed_off_to_the_emulated_imager(serve, make_model, tmp_path, xd
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     assert lines[-1]["kind"] == "finished" and lines[-1]["outcome"] == "finished"
     last = lines[-2]
-    assert (last["kind"], last["phase"], last["non_tried"], last["non_scraped"]) == ("progress", "finished", 0, 0)
+    assert (last["kind"], last["phase"], last["non_tried"], last["non_scraped"]) == (
+        "progress",
+        "finished",
+        0,
+        0,
+    )
     assert last["rescued"] + last["bad"] == last["size"] and last["bad"] > 0
     assert mapfile.read_text().count("\n") > 10 and "# Mapfile. Created by" in mapfile.read_text()
     (rec,) = records(xdg_data_home)

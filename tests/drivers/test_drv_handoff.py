@@ -140,7 +140,22 @@ def test_rerun_resumes_where_the_interrupted_session_stopped(emulators, make_mod
     assert not m.summary().pending
     # only what was left was handed to the imager: the finished part was not read again
     assert drive2.stats.covered <= drive2.readable_sectors * 512 - done_before
-    assert [s.record["resumed"] for s in store.list()] == [False, True]
+    runs = sorted(store.list(), key=lambda s: s.record["started"])
+    assert [s.record["resumed"] for s in runs] == [False, True]
+
+
+def test_changes_left_when_the_job_ends_are_all_read(emulators, make_model, tmp_path, monkeypatch) -> None:
+    """A poll reads a bounded number of changes; what is left when the device is done is drained."""
+    import drivers.imager_link
+
+    monkeypatch.setattr(drivers.imager_link, "PAGE", 3)
+    monkeypatch.setattr(drivers.imager_link, "MAX_PAGES_PER_POLL", 1)
+    emu, core, drive = emulators.imager(make_model(bad=40, cluster=2))
+    job, _ = handoff(emu, tmp_path)
+    result, _ = run(job)
+    assert result.outcome == "finished"
+    assert len(core._changes) > 100  # far more than one poll can carry
+    assert blocks(read_mapfile(tmp_path / "disk.map")) == blocks(core.map)
 
 
 def test_stopping_aborts_the_device_job(emulators, make_model, tmp_path) -> None:
