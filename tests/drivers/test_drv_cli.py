@@ -138,6 +138,20 @@ def test_bad_input_is_one_line_and_exit_2_and_creates_nothing(
     assert records(xdg_data_home) == []
 
 
+@pytest.mark.parametrize(
+    ("flags", "msg"),
+    [
+        (["--fault", "unknown"], "unknown reply 'WHAT' to HELLO"),
+        (["--protocol", "9"], "unsupported firmware"),
+    ],
+)
+def test_an_imager_we_cannot_talk_to_is_refused_with_exit_2(serve, make_model, tmp_path, flags, msg) -> None:
+    emu = serve("imager", "--drive", make_model(bad=0), *flags)
+    r = station("image", "--imager", f"serial-imager:{emu.port}", "S1", "T1", tmp_path / "d.map")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and msg in r.stderr, r.stderr
+    assert not (tmp_path / "d.map").exists()
+
+
 def test_relay_command_against_the_lcus_emulator(serve) -> None:
     emu = serve("lcus", "--channels", "4")
     r = station("relay", "lcus", emu.port, "2", "on")
