@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("dest")
     im.add_argument("mapfile", nargs="?", help="GNU ddrescue-format mapfile [DEST.map]")
     _add_rescue_options(im)
+    from drivers.cli import add_image_options  # --imager, --relay (light: argparse only)
+
+    add_image_options(im)
     im.set_defaults(func=cmd_image)
 
     mp = sub.add_parser("map", help="summarize a mapfile and draw it as a block map")
@@ -66,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 FEATURE_COMMANDS: list[str] = [
+    "drivers.cli",
     "station.bench_cli",
     "station.health.cli",
     "station.sim.cli",
@@ -154,12 +158,24 @@ def cmd_image(a: argparse.Namespace, source=None, title: str | None = None) -> i
     from station.job import prepare
     from station.media.base import Refused
 
+    if getattr(a, "imager", None):  # a hardware session: drivers.cli checks and hands it off
+        from drivers.cli import cmd_image_imager
+
+        return cmd_image_imager(a)
     try:
         options = _options_from_args(a)
         job = prepare(
             a.source, a.dest, a.mapfile, options=options, force=a.force,
             test_mode=getattr(a, "test_mode", None), source=source, health=health_options(a),
         )  # fmt: skip
+        if getattr(a, "relay", None):  # power-cycle recovery through a relay
+            from station.power import recovery_from_args
+
+            try:
+                job.recover = recovery_from_args(a, job.source)
+            except Refused:
+                job.source.close()
+                raise
     except Refused as e:
         return _fail(str(e))
     except ValueError as e:
@@ -169,7 +185,7 @@ def cmd_image(a: argparse.Namespace, source=None, title: str | None = None) -> i
 
 def _run_with_view(job, a: argparse.Namespace, title: str) -> int:
     """Run the job in a worker thread; the main thread handles signals and the display."""
-    from station.events import Finished, Notice, Progress, ReadHung
+    from station.events import Finished, Notice, PowerCycled, Progress, ReadHung
     from station.media.base import Refused
 
     events: queue.SimpleQueue = queue.SimpleQueue()
@@ -218,6 +234,8 @@ def _run_with_view(job, a: argparse.Namespace, title: str) -> int:
                     print(json.dumps(e.to_dict()), flush=True)
             elif isinstance(e, Notice | ReadHung):
                 notes.append(e.message if isinstance(e, Notice) else f"read at {e.pos:#x} hung; reopened")
+            elif isinstance(e, PowerCycled):
+                notes.append(f"power cycle {e.cycles}: {e.detail}")
             elif isinstance(e, Finished) and a.json:
                 print(json.dumps(e.to_dict()), flush=True)
             if live is not None:

@@ -79,6 +79,16 @@ class SourceReopened(Event):
 
 
 @dataclass(frozen=True)
+class PowerCycled(Event):
+    """The source stopped answering and was power-cycled (a relay) and found again; the run goes on."""
+
+    kind: ClassVar[str] = "power_cycled"
+    reason: str  # why: the hung read, the vanished device
+    cycles: int  # power cycles so far in this run
+    detail: str  # how it came back (its name may have changed)
+
+
+@dataclass(frozen=True)
 class MapSaved(Event):
     kind: ClassVar[str] = "map_saved"
     path: str
@@ -117,7 +127,8 @@ class Notice(Event):
 
 @dataclass(frozen=True)
 class Finished(Event):
-    """The run ended; `outcome` is finished, stopped or failed, with the reason."""
+    """The run ended; `outcome` is finished, stopped or failed, with the reason (or interrupted: a
+    hardware session whose device failed mid-job; its map is saved and a rerun resumes)."""
 
     kind: ClassVar[str] = "finished"
     outcome: str
@@ -132,6 +143,7 @@ _KINDS: dict[str, type[Event]] = {
         ReadFailed,
         ReadHung,
         SourceReopened,
+        PowerCycled,
         MapSaved,
         Paused,
         Resumed,

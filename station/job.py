@@ -45,6 +45,8 @@ class ImageJob:
     store: SessionStore | None = None
     session: Session | None = None
     health: HealthOptions | None = None  # SMART before/during/after (None: off); inventory always
+    # Called when the source stops answering (see Engine); e.g. station.power.PowerRecovery.
+    recover: Callable[[str], str] | None = None
 
     def run(
         self,
@@ -101,6 +103,7 @@ class ImageJob:
         engine = Engine(
             self.source, sink, self.rmap, self.options,
             emit=both, save_map=save, map_path=self.map_path, clock=clock, cancel=cancel, control=control,
+            recover=self.recover,
         )  # fmt: skip
 
         def session_time() -> float:
@@ -113,6 +116,8 @@ class ImageJob:
             health.stop()
             sink.close()
             self.source.close()
+            if hasattr(self.recover, "close"):
+                self.recover.close()
         health.finish(session, both, now=session_time, stuck=engine.read_outstanding() > 0)
         s = result.summary
         session.finish(
@@ -125,6 +130,7 @@ class ImageJob:
                 "pending": s.pending,
                 "read_errors": result.read_errors,
                 "exit_status": result.exit_status,
+                "power_cycles": engine.power_cycles,
             },
         )
         return result

@@ -237,6 +237,30 @@ class LocalSource:
             if fd >= 0:
                 os.close(fd)
 
+    def reattach(self, path: str) -> None:
+        """Take `path` as the source from now on, under the same fd number: the same drive, found
+        again under a new name after a power cycle (the caller has matched its serial number).
+
+        Raises Refused if it cannot be a source, OSError if its size is not the drive's.
+        """
+        fd, st, size = _open_checked(path, self._flags)
+        try:
+            if size != self.identity.size:
+                raise OSError(
+                    errno.ENODEV, f"{path} holds {size} bytes, not the source's {self.identity.size}"
+                )
+            if self._fd >= 0:
+                os.dup2(fd, self._fd, inheritable=False)
+            else:
+                self._fd, fd = fd, -1
+            self.path, self._st = path, st
+            self.identity = _identity(path, self._fd, st, size)
+            self._saved_readahead = None  # that device is gone; this one starts at its default
+            self._tune()
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
     def close(self) -> None:
         """Give the device its read-ahead back and close; calling it twice is harmless."""
         if self._fd < 0:

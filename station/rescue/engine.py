@@ -37,6 +37,7 @@ from station.events import (
     Notice,
     Paused,
     PhaseStarted,
+    PowerCycled,
     Progress,
     ReadFailed,
     ReadHung,
@@ -55,6 +56,11 @@ SCRAPE_AGAIN = 3  # more scraping tries for sectors a failing drive (not the sec
 _DEVICE_ERRNOS = frozenset({errno.ENODEV, errno.ENXIO, errno.ETIMEDOUT, errno.ENOMEDIUM, errno.ESHUTDOWN})
 CALM_DISTANCE = 64 * 1024 * 1024  # after trouble, read in clusters for this far before growing again
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_GONE = (errno.ENODEV, errno.ENXIO, errno.ENOMEDIUM)  # the device itself went away
+
+
+class RecoveryFailed(Exception):
+    """Raised by a `recover` hook that could not bring the source back; the message says why."""
 
 
 def device_failure(out: ReadOutcome) -> bool:
@@ -118,7 +124,11 @@ class Engine:
         clock: Callable[[], float] = time.monotonic,
         cancel: threading.Event | None = None,
         control: RunControl | None = None,
+        recover: Callable[[str], str] | None = None,
     ) -> None:
+        """`recover(reason)`, if given, is called when the source stops answering (a hung read)
+        or vanishes: it brings the source back (power cycle, find, reopen) and returns a line
+        saying how, or raises RecoveryFailed; the run then goes on where it was."""
         self.source = source
         self.sink = sink
         self.map = rmap
@@ -164,6 +174,8 @@ class Engine:
         self._edge_done: set[int] = set()  # edges of non-trimmed blocks already trimmed to a bad sector
         self._dirty = False
         self.reader: StreamReader | None = None
+        self.recover = recover
+        self.power_cycles = 0
 
     # -- the run -------------------------------------------------------------------------
 
@@ -756,6 +768,10 @@ class Engine:
 
     def _failed(self, out: ReadOutcome, status: Status) -> None:
         """Record a failed (or hung) read: good leading bytes kept, the rest marked `status`."""
+        gone = out.error is not None and out.error.errno in _GONE
+        if self.recover is not None and (out.hung or gone):
+            self._recover_and_reread(out, status)
+            return
         good = out.good
         if good:
             self._good(ReadOutcome(out.pos, good, out.data, copied=out.copied))
@@ -793,8 +809,36 @@ class Engine:
         try:
             self.source.reopen()
         except OSError as e:
+            if self.recover is not None:
+                self._recover(f"source vanished: cannot reopen it ({e.strerror})")
+                return
             raise _Stop("failed", f"source vanished: cannot reopen it ({e.strerror})") from None
         self.emit(SourceReopened(self._t(), reason))
+
+    def _recover_and_reread(self, out: ReadOutcome, status: Status) -> None:
+        """A hung read, or a device gone: bring the source back and leave the range as it was,
+        since its failure said nothing about the medium there; the pass (or a later one)
+        reads it again.  (Not re-read from here: this runs inside the failed read's run.)"""
+        if out.good:
+            self._good(ReadOutcome(out.pos, out.good, out.data, copied=out.copied))
+        self.read_errors += 1
+        if out.hung:
+            self.emit(ReadHung(self._t(), out.pos, out.size, self.opts.read_timeout))
+            self._recover(f"read at {out.pos:#x} hung for {self.opts.read_timeout:g} s")
+        else:
+            self._recover(f"source gone ({out.error.strerror if out.error else 'no device'})")
+
+    def _recover(self, reason: str) -> None:
+        """Bring a source that stopped answering back through the recover hook, or stop."""
+        assert self.recover is not None
+        self.emit(Notice(self._t(), f"{reason}: power-cycling the source"))
+        try:
+            detail = self.recover(reason)
+        except RecoveryFailed as e:
+            raise _Stop("failed", f"source not responding: {e}") from None
+        self.power_cycles += 1
+        self.hung_in_a_row = 0
+        self.emit(PowerCycled(self._t(), reason, self.power_cycles, detail))
 
     def _apply_option_changes(self) -> None:
         """Options changed while running take effect here, between phases and passes."""

@@ -1,0 +1,470 @@
+"""A session handed off to a hardware imager: same events, same session record, same mapfile.
+
+`prepare_handoff` opens the imager through its driver and checks everything that can refuse
+the job (Refused, one line, nothing created); `HandoffJob.run` then writes the mapfile first,
+records the session (its method is the driver's name), starts the device's job and mirrors
+it: the device's map changes go into a local RescueMap saved in GNU ddrescue format as the job
+goes, and its status becomes the same Progress, PhaseStarted, ReadFailed, MapSaved, Paused and
+Finished events the engine emits.  `run` has ImageJob.run's signature, so every view (the
+CLI's progress panel, the TUI) runs either without asking which it is.
+
+The imager writes the target, never the host: "data before map" is the device's promise (the
+protocol reports finished blocks only once the target holds them), and the local map only ever
+says what the device reported.  If the device fails mid-job (it stops answering, sends garbage,
+goes away) the session ends as "interrupted" with the last map saved: rerunning the same
+command resumes, handing the device only what is still to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from drivers.api import DriverError, ImagerDescription, ImagerDriver, JobSpec, JobStatus, parse_spec
+from station.events import (
+    Event,
+    Finished,
+    MapSaved,
+    Notice,
+    Paused,
+    PhaseStarted,
+    Progress,
+    ReadFailed,
+    Resumed,
+)
+from station.media.base import Refused, SourceIdentity
+from station.rescue.control import RunControl
+from station.rescue.engine import RunResult
+from station.rescue.mapfile import MapfileError, read_mapfile, write_mapfile
+from station.rescue.rescuemap import Phase, RescueMap, Status
+from station.session import Session, SessionStore
+
+POLL_INTERVAL = 0.25  # seconds between status polls (the progress display's pace)
+SAVE_INTERVAL = 5.0  # seconds between mapfile saves while the device works
+FINAL_WAIT = 30.0  # seconds to wait for an aborted device job to wind down
+_PHASES = {p.label: p for p in Phase}
+_FAILED = (Status.NON_TRIMMED, Status.BAD_SECTOR)  # what a failed read leaves on a map
+
+
+@dataclass
+class HandoffJob:
+    """A prepared hardware session: the device is open and checked, the map loaded."""
+
+    driver: ImagerDriver
+    spec: str  # DRIVER:PORT as given
+    description: ImagerDescription
+    source: str  # port names in the imager's terms
+    dest: str
+    map_path: str
+    rmap: RescueMap
+    new_map: bool
+    command: list[str] = field(default_factory=list)
+    store: SessionStore | None = None
+    session: Session | None = None
+    save_interval: float = SAVE_INTERVAL
+    poll_interval: float = POLL_INTERVAL
+
+    @property
+    def identity(self) -> SourceIdentity:
+        p = self.description.port(self.source)
+        assert p is not None and p.size is not None
+        return SourceIdentity(
+            path=f"{self.spec}:{p.name}",
+            kind="imager-port",
+            size=p.size,
+            sector_size=p.sector_size or 512,
+            model=p.model,
+            serial=p.serial,
+        )
+
+    def pending_areas(self) -> list[tuple[int, int]]:
+        """(pos, size) of what is still to do: non-tried, non-trimmed, non-scraped."""
+        out: list[tuple[int, int]] = []
+        for b in self.rmap:
+            if b.status in (Status.NON_TRIED, Status.NON_TRIMMED, Status.NON_SCRAPED):
+                if out and out[-1][0] + out[-1][1] == b.pos:
+                    out[-1] = (out[-1][0], out[-1][1] + b.size)
+                else:
+                    out.append((b.pos, b.size))
+        return out
+
+    def run(
+        self,
+        emit: Callable[[Event], None] = lambda e: None,
+        cancel: threading.Event | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        control: RunControl | None = None,
+    ) -> RunResult:
+        """Record the session, run the device's job to its end, mirror it; always saves the map."""
+        control = control or RunControl(cancel)
+        cancel = control.cancel
+        started = time.time()
+        cmdline = shlex.join(self.command)
+
+        def save() -> None:
+            write_mapfile(self.map_path, self.rmap, command_line=cmdline, start_time=started)
+
+        try:
+            if self.new_map:
+                save()  # the map exists before the device writes a byte of the target
+        except OSError as e:
+            self.driver.close()
+            raise Refused(f"cannot write the mapfile {self.map_path}: {e.strerror}") from None
+        d = self.description
+        store = self.store or SessionStore()
+        self.session = session = store.create(
+            method=self.driver.name,
+            source=self.identity.to_dict(),
+            dest=f"{self.spec}:{self.dest}",
+            mapfile=os.path.abspath(self.map_path),
+            options={
+                "imager": self.spec,
+                "device": {"vendor": d.vendor, "model": d.model, "firmware": d.firmware, "serial": d.serial},
+                "capabilities": sorted(d.capabilities),
+            },
+            command=self.command,
+            resumed=not self.new_map,
+        )
+
+        def both(e: Event) -> None:
+            session.log(e)
+            emit(e)
+
+        mirror = _Mirror(self, both, clock, control, save)
+        try:
+            outcome, reason, hashes, log = mirror.run()
+        finally:
+            with contextlib.suppress(Exception):
+                self.driver.close()
+        if outcome == "finished":
+            self.rmap.phase, self.rmap.current_pos = Phase.FINISHED, 0
+        if not mirror.save(final=True):  # say so in the result itself: a view may show only this
+            note = f"{mirror.save_error}; the mapfile was not updated"
+            outcome, reason = ("failed", note) if outcome == "finished" else (outcome, f"{reason}; {note}")
+        mirror.progress(force=True)
+        both(Finished(mirror.t(), outcome, reason))
+        device_log = ""
+        if log:
+            p = session.dir / "device.log"
+            p.write_text("\n".join(log) + "\n", encoding="utf-8")
+            device_log = str(p)
+        s = self.rmap.summary()
+        result = RunResult(outcome, reason, s, mirror.read_errors)
+        session.finish(
+            outcome,
+            reason,
+            {
+                "rescued": s.rescued,
+                "size": s.size,
+                "bad": s.bytes[Status.BAD_SECTOR],
+                "pending": s.pending,
+                "read_errors": mirror.read_errors,
+                "exit_status": result.exit_status,
+                "hashes": hashes,
+                "device_log": device_log,
+                "power_cycles": mirror.power_cycles,
+            },
+        )
+        return result
+
+
+class _Mirror:
+    """Follows the device's job and keeps the local map and the events in step with it."""
+
+    def __init__(self, job: HandoffJob, emit, clock, control: RunControl, save) -> None:
+        self.job = job
+        self.dev = job.driver
+        self.map = job.rmap
+        self.emit = emit
+        self.clock = clock
+        self.control = control
+        self._save = save
+        self.t0 = clock()
+        self.read_errors = 0
+        self.power_cycles = 0
+        self.save_error = ""
+        self._phase: tuple[str, int] | None = None
+        self._last_save = self.t0
+        self._last_progress = -1e9
+        self._rescued_at_start = self.map.bytes_in(Status.FINISHED)
+        self._window: deque[tuple[float, int]] = deque()
+        self._last_good: float | None = None
+        self._paused = False
+        self._changes_seen = 0
+
+    def t(self) -> float:
+        return self.clock() - self.t0
+
+    def run(self) -> tuple[str, str, dict[str, str], list[str]]:
+        """(outcome, reason, hashes, device log) of the device's job."""
+        job = self.job
+        self.progress(force=True)
+        areas = job.pending_areas()
+        if not areas:
+            return "finished", "nothing left to do: the map has no pending data", {}, []
+        whole = (
+            len(areas) == 1
+            and areas[0] == (0, self.map.size)
+            and self.map.bytes_in(Status.NON_TRIED) == self.map.size
+        )
+        try:
+            self.dev.start(JobSpec(job.source, job.dest, None if whole else tuple(areas)))
+            if not whole:
+                self.emit(Notice(self.t(), f"resuming: {len(areas)} areas still to do handed to the imager"))
+            status = self._follow()
+            if status is None:  # stopped here: the device was told to abort
+                status = self._wind_down()
+            res = self.dev.result()
+        except DriverError as e:
+            return "interrupted", f"{e}; the map holds what the imager reported before", {}, []
+        if res.outcome == "finished" and self.map.summary().pending:
+            left = self.map.summary().pending
+            outcome, reason = "stopped", f"the imager finished but {left} bytes are still pending in the map"
+        elif res.outcome == "finished":
+            outcome, reason = "finished", res.reason or "imaging finished"
+        elif self.control.stopping:
+            outcome, reason = "stopped", "interrupted"
+        elif res.outcome == "aborted":
+            outcome, reason = "stopped", f"the imager stopped: {res.reason}"
+        else:
+            outcome, reason = "failed", f"the imager failed: {res.reason}"
+        return outcome, reason, res.hashes, res.log
+
+    def _follow(self) -> JobStatus | None:
+        """Poll until the device's job is done (its last status) or we were stopped (None)."""
+        while True:
+            if self.control.stopping:
+                self.dev.abort()
+                return None
+            if self.control.take_options():
+                self.emit(Notice(self.t(), "option changes do not apply to a hardware imager"))
+            want_pause = self.control.paused
+            if want_pause != self._paused:
+                if want_pause:
+                    self.dev.pause()
+                    self.save()
+                    self.emit(Paused(self.t(), self.control.reasons()))
+                else:
+                    self.dev.resume()
+                    self.emit(Resumed(self.t()))
+                self._paused = want_pause
+            status = self._poll()
+            if status.state == "done":
+                return self._drain(status)
+            if status.state == "idle":
+                raise DriverError(f"{self.dev.name}: the imager lost its job (was it restarted?)")
+            self.control.cancel.wait(self.job.poll_interval)
+
+    def _wind_down(self) -> JobStatus | None:
+        """After an abort: keep mirroring until the device says its job is over."""
+        deadline = time.monotonic() + FINAL_WAIT
+        while time.monotonic() < deadline:
+            status = self._poll()
+            if status.state == "done":
+                return self._drain(status)
+            time.sleep(self.job.poll_interval)
+        raise DriverError(f"{self.dev.name}: the imager did not stop within {FINAL_WAIT:g} s of ABORT")
+
+    def _drain(self, status: JobStatus) -> JobStatus:
+        """The job is over: read the changes a poll had no room for, until there are none."""
+        while self._changes_seen:
+            status = self._poll()
+        return status
+
+    def _poll(self) -> JobStatus:
+        u = self.dev.poll()
+        self._changes_seen = len(u.changes)
+        st = u.status
+        now = self.clock()
+        for c in u.changes:
+            end = min(c.pos + c.size, self.map.size)
+            if c.pos >= end:
+                continue
+            new = self.map.status_at(c.pos) != c.status or self.map.block_at(c.pos).end < end
+            self.map.set_status(c.pos, end - c.pos, c.status)
+            if c.status == Status.FINISHED:
+                self._last_good = now
+            elif c.status in _FAILED and new:
+                self.emit(
+                    ReadFailed(self.t(), c.pos, end - c.pos, "read error (reported by the imager)", st.phase)
+                )
+        self.read_errors = st.read_errors
+        if st.power_cycles > self.power_cycles:
+            self.emit(Notice(self.t(), f"the imager power-cycled the source ({st.power_cycles} so far)"))
+            self.power_cycles = st.power_cycles
+        phase = _PHASES.get(st.phase)
+        if phase is not None and phase != Phase.FINISHED:
+            self.map.phase, self.map.pass_ = phase, max(1, st.pass_)
+            if 0 <= st.pos <= self.map.size:
+                self.map.current_pos = st.pos
+            if self._phase != (st.phase, st.pass_):
+                self._phase = (st.phase, st.pass_)
+                direction = "reverse" if (phase == Phase.COPYING and st.pass_ % 2 == 0) else "forward"
+                self.emit(PhaseStarted(self.t(), st.phase, st.pass_, direction))
+        rescued = self.map.bytes_in(Status.FINISHED)
+        self._window.append((now, rescued))
+        self.progress()
+        if now - self._last_save >= self.job.save_interval:
+            self.save()
+        return st
+
+    def save(self, final: bool = False) -> bool:
+        self._last_save = self.clock()
+        try:
+            self._save()
+        except OSError as e:
+            self.save_error = f"could not save the mapfile ({e.strerror})"
+            self.emit(Notice(self.t(), self.save_error))
+            return False
+        self.emit(MapSaved(self.t(), self.job.map_path, len(self.map)))
+        return True
+
+    def progress(self, force: bool = False) -> None:
+        now = self.clock()
+        if not force and now - self._last_progress < POLL_INTERVAL * 0.9:
+            return
+        self._last_progress = now
+        w = self._window
+        while len(w) > 2 and now - w[1][0] > 1.0:
+            w.popleft()
+        current = (w[-1][1] - w[0][1]) / (w[-1][0] - w[0][0]) if len(w) >= 2 and w[-1][0] > w[0][0] else 0.0
+        elapsed = now - self.t0
+        s = self.map.summary()
+        average = (s.rescued - self._rescued_at_start) / elapsed if elapsed > 0 else 0.0
+        non_tried = s.bytes[Status.NON_TRIED]
+        remaining = non_tried / average if average > 0 and non_tried else None
+        if not s.pending:
+            remaining = 0.0
+        m = self.map
+        self.emit(
+            Progress(
+                t=elapsed,
+                phase=m.phase.label,
+                pass_=m.pass_,
+                pos=m.current_pos,
+                size=s.size,
+                rescued=s.rescued,
+                non_tried=non_tried,
+                non_trimmed=s.bytes[Status.NON_TRIMMED],
+                non_scraped=s.bytes[Status.NON_SCRAPED],
+                bad=s.bytes[Status.BAD_SECTOR],
+                bad_areas=m.count(Status.NON_TRIMMED)
+                + m.count(Status.NON_SCRAPED)
+                + m.count(Status.BAD_SECTOR),
+                read_errors=self.read_errors,
+                current_rate=current,
+                average_rate=average,
+                elapsed=elapsed,
+                since_last_good=(now - self._last_good) if self._last_good is not None else None,
+                remaining=remaining,
+            )
+        )
+
+
+def default_map_path(description: ImagerDescription, source: str) -> str:
+    """The source drive's serial number names its map (the imager's port names are not unique)."""
+    p = description.port(source)
+    name = (p.serial if p and p.serial else f"{description.serial}-{source}").replace("/", "_")
+    return f"{name}.map"
+
+
+def prepare_handoff(
+    spec: str,
+    source: str,
+    dest: str,
+    map_path: str | None = None,
+    *,
+    command: list[str] | None = None,
+    store: SessionStore | None = None,
+    registry=None,
+    driver: ImagerDriver | None = None,
+    save_interval: float = SAVE_INTERVAL,
+) -> HandoffJob:
+    """Open the imager DRIVER:PORT and check the job; Refused (one line) changes nothing.
+
+    `driver`: an already open driver (in-process emulators, tests); else the registry opens it.
+    """
+    try:
+        name, port, _ = parse_spec(spec)
+    except ValueError as e:
+        raise Refused(f"--imager: {e}") from None
+    if driver is None:
+        from drivers.registry import Registry
+
+        try:
+            cls = (registry or Registry()).imager(name)
+            driver = cls(port)
+        except DriverError as e:
+            raise Refused(str(e)) from None
+    try:
+        return _check(driver, spec, source, dest, map_path, command, store, save_interval)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            driver.close()
+        raise
+
+
+def _check(driver, spec, source, dest, map_path, command, store, save_interval) -> HandoffJob:
+    try:
+        desc = driver.describe()
+    except DriverError as e:
+        raise Refused(str(e)) from None
+    names = ", ".join(f"{p.name} ({p.role})" for p in desc.ports)
+    sp, tp = desc.port(source), desc.port(dest)
+    if sp is None:
+        raise Refused(f"the imager has no port {source} (ports: {names})")
+    if tp is None:
+        raise Refused(f"the imager has no port {dest} (ports: {names})")
+    if sp.name == tp.name:
+        raise Refused("refusing: the source and the destination are the same port")
+    if sp.role != "source":
+        raise Refused(f"refusing: {sp.name} is a {sp.role} port, not a source port")
+    if tp.role != "target":
+        raise Refused(f"refusing: {tp.name} is a {tp.role} port: the imager would not write it")
+    if not sp.drive or not sp.size:
+        raise Refused(f"no drive on the imager's port {sp.name}")
+    if not tp.drive:
+        raise Refused(f"no drive on the imager's port {tp.name}")
+    if tp.size is not None and tp.size < sp.size:
+        raise Refused(
+            f"the target on {tp.name} ({tp.size} bytes) is smaller than the source ({sp.size} bytes)"
+        )
+    map_path = map_path or default_map_path(desc, sp.name)
+    parent = os.path.dirname(os.path.abspath(map_path))
+    if not os.path.isdir(parent):
+        raise Refused(f"mapfile {map_path}: no such directory {parent}")
+    if os.path.isdir(map_path):
+        raise Refused(f"mapfile {map_path} is a directory")
+    new_map = not os.path.exists(map_path)
+    if new_map:
+        rmap = RescueMap(sp.size)
+    else:
+        try:
+            rmap = read_mapfile(map_path)
+        except MapfileError as e:
+            raise Refused(str(e)) from None
+        if rmap.size > sp.size:
+            raise Refused(
+                f"{map_path}: mapfile covers {rmap.size} bytes but the drive on {sp.name} has {sp.size}"
+            )
+        rmap.resize(sp.size)
+    return HandoffJob(
+        driver=driver,
+        spec=spec,
+        description=desc,
+        source=sp.name,
+        dest=tp.name,
+        map_path=map_path,
+        rmap=rmap,
+        new_map=new_map,
+        command=command if command is not None else sys.argv,
+        store=store,
+        save_interval=save_interval,
+    )
