@@ -7,6 +7,7 @@ and stays reachable (F4) while the technician looks at other screens.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -50,6 +51,7 @@ class StationApp(App[int]):
         attached: Iterable[AttachedProvider] | None = None,
         image_dir: Path | None = None,
         follow_interval: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self.store = store or SessionStore()
@@ -58,6 +60,7 @@ class StationApp(App[int]):
         self.attached = list(default_attached_providers() if attached is None else attached)
         self.image_dir = image_dir or data_home() / "station" / "images"
         self.follow_interval = follow_interval
+        self.clock = clock  # the engine's clock (tests give a simulated one)
         self.live: LiveJob | None = None
         self.quitting = False
 
@@ -74,7 +77,7 @@ class StationApp(App[int]):
 
         if self.live is not None and self.live.running:
             raise RuntimeError("a job is already running")
-        live = LiveJob(job, title, source_path)
+        live = LiveJob(job, title, source_path, clock=self.clock)
         self.live = live
         self._reset_stack()
         if self.is_screen_installed("live"):

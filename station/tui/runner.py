@@ -12,6 +12,7 @@ import dataclasses
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 from textual.message import Message
 
@@ -92,7 +93,9 @@ def describe(e: Event) -> str | None:
 class LiveJob:
     """One running (or finished) job and what the views show of it; state changes on the UI thread."""
 
-    def __init__(self, job: ImageJob, title: str, source_path: str = "") -> None:
+    def __init__(
+        self, job: ImageJob, title: str, source_path: str = "", clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.job = job
         self.title = title
         self.source_path = source_path
@@ -109,7 +112,9 @@ class LiveJob:
         self.error: BaseException | None = None
         self.progress_wall = time.monotonic()  # when the latest progress arrived
         self.updates = 0  # progress messages handled (tests and the benchmark read it)
+        self.clock = clock
         self._pending: list[Event] = []
+        self._samples: list[Progress] = []
         self._lock = threading.Lock()
         self.done = threading.Event()
 
@@ -131,6 +136,8 @@ class LiveJob:
                 batch = self._take_pending()
                 if batch:
                     post(JobEvents(self, batch))
+                with self._lock:
+                    self._samples.append(e)  # kept even when its message is replaced by a newer one
                 post(JobProgress(self, e, self.probe.take()))
                 return
             with self._lock:
@@ -139,7 +146,7 @@ class LiveJob:
                 post(JobEvents(self, self._take_pending()))
 
         try:
-            self.result = self.job.run(emit=emit, control=self.control)
+            self.result = self.job.run(emit=emit, control=self.control, clock=self.clock)
         except BaseException as e:  # shown on the screen, never lost in the thread
             self.error = e
         finally:
@@ -160,7 +167,10 @@ class LiveJob:
         self.progress = m.progress
         if m.snapshot is not None:
             self.snapshot = m.snapshot
-        self.series.add(m.progress)
+        with self._lock:
+            samples, self._samples = self._samples, []
+        for sample in samples:
+            self.series.add(sample)
         self.progress_wall = time.monotonic()
         self.updates += 1
         if self.state == "starting":

@@ -87,7 +87,7 @@ class LiveScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.set_interval(REFRESH, self.refresh_view)
+        self.set_interval(REFRESH, self._tick)
         self.query_one(SectorMap).focus()
         self._smart()
         self.refresh_view()
@@ -115,6 +115,9 @@ class LiveScreen(Screen):
         self.app.call_from_thread(setattr, self, "_smart_text", text)
 
     # -- drawing --------------------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        self.refresh_view()
 
     def refresh_view(self) -> None:
         live = self.live
