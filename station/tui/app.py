@@ -73,17 +73,8 @@ class StationApp(App[int]):
 
     def start_job(self, job: ImageJob, title: str, source_path: str = "") -> LiveJob:
         """Run a prepared job in a thread worker and show its live screen."""
-        from station.tui.screens.live import LiveScreen
-
-        if self.live is not None and self.live.running:
-            raise RuntimeError("a job is already running")
         live = LiveJob(job, title, source_path, clock=self.clock)
-        self.live = live
-        self._reset_stack()
-        if self.is_screen_installed("live"):
-            self.uninstall_screen("live")
-        self.install_screen(LiveScreen(live), name="live")
-        self.push_screen("live")
+        self.show_job(live)
         self.run_worker(
             lambda: live.run(self.post_message),
             thread=True,
@@ -92,6 +83,19 @@ class StationApp(App[int]):
             exit_on_error=False,
         )
         return live
+
+    def show_job(self, live: LiveJob) -> None:
+        """Make `live` the current job and show its live screen (start_job also runs it)."""
+        from station.tui.screens.live import LiveScreen
+
+        if self.live is not None and self.live.running:
+            raise RuntimeError("a job is already running")
+        self.live = live
+        self._reset_stack()
+        if self.is_screen_installed("live"):
+            self.uninstall_screen("live")
+        self.install_screen(LiveScreen(live), name="live")
+        self.push_screen("live")
 
     def on_job_progress(self, m: JobProgress) -> None:
         m.job.on_progress(m)

@@ -37,14 +37,19 @@ def private_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-def scripted(size: int = SIZE, *, pace: float = 0.0, clock=None, path: str = "scripted") -> ScriptedSource:
-    """A small failing drive; with `pace` > 0 its reads really take time (pace seconds per 8 MiB)."""
+def scripted(
+    size: int = SIZE, *, pace: float = 0.0, clock=None, path: str = "scripted", sim_rate: float = 0.0
+) -> ScriptedSource:
+    """A small failing drive; with `pace` > 0 its reads really take time (pace seconds per 8 MiB).
+
+    With a FakeClock and `sim_rate`, reads only charge simulated time (deterministic rates).
+    """
     return ScriptedSource(
         size,
         FAULTS,
         clock=clock,
-        rate=8 * MiB / pace if pace else 0.0,
-        error_cost=0.001 if pace else 0.0,
+        rate=8 * MiB / pace if pace else sim_rate,
+        error_cost=0.001 if pace or sim_rate else 0.0,
         real_sleep=1.0 if pace else 0.0,
         path=path,
         model="Scripted test drive",
@@ -52,7 +57,9 @@ def scripted(size: int = SIZE, *, pace: float = 0.0, clock=None, path: str = "sc
     )
 
 
-def virtual_drive(name: str = "scripted", *, size: int = SIZE, pace: float = 0.0, clock=None) -> Drive:
+def virtual_drive(
+    name: str = "scripted", *, size: int = SIZE, pace: float = 0.0, clock=None, sim_rate: float = 0.0
+) -> Drive:
     return Drive(
         path=name,
         kind="virtual",
@@ -61,7 +68,7 @@ def virtual_drive(name: str = "scripted", *, size: int = SIZE, pace: float = 0.0
         serial="TEST-0001",
         name=name,
         description="a test drive with two bad areas",
-        opener=lambda: scripted(size, pace=pace, clock=clock, path=name),
+        opener=lambda: scripted(size, pace=pace, clock=clock, path=name, sim_rate=sim_rate),
     )
 
 

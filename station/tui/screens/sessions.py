@@ -150,7 +150,10 @@ class SessionsScreen(Screen):
                     latest[sid] = p
                     changed = True
             if changed:
-                rows = [SessionRow(known[sid], latest.get(sid)) for sid in sorted(known, reverse=True)]
+                newest = sorted(
+                    known, key=lambda sid: (known[sid].record.get("started") or 0, sid), reverse=True
+                )
+                rows = [SessionRow(known[sid], latest.get(sid)) for sid in newest]
                 self.app.call_from_thread(self._show, rows)
             self._stop.wait(interval)
 

@@ -106,4 +106,6 @@ class SpeedChart(Widget):
         if height < 3 or width < 4:
             return self.caption()
         lines = [self.caption(), *plot(self.curves, width, height - 2)]
-        return Text("\n").join(lines)
+        for line in lines:
+            line.truncate(width, overflow="ellipsis")
+        return Text("\n", no_wrap=True, overflow="crop").join(lines)
