@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from conftest import BAD_BYTES, SIZE, SPARE, SYSTEM, run, start_on, virtual_drive, wait_for, warning_health
 from textual.widgets import DataTable, Input, Static
+from tuikit import BAD_BYTES, SIZE, SPARE, SYSTEM, run, start_on, virtual_drive, wait_for, warning_health
 
 from station.events import Progress
 from station.rescue.mapfile import read_mapfile

@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import run, wait_for
 from textual.widgets import DataTable
+from tuikit import run, wait_for
 
 from station.events import Finished, Progress, ReadFailed
 from station.rescue.mapfile import write_mapfile

@@ -11,8 +11,8 @@ import math
 from pathlib import Path
 
 import pytest
-from conftest import SPARE, SYSTEM, virtual_drive, wait_for, warning_health
 from textual.widgets import DataTable
+from tuikit import SPARE, SYSTEM, virtual_drive, wait_for, warning_health
 
 from station.events import Finished, Paused, PhaseStarted, Progress, ReadFailed
 from station.job import prepare

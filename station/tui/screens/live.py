@@ -128,7 +128,7 @@ class LiveScreen(Screen):
         if snap is None or len(snap.cells) != cells or (snap.lo, snap.hi) != (lo, hi):
             live.refresh_snapshot()  # only takes one where the engine cannot be changing the map
         smap.show(live.snapshot)
-        self.query_one("#job-title", Static).update(f"[b]{live.title}[/b]   {state_markup(live)}")
+        self.query_one("#job-title", Static).update(f"{state_markup(live)}  [b]{live.title}[/b]")
         legend = "  ".join(f"{mark} {label}" for mark, label in SectorMap.legend())
         self.query_one("#map-caption", Static).update(f"{smap.caption()}\n{legend}  [reverse] [/] position")
         self.query_one(Counters).show(live.progress, live.state, live.since_last_good())
