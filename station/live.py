@@ -108,19 +108,30 @@ class MapProbe:
         self._lock = threading.Lock()
         self._want: tuple[int, int, int | None] = (cells, 0, None)
         self.latest: MapSnapshot | None = None
+        self._key: tuple | None = None
 
     def want(self, cells: int, lo: int = 0, hi: int | None = None) -> None:
         with self._lock:
             self._want = (cells, lo, hi)
 
     def take(self) -> MapSnapshot | None:
-        """Snapshot the map as wanted now; call it where the map cannot change meanwhile."""
+        """Snapshot the map as wanted now; call it where the map cannot change meanwhile.
+
+        The last snapshot is reused while the view and the map's fingerprint (its block count,
+        bytes per status and position, all O(1)) are unchanged: the engine emits progress at
+        every phase change too, often with nothing new to draw.
+        """
         with self._lock:
-            cells, lo, hi = self._want
+            want = self._want
+        cells, lo, hi = want
         if cells <= 0:
             return None
-        snap = MapSnapshot.of(self.map, cells, lo, hi)
-        self.latest = snap
+        m = self.map
+        key = (want, len(m), tuple(m.bytes_in(s) for s in Status), m.current_pos)
+        if self.latest is not None and key == self._key:
+            return self.latest
+        snap = MapSnapshot.of(m, cells, lo, hi)
+        self.latest, self._key = snap, key
         return snap
 
 

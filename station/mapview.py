@@ -157,7 +157,7 @@ def cell_statuses(m: RescueMap, cells: int, lo: int = 0, hi: int | None = None) 
     if used <= 0:
         return out
     todo = used
-    for status in SEVERITY:
+    for status in SEVERITY[:-1]:
         pos = lo
         while pos < hi and todo:
             b = m.next_block(status, pos)
@@ -170,6 +170,9 @@ def cell_statuses(m: RescueMap, cells: int, lo: int = 0, hi: int | None = None) 
                     out[i] = status
                     todo -= 1
             pos = max(b.end, lo + span * (last + 1) // used)  # the start of the next cell
+    if todo:  # every byte has a status: a cell with none of the worse ones is all the mildest
+        mildest = SEVERITY[-1]
+        out[:used] = [mildest if c is None else c for c in out[:used]]
     return out
 
 

@@ -72,9 +72,17 @@ class StationApp(App[int]):
     # -- jobs ------------------------------------------------------------------------------------
 
     def start_job(self, job: ImageJob, title: str, source_path: str = "") -> LiveJob:
-        """Run a prepared job in a thread worker and show its live screen."""
+        """Show a prepared job's live screen; its engine starts in a thread worker once the screen is up."""
         live = LiveJob(job, title, source_path, clock=self.clock)
+        live.launch_when_shown = True
         self.show_job(live)
+        return live
+
+    def launch(self, live: LiveJob) -> None:
+        """Start the engine's worker (the live screen calls this after its first layout)."""
+        if not live.launch_when_shown or live.launched:
+            return
+        live.launched = True
         self.run_worker(
             lambda: live.run(self.post_message),
             thread=True,
@@ -82,7 +90,6 @@ class StationApp(App[int]):
             group="engine",
             exit_on_error=False,
         )
-        return live
 
     def show_job(self, live: LiveJob) -> None:
         """Make `live` the current job and show its live screen (start_job also runs it)."""

@@ -117,6 +117,8 @@ class LiveJob:
         self._samples: list[Progress] = []
         self._lock = threading.Lock()
         self.done = threading.Event()
+        self.launch_when_shown = False  # start_job: the engine starts when the live screen is up
+        self.launched = False
 
     @property
     def running(self) -> bool:

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Log, Static
+from textual.widgets import Footer, Header, Static
 
 from station.events import Event, Progress
 from station.live import EventTail, MapSnapshot, SpeedSeries
@@ -25,6 +25,7 @@ from station.rescue.rescuemap import RescueMap
 from station.session import Session
 from station.tui.runner import describe
 from station.tui.widgets.counters import Counters
+from station.tui.widgets.event_log import EventLog
 from station.tui.widgets.sector_map import SectorMap
 from station.tui.widgets.speed_chart import Curve, SpeedChart
 
@@ -57,7 +58,7 @@ class FollowScreen(Screen):
                 yield Static("", id="follow-state")
         with Horizontal(id="bottom"):
             yield SpeedChart(id="chart")
-            yield Log(id="log", max_lines=1000)
+            yield EventLog(id="log")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -101,7 +102,7 @@ class FollowScreen(Screen):
         if not self.is_mounted:
             return
         self.session = session
-        log = self.query_one(Log)
+        log = self.query_one(EventLog)
         lines = []
         for e in events:
             self.series.add(e)

@@ -14,15 +14,17 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Log, Static
+from textual.widgets import Footer, Header, Static
 
 from station.media.drives import Drive, HealthBadge
 from station.tui.runner import LiveJob
 from station.tui.widgets.counters import Counters
+from station.tui.widgets.event_log import EventLog
 from station.tui.widgets.sector_map import SectorMap
 from station.tui.widgets.speed_chart import Curve, SpeedChart
 
 REFRESH = 0.25  # seconds: the screen updates at least 4 times a second
+LAUNCH_DELAY = 0.2  # seconds between showing a new job's screen and starting its engine
 
 
 def ask_stop(app: App, live: LiveJob) -> None:
@@ -58,6 +60,8 @@ def state_markup(live: LiveJob) -> str:
 class LiveScreen(Screen):
     """One job, live."""
 
+    AUTO_FOCUS = "SectorMap"
+
     BINDINGS = [
         Binding("p,space", "pause_resume", "Pause/Resume"),
         Binding("x", "stop", "Stop"),
@@ -70,6 +74,7 @@ class LiveScreen(Screen):
         self.live = live
         self._logged = 0
         self._smart_text = ""
+        self._shown: dict[str, object] = {}  # what each part last drew
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -83,14 +88,16 @@ class LiveScreen(Screen):
                 yield Static("", id="smart")
         with Horizontal(id="bottom"):
             yield SpeedChart(id="chart")
-            yield Log(id="log", max_lines=1000, auto_scroll=True)
+            yield EventLog(id="log")
         yield Footer()
 
     def on_mount(self) -> None:
         self.set_interval(REFRESH, self._tick)
-        self.query_one(SectorMap).focus()
         self._smart()
         self.refresh_view()
+        # The engine starts once the screen is drawn and its footer composed: laying a new screen
+        # out is the costliest thing the UI does, and it need not compete with the first reads.
+        self.set_timer(LAUNCH_DELAY, lambda: self.app.launch(self.live))  # type: ignore[attr-defined]
 
     # -- SMART readings ---------------------------------------------------------------------------
 
@@ -120,6 +127,11 @@ class LiveScreen(Screen):
         self.refresh_view()
 
     def refresh_view(self) -> None:
+        """Bring every part up to date; parts whose content did not change are not redrawn.
+
+        The engine shares the CPU (and Python's GIL) with this thread: a frame that redraws
+        nothing new costs it nothing (see docs/architecture.md, "Performance").
+        """
         live = self.live
         smap = self.query_one(SectorMap)
         cells, lo, hi = smap.wanted()
@@ -128,18 +140,30 @@ class LiveScreen(Screen):
         if snap is None or len(snap.cells) != cells or (snap.lo, snap.hi) != (lo, hi):
             live.refresh_snapshot()  # only takes one where the engine cannot be changing the map
         smap.show(live.snapshot)
-        self.query_one("#job-title", Static).update(f"{state_markup(live)}  [b]{live.title}[/b]")
+        self._set("#job-title", f"{state_markup(live)}  [b]{live.title}[/b]")
         legend = "  ".join(f"{mark} {label}" for mark, label in SectorMap.legend())
-        self.query_one("#map-caption", Static).update(f"{smap.caption()}\n{legend}  [reverse] [/] position")
-        self.query_one(Counters).show(live.progress, live.state, live.since_last_good())
-        self.query_one("#smart", Static).update(self._smart_text)
-        self.query_one(SpeedChart).set_curves([Curve(live.series, "this job")])
-        log = self.query_one(Log)
+        self._set("#map-caption", f"{smap.caption()}\n{legend}  [reverse] [/] position")
+        slg = live.since_last_good()
+        counters = (live.progress, live.state, None if slg is None else round(slg))
+        if counters != self._shown.get("counters"):
+            self._shown["counters"] = counters
+            self.query_one(Counters).show(live.progress, live.state, slg)
+        self._set("#smart", self._smart_text)
+        series = live.series
+        chart = (len(series.times), series.last_t, len(series.errors))
+        if chart != self._shown.get("chart"):
+            self._shown["chart"] = chart
+            self.query_one(SpeedChart).set_curves([Curve(series, "this job")])
         total = live.log_count
-        new = list(live.log)[-(total - self._logged) :] if total > self._logged else []
-        if new:
-            log.write_lines(new)
-        self._logged = total
+        if total > self._logged:
+            self.query_one(EventLog).write_lines(list(live.log)[-min(total - self._logged, len(live.log)) :])
+            self._logged = total
+
+    def _set(self, selector: str, markup: str) -> None:
+        """Update a one-line Static if its text changed (no layout: their sizes are fixed)."""
+        if self._shown.get(selector) != markup:
+            self._shown[selector] = markup
+            self.query_one(selector, Static).update(markup, layout=False)
 
     def on_sector_map_view_changed(self, event: SectorMap.ViewChanged) -> None:
         self.refresh_view()

@@ -9,6 +9,8 @@ shows red.  The cell under the current position is drawn in reverse video; a cur
 
 from __future__ import annotations
 
+from itertools import groupby
+
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
@@ -56,6 +58,7 @@ class SectorMap(Widget, can_focus=True):
         self.zoom = Zoom(size)
         self.snapshot: MapSnapshot | None = None
         self.cursor: int | None = None
+        self._strips: dict[tuple[int, int], Strip] = {}  # (y, width) -> line, for the snapshot shown
 
     # -- what to draw ----------------------------------------------------------------------
 
@@ -72,34 +75,63 @@ class SectorMap(Widget, can_focus=True):
         return self.cells, self.zoom.lo, self.zoom.hi or 0
 
     def show(self, snapshot: MapSnapshot | None) -> None:
+        """Draw this snapshot (nothing to do if it is the one already shown)."""
+        if snapshot is self.snapshot:
+            return
         if snapshot is not None and snapshot.size != self.zoom.size:
             self.zoom = Zoom(snapshot.size)
         self.snapshot = snapshot
+        self._strips.clear()
         self.refresh()
 
     def on_resize(self) -> None:
         self.post_message(self.ViewChanged(self))
 
     def render_line(self, y: int) -> Strip:
-        snap = self.snapshot
         width = self.columns
+        key = (y, width)
+        strip = self._strips.get(key)
+        if strip is None:
+            strip = self._strips[key] = self._line(y, width)
+        return strip
+
+    def _line(self, y: int, width: int) -> Strip:
+        """One row of cells; runs of cells that look alike are one segment (cheap to compose)."""
+        snap = self.snapshot
         if snap is None or width == 0:
             return Strip.blank(width)
-        segments = []
         start = y * width
-        for x in range(width):
-            i = start + x
-            status = snap.cells[i] if i < len(snap.cells) else None
-            if status is None:
-                segments.append(Segment(" ", _EMPTY))
-                continue
-            style = _STYLES[status]
-            if i == snap.current:
-                style = style + _CURRENT
-            if i == self.cursor and self.has_focus:
-                style = style + _CURSOR
-            segments.append(Segment(CELL_CHAR[status], style))
+        row = list(snap.cells[start : start + width])
+        row += [None] * (width - len(row))
+        marked = {}  # cells drawn apart from their runs: the current position and the cursor
+        if snap.current is not None and start <= snap.current < start + width:
+            marked[snap.current - start] = _CURRENT
+        if self.has_focus and self.cursor is not None and start <= self.cursor < start + width:
+            marked[self.cursor - start] = marked.get(self.cursor - start, Style()) + _CURSOR
+        segments: list[Segment] = []
+        x = 0
+        for status, run in groupby(row):
+            n = len(list(run))
+            char, style = (" ", _EMPTY) if status is None else (CELL_CHAR[status], _STYLES[status])
+            inside = sorted(k for k in marked if x <= k < x + n)
+            pos = x
+            for k in inside:
+                if k > pos:
+                    segments.append(Segment(char * (k - pos), style))
+                segments.append(Segment(char, style + marked[k]))
+                pos = k + 1
+            if x + n > pos:
+                segments.append(Segment(char * (x + n - pos), style))
+            x += n
         return Strip(segments, width)
+
+    def on_focus(self) -> None:
+        self._strips.clear()
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self._strips.clear()
+        self.refresh()
 
     # -- describing it -------------------------------------------------------------------------
 
@@ -162,6 +194,7 @@ class SectorMap(Widget, can_focus=True):
             self.cursor = snap.current if snap and snap.current is not None else 0
         else:
             self.cursor = min(max(self.cursor + dx + dy * width, 0), cells - 1)
+        self._strips.clear()
         self.refresh()
         self.post_message(self.ViewChanged(self))
 

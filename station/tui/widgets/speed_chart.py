@@ -50,18 +50,24 @@ def plot(curves: list[Curve], width: int, height: int, t_end: float | None = Non
             prev = y
     lines: list[Text] = []
     for row in range(height):
-        line = Text(no_wrap=True, overflow="crop")
-        for col in range(width):
-            b = bits[row][col]
-            line.append(chr(0x2800 + b) if b else " ", style=owner[row][col] or "")
+        chars = "".join(chr(0x2800 + b) if b else " " for b in bits[row])
+        line = Text(chars, no_wrap=True, overflow="crop")
+        owners = owner[row]
+        start = 0
+        for col in range(1, width + 1):  # one style span per run of a colour
+            if col == width or owners[col] != owners[start]:
+                if owners[start]:
+                    line.stylize(owners[start], start, col)
+                start = col
         lines.append(line)
-    marks = Text(no_wrap=True, overflow="crop")
     errors = [0] * width
     for curve in curves:
         for i, n in enumerate(curve.series.error_buckets(width, end) if end > 0 else []):
             errors[i] += n
-    for n in errors:
-        marks.append("x" if n else "─", style="bold red" if n else "grey37")
+    marks = Text("".join("x" if n else "─" for n in errors), style="grey37", no_wrap=True, overflow="crop")
+    for i, n in enumerate(errors):
+        if n:
+            marks.stylize("bold red", i, i + 1)
     lines.append(marks)
     return lines
 
