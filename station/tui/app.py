@@ -7,6 +7,8 @@ and stays reachable (F4) while the technician looks at other screens.
 
 from __future__ import annotations
 
+import gc
+import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -26,6 +28,8 @@ from station.media.drives import (
 )
 from station.session import SessionStore, data_home
 from station.tui.runner import JobEnded, JobEvents, JobProgress, LiveJob
+
+JOB_SWITCH_INTERVAL = 0.0005  # seconds: Python's thread switch interval while a job runs
 
 
 class StationApp(App[int]):
@@ -62,6 +66,7 @@ class StationApp(App[int]):
         self.follow_interval = follow_interval
         self.clock = clock  # the engine's clock (tests give a simulated one)
         self.live: LiveJob | None = None
+        self._switch_interval = sys.getswitchinterval()
         self.quitting = False
 
     def get_default_screen(self) -> Screen:
@@ -83,6 +88,17 @@ class StationApp(App[int]):
         if not live.launch_when_shown or live.launched:
             return
         live.launched = True
+        # Python's cyclic GC stops every thread while it walks the heap, and a full collection
+        # of the UI's tens of thousands of objects takes tens of milliseconds: collect now and
+        # keep what exists out of later collections until the job ends (unfrozen then, so
+        # nothing leaks).
+        gc.collect()
+        gc.freeze()
+        # The engine's threads take Python's GIL back after every read; the UI thread holding it
+        # for a whole switch interval (5 ms) each time would idle them.  A shorter interval while
+        # a job runs lets them back in sooner.
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(JOB_SWITCH_INTERVAL)
         self.run_worker(
             lambda: live.run(self.post_message),
             thread=True,
@@ -106,12 +122,15 @@ class StationApp(App[int]):
 
     def on_job_progress(self, m: JobProgress) -> None:
         m.job.on_progress(m)
+        self._refresh_live(soon=True)  # drawn as it arrives (at most ~4 times a second)
 
     def on_job_events(self, m: JobEvents) -> None:
         m.job.on_events(m)
         self._refresh_live()
 
     def on_job_ended(self, m: JobEnded) -> None:
+        gc.unfreeze()
+        sys.setswitchinterval(self._switch_interval)
         m.job.on_ended()
         self._refresh_live()
         if self.quitting:
@@ -122,11 +141,15 @@ class StationApp(App[int]):
             r = m.job.result
             self.notify(f"{r.outcome}: {r.reason}", title="job over", timeout=8)
 
-    def _refresh_live(self) -> None:
+    def _refresh_live(self, soon: bool = False) -> None:
+        """Redraw the live screen if it is showing; `soon`: unless it was drawn a moment ago."""
         if self.is_screen_installed("live"):
             screen = self.get_screen("live")
-            if screen.is_mounted:
-                screen.refresh_view()  # type: ignore[attr-defined]
+            if screen.is_mounted and screen in self.screen_stack:  # not while another screen replaced it
+                if soon:
+                    screen.refresh_if_due()  # type: ignore[attr-defined]
+                else:
+                    screen.refresh_view()  # type: ignore[attr-defined]
 
     # -- navigation ------------------------------------------------------------------------------
 
