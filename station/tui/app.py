@@ -17,6 +17,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from station.events import Finished, Paused, Resumed
 from station.job import ImageJob
 from station.media.drives import (
     AttachedProvider,
@@ -121,12 +122,12 @@ class StationApp(App[int]):
         self.push_screen("live")
 
     def on_job_progress(self, m: JobProgress) -> None:
-        m.job.on_progress(m)
-        self._refresh_live(soon=True)  # drawn as it arrives (at most ~4 times a second)
+        m.job.on_progress(m)  # drawn at the live screen's next tick (4 a second)
 
     def on_job_events(self, m: JobEvents) -> None:
         m.job.on_events(m)
-        self._refresh_live()
+        if any(isinstance(e, Paused | Resumed | Finished) for e in m.events):
+            self._refresh_live()  # the job's state changed: show it now, not at the next tick
 
     def on_job_ended(self, m: JobEnded) -> None:
         gc.unfreeze()
@@ -141,15 +142,12 @@ class StationApp(App[int]):
             r = m.job.result
             self.notify(f"{r.outcome}: {r.reason}", title="job over", timeout=8)
 
-    def _refresh_live(self, soon: bool = False) -> None:
-        """Redraw the live screen if it is showing; `soon`: unless it was drawn a moment ago."""
+    def _refresh_live(self) -> None:
+        """Redraw the live screen now if it is showing."""
         if self.is_screen_installed("live"):
             screen = self.get_screen("live")
             if screen.is_mounted and screen in self.screen_stack:  # not while another screen replaced it
-                if soon:
-                    screen.refresh_if_due()  # type: ignore[attr-defined]
-                else:
-                    screen.refresh_view()  # type: ignore[attr-defined]
+                screen.refresh_view()  # type: ignore[attr-defined]
 
     # -- navigation ------------------------------------------------------------------------------
 
@@ -187,6 +185,12 @@ class StationApp(App[int]):
             self.push_screen(NewSessionScreen(demo))
 
     # -- quitting -------------------------------------------------------------------------------
+
+    def on_unmount(self) -> None:
+        """However the app ends, a job still running is stopped: its map is saved, its thread ends."""
+        live = self.live
+        if live is not None and live.running:
+            live.stop()
 
     async def action_quit(self) -> None:
         """Quit; a running job is stopped first (after a confirmation) so that its map is saved."""

@@ -158,7 +158,8 @@ def test_pause_saves_the_map_and_holds_then_resume_goes_on(make_app, tmp_path: P
             held = live.progress.rescued
             on_disk = read_mapfile(str(image) + ".map").bytes_in(Status.FINISHED)
             assert on_disk == held, "pausing saves the map first"
-            assert "PAUSED" in text_of(app.screen.query_one("#job-title", Static))
+            title = app.screen.query_one("#job-title", Static)
+            await wait_for(pilot, lambda: "PAUSED" in text_of(title), 2, "PAUSED in the title")
             await pilot.pause(0.6)
             assert live.progress.rescued == held, "nothing is read while paused"
             assert any("paused: paused by the technician" in line for line in live.log)
@@ -339,3 +340,21 @@ def test_progress_messages_replace_each_other() -> None:
     assert not first.can_replace(JobProgress(b, p, None))  # another job's progress is its own
     assert not first.can_replace(JobEvents(a, []))
     assert os.environ["TZ"] == "UTC"
+
+
+def test_leaving_the_app_however_stops_a_paused_job(make_app, tmp_path: Path) -> None:
+    """An app that ends without the quit dialog (an error, a test's end) must not leave the engine waiting."""
+    app = make_app([virtual_drive(pace=4.0)])
+
+    async def go():
+        async with app.run_test(size=(140, 44)) as pilot:
+            await start_on(pilot, app, 0, tmp_path / "u.img")
+            await wait_for(pilot, lambda: app.live.launched and app.live.updates > 0, 5)
+            await pilot.press("p")
+            await wait_for(pilot, lambda: app.live.state == "paused", 5, "paused")
+
+    run(go())  # returns only once the engine's worker thread has ended
+    assert app.live.done.is_set() and app.live.result.outcome == "stopped"
+    assert (
+        read_mapfile(str(tmp_path / "u.img.map")).bytes_in(Status.FINISHED) == app.live.result.summary.rescued
+    )

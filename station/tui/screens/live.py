@@ -8,7 +8,6 @@ on pauses, phases and the end), whatever the engine is doing: a hung read still 
 from __future__ import annotations
 
 import dataclasses
-import time
 
 from textual import work
 from textual.app import App, ComposeResult
@@ -76,7 +75,6 @@ class LiveScreen(Screen):
         self._logged = 0
         self._smart_text = ""
         self._shown: dict[str, object] = {}  # what each part last drew
-        self._drawn_at = 0.0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -126,17 +124,10 @@ class LiveScreen(Screen):
     # -- drawing --------------------------------------------------------------------------------------
 
     def _tick(self) -> None:
-        self.refresh_if_due()
-
-    def refresh_if_due(self) -> None:
-        """Redraw unless drawn less than ~0.2 s ago.
-
-        Progress redraws the screen as it arrives (4 a second while reads flow, more around
-        phase changes: those are coalesced here); the timer redraws when nothing did for a while
-        (a hung read, a pause), so "last good read" keeps ticking.
-        """
-        if time.monotonic() - self._drawn_at >= REFRESH * 0.8:
-            self.refresh_view()
+        # Every tick, whatever the engine does: progress arrives about as often, and drawing on
+        # the clock rather than on each message keeps the UI's share of the CPU steady and small
+        # (a burst of phase changes is one redraw), while a hung read still ticks its counters.
+        self.refresh_view()
 
     def refresh_view(self) -> None:
         """Bring every part up to date; parts whose content did not change are not redrawn.
@@ -144,7 +135,6 @@ class LiveScreen(Screen):
         The engine shares the CPU (and Python's GIL) with this thread: a frame that redraws
         nothing new costs it nothing (see docs/architecture.md, "Performance").
         """
-        self._drawn_at = time.monotonic()
         live = self.live
         smap = self.query_one(SectorMap)
         cells, lo, hi = smap.wanted()
