@@ -85,7 +85,7 @@ class NewSessionScreen(Screen):
                     id="target", disabled=True,
                 )  # fmt: skip
                 yield Label("mapfile")
-                yield Input("", placeholder="DEST.map (resumes if it exists)", id="mapfile")
+                yield Input("", placeholder="IMAGE.map, or in the images folder for a drive", id="mapfile")
                 yield Label("method")
                 yield Select(methods, value="profile:default", allow_blank=False, id="method")
                 yield Label("retry passes")
@@ -202,6 +202,11 @@ class NewSessionScreen(Screen):
         if target is None and self._is_default_dir(dest):
             Path(dest).parent.mkdir(parents=True, exist_ok=True)
         mapfile = self.query_one("#mapfile", Input).value.strip() or None
+        if mapfile is None and target is not None:  # not DEST.map: that would be a file in /dev
+            image_dir = Path(self.app.image_dir)  # type: ignore[attr-defined]
+            image_dir.mkdir(parents=True, exist_ok=True)
+            stem = default_image_path(image_dir, self.source).with_suffix("")
+            mapfile = f"{stem}-to-{target.name}.map"
         force = target is not None or self.query_one("#force", Checkbox).value
         job = self._prepare(dest, mapfile, options, force)
         if job is None:
