@@ -1,6 +1,6 @@
 """SVG snapshots of the main screens (fixed sizes, fixed data, a simulated clock).
 
-Review a changed snapshot with `pytest tests/tui/test_snapshots.py --snapshot-update` and look
+Review a changed snapshot with `pytest tests/tui/test_tui_snapshots.py --snapshot-update` and look
 at the SVGs under __snapshots__/ (or the report pytest-textual-snapshot writes on failure).
 """
 
