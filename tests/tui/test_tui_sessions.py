@@ -160,3 +160,29 @@ def test_compare_sessions_side_by_side(make_app, tmp_path: Path) -> None:
             assert len(chart.curves) == 2 and chart.curves[0].colour != chart.curves[1].colour
 
     run(go())
+
+
+def test_opening_this_apps_own_session_shows_its_live_screen(make_app, tmp_path: Path) -> None:
+    from textual.widgets import Input
+    from tuikit import virtual_drive
+
+    from station.tui.screens.live import LiveScreen
+
+    app = make_app([virtual_drive(pace=4.0)])
+
+    async def go():
+        async with app.run_test(size=(160, 40)) as pilot:
+            await pilot.press("enter")
+            app.screen.query_one("#image-path", Input).value = str(tmp_path / "own.img")
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: app.live is not None and app.live.job.session is not None, 5)
+            await pilot.press("f3")
+            table = app.screen.query_one(DataTable)
+            await wait_for(pilot, lambda: table.row_count == 1, 5)
+            await pilot.press("enter")
+            await pilot.pause()
+            assert isinstance(app.screen, LiveScreen)
+            app.live.stop()
+            await wait_for(pilot, lambda: not app.live.running, 10)
+
+    run(go())

@@ -212,8 +212,13 @@ class SessionsScreen(Screen):
         from station.tui.screens.follow import FollowScreen
 
         row = self.highlighted()
-        if row is not None:
-            self.app.push_screen(FollowScreen(row.session))
+        if row is None:
+            return
+        live = self.app.live  # type: ignore[attr-defined]
+        if live is not None and live.job.session is not None and live.job.session.id == row.session.id:
+            self.app.action_live()  # type: ignore[attr-defined]  # this app's own job: its live screen
+            return
+        self.app.push_screen(FollowScreen(row.session))
 
     def action_mark(self) -> None:
         row = self.highlighted()
