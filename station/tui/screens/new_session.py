@@ -72,34 +72,39 @@ class NewSessionScreen(Screen):
             yield Label(f"[b]Source[/b]  {d.label}  {d.path}  {fmt_bytes(d.size)}", id="source")
             yield Static("", id="preflight", classes="detail")
             yield Label("Destination", classes="section")
-            with RadioSet(id="dest-kind"):
+            with RadioSet(id="dest-kind", compact=True):
                 yield RadioButton("image file", value=True, id="kind-file")
                 yield RadioButton("drive (overwritten)", id="kind-drive", disabled=not self.targets)
             with Grid(classes="form"):
                 yield Label("image file")
-                yield Input(str(image), id="image-path")
+                yield Input(str(image), id="image-path", compact=True)
                 yield Label("target drive")
                 yield Select(
                     [(f"{t.path}  {t.label}  {fmt_bytes(t.size)}", t.path) for t in self.targets],
                     prompt="no free drive" if not self.targets else "pick a drive",
-                    id="target", disabled=True,
+                    id="target", disabled=True, compact=True,
                 )  # fmt: skip
                 yield Label("mapfile")
-                yield Input("", placeholder="IMAGE.map, or in the images folder for a drive", id="mapfile")
+                yield Input(
+                    "",
+                    placeholder="IMAGE.map, or in the images folder for a drive",
+                    id="mapfile",
+                    compact=True,
+                )
                 yield Label("method")
-                yield Select(methods, value="profile:default", allow_blank=False, id="method")
+                yield Select(methods, value="profile:default", allow_blank=False, id="method", compact=True)
                 yield Label("retry passes")
-                yield Input("0", id="retry-passes")
+                yield Input("0", id="retry-passes", compact=True)
             with Horizontal(classes="switches"):
-                yield Checkbox("reverse", id="reverse")
-                yield Checkbox("no trim", id="no-trim")
-                yield Checkbox("no scrape", id="no-scrape")
-                yield Checkbox("no sweep", id="no-sweep")
-                yield Checkbox("overwrite an existing image", id="force")
+                yield Checkbox("reverse", id="reverse", compact=True)
+                yield Checkbox("no trim", id="no-trim", compact=True)
+                yield Checkbox("no scrape", id="no-scrape", compact=True)
+                yield Checkbox("no sweep", id="no-sweep", compact=True)
+                yield Checkbox("overwrite an existing image", id="force", compact=True)
             yield Static("", id="error", classes="error")
             with Horizontal(classes="buttons"):
-                yield Button("Start (ctrl+s)", variant="success", id="start")
-                yield Button("Back (esc)", id="back")
+                yield Button("Start (ctrl+s)", variant="success", id="start", compact=True)
+                yield Button("Back (esc)", id="back", compact=True)
         yield Footer()
 
     def on_mount(self) -> None:
