@@ -345,9 +345,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
     func = getattr(a, "func", None)
-    if func is None:
-        parser.print_help()
-        return 0
+    if func is None:  # no subcommand: the workstation (Textual is imported only here)
+        if not sys.stdin.isatty() or not sys.stdout.isatty():
+            parser.print_help()
+            return 0
+        from station.tui import run
+
+        return run()
     return func(a)
 
 

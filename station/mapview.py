@@ -140,6 +140,42 @@ def cell_of(size: int, cells: int, pos: int) -> int | None:
     return ((pos + 1) * used - 1) // size
 
 
+def cell_statuses(m: RescueMap, cells: int, lo: int = 0, hi: int | None = None) -> list[Status | None]:
+    """The worst status of each of `cells` equal cells over [lo, hi) (the whole map by default).
+
+    A range smaller than the grid gets one cell per byte and None (empty) cells after it.  This
+    is the one place where cells are aggregated: the CLI's block map and the TUI's sector map
+    both draw from it.  Statuses are laid on worst first, one block at a time, and each search
+    resumes after the last cell it marked: at most cells + 1 lookups per status, and one for a
+    status held by a single large block, so a live view can afford it several times a second.
+    """
+    hi = m.size if hi is None else min(hi, m.size)
+    lo = max(0, min(lo, hi))
+    span = hi - lo
+    out: list[Status | None] = [None] * cells
+    used = min(cells, span)
+    if used <= 0:
+        return out
+    todo = used
+    for status in SEVERITY[:-1]:
+        pos = lo
+        while pos < hi and todo:
+            b = m.next_block(status, pos)
+            if b is None or b.pos >= hi:
+                break
+            first = ((b.pos - lo + 1) * used - 1) // span
+            last = ((min(b.end, hi) - lo) * used - 1) // span
+            for i in range(first, last + 1):
+                if out[i] is None:
+                    out[i] = status
+                    todo -= 1
+            pos = max(b.end, lo + span * (last + 1) // used)  # the start of the next cell
+    if todo:  # every byte has a status: a cell with none of the worse ones is all the mildest
+        mildest = SEVERITY[-1]
+        out[:used] = [mildest if c is None else c for c in out[:used]]
+    return out
+
+
 def block_map(m: RescueMap, width: int, rows: int) -> list[Text]:
     """Draw the map as `rows` lines of `width` cells; each cell shows the worst status it covers.
 
@@ -150,14 +186,14 @@ def block_map(m: RescueMap, width: int, rows: int) -> list[Text]:
     if width < 1 or rows < 1:
         raise ValueError("width and rows must be >= 1")
     cells = width * rows
-    edges = cell_bounds(m.size, cells)
+    statuses = cell_statuses(m, cells)
     current = cell_of(m.size, cells, m.current_pos)
     lines: list[Text] = []
     for r in range(rows):
         line = Text(no_wrap=True, overflow="crop")
         for c in range(width):
             i = r * width + c
-            status = worst_status(m, edges[i], edges[i + 1])
+            status = statuses[i]
             if status is None:
                 line.append(EMPTY_CELL)
                 continue

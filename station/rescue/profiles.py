@@ -1,4 +1,5 @@
-"""Named engine profiles: the method a technician picks in the TUI or names in `station bench`.
+"""Named engine profiles: the methods a technician picks in the workstation or names in
+`station bench` (hardware imagers are the other kind of method; they come from `drivers`).
 
 A profile is only a set of option changes over the defaults, so a session's recorded options
 say exactly what ran, and a lab can compare profiles on the same drive.
@@ -7,23 +8,66 @@ say exactly what ran, and a lab can compare profiles on the same drive.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
 from typing import Any
 
 from station.rescue.options import KiB, RescueOptions
 
-PROFILES: dict[str, tuple[str, dict[str, Any]]] = {
-    "default": ("good data first, then trimming, sweeping and scraping (the defaults)", {}),
-    "fast": ("copying and trimming only: the readable bulk quickly, no scraping", {"no_scrape": True}),
-    "thorough": ("the defaults, then 3 retry passes over bad sectors", {"retry_passes": 3}),
-    "gentle": (
-        "small reads and no slow-area skipping, for drives that reset on long commands",
-        {"max_read_size": 64 * KiB, "min_read_rate": None},
-    ),
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    summary: str
+    changes: dict[str, Any] = field(default_factory=dict)
+
+    def options(self, base: RescueOptions | None = None) -> RescueOptions:
+        """Fresh options for this profile (over `base`, or the defaults)."""
+        return dataclasses.replace(base or RescueOptions(), **self.changes)
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile("default", "all phases: copy, trim, sweep, scrape"),
+        Profile(
+            "quick",
+            "good data first: copying passes only (resume later with default)",
+            {"no_trim": True, "no_scrape": True, "no_sweep": True},
+        ),
+        Profile("thorough", "all phases, then 3 retry passes over bad sectors", {"retry_passes": 3}),
+        Profile("reverse", "all phases, every pass in the other direction", {"reverse": True}),
+        Profile(
+            "gentle",
+            "small reads (64 KiB), for drives that reset on long commands",
+            {"max_read_size": 64 * KiB},
+        ),
+    )
 }
 
 
 def profile_options(name: str, base: RescueOptions | None = None) -> RescueOptions:
-    """The options of a profile (over `base`, or the defaults); ValueError names the profiles."""
+    """The options of a profile; ValueError names the profiles."""
     if name not in PROFILES:
         raise ValueError(f"no engine profile {name!r} (profiles: {', '.join(PROFILES)})")
-    return dataclasses.replace(base or RescueOptions(), **PROFILES[name][1])
+    return PROFILES[name].options(base)
+
+
+def cli_flags(o: RescueOptions) -> list[str]:
+    """`station image` flags that give these options (those that differ from the defaults)."""
+    d = RescueOptions()
+    flags: list[str] = []
+    for name, flag in (("reverse", "-R"), ("no_trim", "-N"), ("no_scrape", "-n"), ("no_sweep", "--no-sweep"),
+                       ("direct", "-d")):  # fmt: skip
+        if getattr(o, name) and not getattr(d, name):
+            flags.append(flag)
+    if o.retry_passes != d.retry_passes:
+        flags.append(f"--retry-passes={o.retry_passes}")
+    if o.max_read_errors is not None:
+        flags.append(f"--max-read-errors={o.max_read_errors}")
+    if o.timeout is not None:
+        flags.append(f"--timeout={o.timeout:g}")
+    if o.read_timeout != d.read_timeout:
+        flags.append(f"--read-timeout={o.read_timeout:g}")
+    if o.save_interval != d.save_interval:
+        flags.append(f"--save-interval={o.save_interval:g}")
+    return flags

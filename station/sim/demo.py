@@ -12,6 +12,7 @@ import time
 from station.sim.scripted import Fault, ScriptedSource
 
 MiB = 1 << 20
+DEMO_SIZE = 128 * MiB
 
 
 def demo_faults() -> list[Fault]:
@@ -30,7 +31,7 @@ def demo_faults() -> list[Fault]:
 def demo_drive() -> ScriptedSource:
     """A fresh demo drive (reads charged at ~20 MB/s, 20 ms per failed read, really slept)."""
     return ScriptedSource(
-        128 * MiB,
+        DEMO_SIZE,
         demo_faults(),
         clock=time.monotonic,
         rate=20e6,

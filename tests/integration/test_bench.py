@@ -56,11 +56,11 @@ def test_bench_compares_every_method_on_the_same_damage(kit, tiny: Path, tmp_pat
         pytest.skip("needs root, /dev/fuse, fusermount3, GNU ddrescue and dd")
     out = tmp_path / "out"
     r = run(
-        kit, "bench", str(tiny), "--methods", "engine,engine:fast,ddrescue,dd", "--out", str(out), "--json"
+        kit, "bench", str(tiny), "--methods", "engine,engine:quick,ddrescue,dd", "--out", str(out), "--json"
     )
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
-    assert [x["method"] for x in report["results"]] == ["engine", "engine:fast", "ddrescue", "dd"]
+    assert [x["method"] for x in report["results"]] == ["engine", "engine:quick", "ddrescue", "dd"]
     readable = report["readable_bytes"]
     assert 0 < readable < report["size"] == 8 << 20
     for res in report["results"]:

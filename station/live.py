@@ -1,0 +1,298 @@
+"""Watching a rescue as it runs, for any view: map snapshots, speed curves, following a session's log.
+
+No Textual here.  The workstation draws what these produce; tests drive them directly.
+
+* `MapProbe` takes snapshots of a running job's map *in the engine's own thread* (from the
+  emit callback, at most a few times a second), so a view never reads a map while it changes.
+* `SpeedSeries` is a rate-over-time curve from Progress events, with the read errors marked,
+  thinned so that a day-long session stays small.
+* `EventTail` reads new lines of a session's events.jsonl, for sessions of other processes.
+* `session_figures` gives a finished or running session's comparison numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from station.events import Event, Finished, Progress, ReadFailed, ReadHung, event_from_dict
+from station.mapview import cell_of, cell_statuses
+from station.rescue.rescuemap import RescueMap, Status
+
+# -- the sector map ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MapSnapshot:
+    """What a sector map shows: `cells` over [lo, hi) of a map of `size` bytes."""
+
+    size: int
+    lo: int
+    hi: int
+    cells: tuple[Status | None, ...]
+    current: int | None  # index of the cell holding the current position, if in view
+    bytes_per_cell: int
+
+    @classmethod
+    def of(cls, m: RescueMap, cells: int, lo: int = 0, hi: int | None = None) -> MapSnapshot:
+        hi = m.size if hi is None else min(hi, m.size)
+        lo = max(0, min(lo, hi))
+        statuses = tuple(cell_statuses(m, cells, lo, hi)) if cells > 0 else ()
+        cur = cell_of(hi - lo, cells, m.current_pos - lo) if cells > 0 else None
+        return cls(m.size, lo, hi, statuses, cur, -(-(hi - lo) // cells) if cells else 0)
+
+    def cell_range(self, i: int) -> tuple[int, int]:
+        """The bytes [pos, end) that cell i covers."""
+        n = len(self.cells)
+        span = self.hi - self.lo
+        used = min(n, span) or 1
+        if i >= used:
+            return self.hi, self.hi
+        return self.lo + span * i // used, self.lo + span * (i + 1) // used
+
+
+@dataclass
+class Zoom:
+    """Which region of the map a view shows; zooming halves or doubles it around a position."""
+
+    size: int
+    lo: int = 0
+    hi: int | None = None
+    min_span: int = 4096
+
+    def __post_init__(self) -> None:
+        if self.hi is None:
+            self.hi = self.size
+
+    @property
+    def span(self) -> int:
+        return (self.hi or 0) - self.lo
+
+    @property
+    def whole(self) -> bool:
+        return self.lo == 0 and self.hi == self.size
+
+    def zoom_in(self, around: int, factor: int = 4) -> None:
+        span = max(self.span // factor, min(self.min_span, self.size))
+        self._centre(around, span)
+
+    def zoom_out(self, factor: int = 4) -> None:
+        self._centre((self.lo + (self.hi or 0)) // 2, self.span * factor)
+
+    def pan(self, fraction: float) -> None:
+        """Move by a fraction of the span (negative: towards the start)."""
+        self._centre((self.lo + (self.hi or 0)) // 2 + int(self.span * fraction), self.span)
+
+    def reset(self) -> None:
+        self.lo, self.hi = 0, self.size
+
+    def _centre(self, around: int, span: int) -> None:
+        span = min(max(span, 1), self.size)
+        lo = min(max(around - span // 2, 0), self.size - span)
+        self.lo, self.hi = lo, lo + span
+
+
+class MapProbe:
+    """Snapshots of a running job's map, taken in the engine thread at its Progress events.
+
+    A view says which region and how many cells it wants (`want`, from any thread); the
+    engine's emit wrapper calls `take()` with the map, which is only ever safe to read there
+    (or when the job is paused or over).  The latest snapshot is kept in `latest`.
+    """
+
+    def __init__(self, rmap: RescueMap, cells: int = 0) -> None:
+        self.map = rmap
+        self._lock = threading.Lock()
+        self._want: tuple[int, int, int | None] = (cells, 0, None)
+        self.latest: MapSnapshot | None = None
+        self._key: tuple | None = None
+
+    def want(self, cells: int, lo: int = 0, hi: int | None = None) -> None:
+        with self._lock:
+            self._want = (cells, lo, hi)
+
+    def take(self) -> MapSnapshot | None:
+        """Snapshot the map as wanted now; call it where the map cannot change meanwhile.
+
+        The last snapshot is reused while the view and the map's fingerprint (its block count,
+        bytes per status and position, all O(1)) are unchanged: the engine emits progress at
+        every phase change too, often with nothing new to draw.
+        """
+        with self._lock:
+            want = self._want
+        cells, lo, hi = want
+        if cells <= 0:
+            return None
+        m = self.map
+        key = (want, len(m), tuple(m.bytes_in(s) for s in Status), m.current_pos)
+        if self.latest is not None and key == self._key:
+            return self.latest
+        snap = MapSnapshot.of(m, cells, lo, hi)
+        self.latest, self._key = snap, key
+        return snap
+
+
+# -- the speed chart ------------------------------------------------------------------------------
+
+
+@dataclass
+class SpeedSeries:
+    """Rate over time (seconds since the start, bytes/s) and when read errors happened.
+
+    At most `limit` samples are kept: past that, neighbouring pairs are averaged, so the curve
+    keeps its shape however long the session runs.
+    """
+
+    limit: int = 2048
+    times: list[float] = field(default_factory=list)
+    rates: list[float] = field(default_factory=list)
+    errors: list[float] = field(default_factory=list)  # times of read errors (also thinned)
+    average: float = 0.0
+    current: float = 0.0
+    last_t: float = 0.0
+
+    def add(self, e: Event) -> None:
+        if isinstance(e, Progress):
+            if self.times and e.t < self.times[-1]:  # a resumed run restarts its clock: continue the curve
+                return
+            self.times.append(e.t)
+            self.rates.append(e.current_rate)
+            self.current, self.average, self.last_t = e.current_rate, e.average_rate, e.t
+            if len(self.times) > self.limit:
+                self._thin()
+        elif isinstance(e, ReadFailed | ReadHung):
+            self.errors.append(e.t)
+            if len(self.errors) > self.limit:
+                self.errors = self.errors[::2]
+
+    def extend(self, events: Iterable[Event]) -> SpeedSeries:
+        for e in events:
+            self.add(e)
+        return self
+
+    def _thin(self) -> None:
+        t, r = self.times, self.rates
+        n = len(t) // 2 * 2
+        self.times = [(t[i] + t[i + 1]) / 2 for i in range(0, n, 2)] + t[n:]
+        self.rates = [(r[i] + r[i + 1]) / 2 for i in range(0, n, 2)] + r[n:]
+
+    @property
+    def peak(self) -> float:
+        return max(self.rates, default=0.0)
+
+    def buckets(self, width: int, t_end: float | None = None) -> list[float | None]:
+        """The mean rate in each of `width` equal time buckets over [0, t_end].
+
+        A bucket without a sample carries the one before it (the curve is a step between
+        samples); buckets before the first sample are None.
+        """
+        end = t_end if t_end is not None else self.last_t
+        if width <= 0:
+            return []
+        sums = [0.0] * width
+        counts = [0] * width
+        for t, r in zip(self.times, self.rates, strict=True):
+            i = min(int(t / end * width), width - 1) if end > 0 else 0
+            sums[i] += r
+            counts[i] += 1
+        out: list[float | None] = []
+        last: float | None = None
+        for s, c in zip(sums, counts, strict=True):
+            if c:
+                last = s / c
+            out.append(last)  # between samples the rate stays what it was last seen to be
+        return out
+
+    def error_buckets(self, width: int, t_end: float | None = None) -> list[int]:
+        end = t_end if t_end is not None else self.last_t
+        counts = [0] * max(width, 0)
+        for t in self.errors:
+            if width > 0:
+                counts[min(int(t / end * width), width - 1) if end > 0 else 0] += 1
+        return counts
+
+
+# -- following a session of another process ---------------------------------------------------------
+
+
+class EventTail:
+    """New events from an events.jsonl as it grows (complete lines only; torn lines wait)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self._partial = b""
+
+    def poll(self) -> list[Event]:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        self.offset += len(data)
+        data = self._partial + data
+        lines = data.split(b"\n")
+        self._partial = lines.pop()  # b"" after a complete last line
+        out: list[Event] = []
+        for line in lines:
+            try:
+                out.append(event_from_dict(json.loads(line)))
+            except (ValueError, TypeError):
+                continue
+        return out
+
+
+# -- comparison ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionFigures:
+    """What a comparison shows of one session."""
+
+    id: str
+    label: str
+    method: str
+    state: str
+    size: int
+    rescued: int
+    bad: int
+    read_errors: int
+    elapsed: float
+    average_rate: float
+    series: SpeedSeries = field(compare=False, repr=False)
+
+
+def session_figures(session, events: list[Event] | None = None) -> SessionFigures:
+    """Figures of a session from its record and event log (the last progress snapshot wins)."""
+    events = list(session.events()) if events is None else events
+    last = next((e for e in reversed(events) if isinstance(e, Progress)), None)
+    series = SpeedSeries().extend(events)
+    r = session.record
+    res = r.get("result") or {}
+    src = r.get("source") or {}
+    size = res.get("size") or (last.size if last else src.get("size") or 0)
+    rescued = res.get("rescued") if res.get("rescued") is not None else (last.rescued if last else 0)
+    bad = res.get("bad") if res.get("bad") is not None else (last.bad if last else 0)
+    errors = (
+        res.get("read_errors") if res.get("read_errors") is not None else (last.read_errors if last else 0)
+    )
+    finished = next((e for e in reversed(events) if isinstance(e, Finished)), None)
+    elapsed = last.elapsed if last else (finished.t if finished else 0.0)
+    label = f"{src.get('model') or src.get('path') or '?'} → {Path(r.get('dest') or '?').name}"
+    return SessionFigures(
+        id=session.id,
+        label=label,
+        method=r.get("method") or "engine",
+        state=session.state,
+        size=size,
+        rescued=rescued,
+        bad=bad,
+        read_errors=errors,
+        elapsed=elapsed,
+        average_rate=(last.average_rate if last else 0.0),
+        series=series,
+    )

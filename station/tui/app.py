@@ -1,0 +1,248 @@
+"""StationApp: the workstation.  `station` with no arguments opens it.
+
+Screens: devices (the default), new session, live session, sessions, comparison.  One imaging
+job runs at a time, in a thread worker (see runner.py); the live screen is installed for it
+and stays reachable (F4) while the technician looks at other screens.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from station.events import Finished, Paused, Resumed
+from station.job import ImageJob
+from station.media.drives import (
+    AttachedProvider,
+    Drive,
+    HealthProvider,
+    default_attached_providers,
+    default_health_provider,
+    scan_drives,
+)
+from station.session import SessionStore, data_home
+from station.tui.runner import JobEnded, JobEvents, JobProgress, LiveJob
+
+JOB_SWITCH_INTERVAL = 0.0005  # seconds: Python's thread switch interval while a job runs
+
+
+class StationApp(App[int]):
+    """The imaging workstation."""
+
+    CSS_PATH = "station.tcss"
+    TITLE = "Station"
+    SUB_TITLE = "imaging workstation"
+
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("f2", "devices", "Devices"),
+        Binding("f3", "sessions", "Sessions"),
+        Binding("f4", "live", "Live job"),
+    ]
+
+    def __init__(
+        self,
+        *,
+        store: SessionStore | None = None,
+        scan: Callable[[], list[Drive]] = scan_drives,
+        health: HealthProvider | None | str = "default",
+        attached: Iterable[AttachedProvider] | None = None,
+        image_dir: Path | None = None,
+        follow_interval: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.store = store or SessionStore()
+        self.scan = scan
+        self.health: HealthProvider | None = default_health_provider() if health == "default" else health  # type: ignore[assignment]
+        self.attached = list(default_attached_providers() if attached is None else attached)
+        self.image_dir = image_dir or data_home() / "station" / "images"
+        self.follow_interval = follow_interval
+        self.clock = clock  # the engine's clock (tests give a simulated one)
+        self.live: LiveJob | None = None
+        self._switch_interval = sys.getswitchinterval()
+        self.quitting = False
+
+    def get_default_screen(self) -> Screen:
+        from station.tui.screens.devices import DevicesScreen
+
+        return DevicesScreen()
+
+    # -- jobs ------------------------------------------------------------------------------------
+
+    def start_job(self, job: ImageJob, title: str, source_path: str = "") -> LiveJob:
+        """Show a prepared job's live screen; its engine starts in a thread worker once the screen is up."""
+        live = LiveJob(job, title, source_path, clock=self.clock)
+        live.launch_when_shown = True
+        self.show_job(live)
+        return live
+
+    def launch(self, live: LiveJob) -> None:
+        """Start the engine's worker (the live screen calls this after its first layout)."""
+        if not live.launch_when_shown or live.launched:
+            return
+        live.launched = True
+        # Python's cyclic GC stops every thread while it walks the heap, and a full collection
+        # of the UI's tens of thousands of objects takes tens of milliseconds: collect now and
+        # keep what exists out of later collections until the job ends (unfrozen then, so
+        # nothing leaks).
+        gc.collect()
+        gc.freeze()
+        # The engine's threads take Python's GIL back after every read; the UI thread holding it
+        # for a whole switch interval (5 ms) each time would idle them.  A shorter interval while
+        # a job runs lets them back in sooner.
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(JOB_SWITCH_INTERVAL)
+        self.run_worker(
+            lambda: live.run(self.post_message),
+            thread=True,
+            name="engine",
+            group="engine",
+            exit_on_error=False,
+        )
+
+    def show_job(self, live: LiveJob) -> None:
+        """Make `live` the current job and show its live screen (start_job also runs it)."""
+        from station.tui.screens.live import LiveScreen
+
+        if self.live is not None and self.live.running:
+            raise RuntimeError("a job is already running")
+        self.live = live
+        self._reset_stack()
+        if self.is_screen_installed("live"):
+            self.uninstall_screen("live")
+        self.install_screen(LiveScreen(live), name="live")
+        self.push_screen("live")
+
+    def on_job_progress(self, m: JobProgress) -> None:
+        m.job.on_progress(m)  # drawn at the live screen's next tick (4 a second)
+
+    def on_job_events(self, m: JobEvents) -> None:
+        m.job.on_events(m)
+        if any(isinstance(e, Paused | Resumed | Finished) for e in m.events):
+            self._refresh_live()  # the job's state changed: show it now, not at the next tick
+
+    def on_job_ended(self, m: JobEnded) -> None:
+        gc.unfreeze()
+        sys.setswitchinterval(self._switch_interval)
+        m.job.on_ended()
+        self._refresh_live()
+        if self.quitting:
+            self.exit(0)
+        elif m.job.error is not None:
+            self.notify(f"the job failed: {m.job.error}", severity="error", timeout=10)
+        elif m.job.result is not None:
+            r = m.job.result
+            self.notify(f"{r.outcome}: {r.reason}", title="job over", timeout=8)
+
+    def _refresh_live(self) -> None:
+        """Redraw the live screen now if it is showing."""
+        if self.is_screen_installed("live"):
+            screen = self.get_screen("live")
+            if screen.is_mounted and screen in self.screen_stack:  # not while another screen replaced it
+                screen.refresh_view()  # type: ignore[attr-defined]
+
+    # -- navigation ------------------------------------------------------------------------------
+
+    def _reset_stack(self) -> None:
+        """Back to the devices screen (the bottom of the stack)."""
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def action_devices(self) -> None:
+        self._reset_stack()
+
+    def action_sessions(self) -> None:
+        from station.tui.screens.sessions import SessionsScreen
+
+        if isinstance(self.screen, SessionsScreen):
+            return
+        self._reset_stack()
+        self.push_screen(SessionsScreen())
+
+    def action_live(self) -> None:
+        if not self.is_screen_installed("live"):
+            self.notify("no job has run yet: pick a drive and press Enter", severity="warning")
+            return
+        if self.screen is self.get_screen("live"):
+            return
+        self._reset_stack()
+        self.push_screen("live")
+
+    def action_new_demo_session(self) -> None:
+        from station.tui.screens.new_session import NewSessionScreen
+
+        demo = next((d for d in self.scan() if d.path == "demo"), None)
+        if demo is not None:
+            self._reset_stack()
+            self.push_screen(NewSessionScreen(demo))
+
+    # -- quitting -------------------------------------------------------------------------------
+
+    def on_unmount(self) -> None:
+        """However the app ends, a job still running is stopped: its map is saved, its thread ends."""
+        live = self.live
+        if live is not None and live.running:
+            live.stop()
+
+    async def action_quit(self) -> None:
+        """Quit; a running job is stopped first (after a confirmation) so that its map is saved."""
+        from station.tui.screens.dialogs import ConfirmScreen
+
+        live = self.live
+        if live is None or not live.running:
+            self.exit(0)
+            return
+        if self.quitting:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes and live.running:
+                self.quitting = True
+                live.stop()
+                self.notify("stopping the job and saving its map…", timeout=30)
+            elif yes:
+                self.exit(0)
+
+        self.push_screen(
+            ConfirmScreen(
+                "A job is running. Stop it, save its map and quit?",
+                yes="Stop and quit",
+                no="Keep imaging",
+            ),
+            answered,
+        )
+
+    # -- the command palette ------------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Devices", "List drives, imagers and relays (F2)", self.action_devices)
+        yield SystemCommand(
+            "Sessions", "History of imaging sessions, live and past (F3)", self.action_sessions
+        )
+        yield SystemCommand(
+            "Demo session", "Image the built-in demo failing drive", self.action_new_demo_session
+        )
+        if self.is_screen_installed("live"):
+            yield SystemCommand("Live session", "The running or last job (F4)", self.action_live)
+        live = self.live
+        if live is not None and live.running:
+            if live.paused:
+                yield SystemCommand("Resume job", "Let the paused job go on", live.resume)
+            else:
+                yield SystemCommand("Pause job", "Hold the job after its current read", live.pause)
+            yield SystemCommand("Stop job", "Stop the job (asks first); the map is saved", self._ask_stop)
+
+    def _ask_stop(self) -> None:
+        from station.tui.screens.live import ask_stop
+
+        if self.live is not None:
+            ask_stop(self, self.live)

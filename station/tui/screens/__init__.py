@@ -1,0 +1,1 @@
+"""Screens of the workstation: devices, new session, live session, sessions, comparison, dialogs."""

@@ -1,0 +1,142 @@
+"""Modal dialogs: a yes/no confirmation, a typed confirmation, option changes between passes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Static
+
+from station.rescue.options import RescueOptions
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A question with two buttons; y/Enter on the first, n/Escape on the second."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str, yes: str = "Yes", no: str = "No") -> None:
+        super().__init__(classes="dialog-screen")
+        self.question, self.yes, self.no = question, yes, no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.question, classes="question")
+            with Horizontal(classes="buttons"):
+                yield Button(f"{self.yes} (y)", variant="error", id="yes")
+                yield Button(f"{self.no} (n)", variant="primary", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class TypedConfirmScreen(ModalScreen[bool]):
+    """Overwriting a drive: the technician types its name (e.g. sdb) to go on."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, warning: str, word: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self.warning, self.word = warning, word
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.warning, classes="question danger")
+            yield Label(f"Type [b]{self.word}[/b] and press Enter to overwrite it, or Escape to go back.")
+            yield Input(placeholder=self.word, id="typed")
+            yield Static("", id="mismatch", classes="error")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.value.strip() == self.word:
+            self.dismiss(True)
+        else:
+            self.query_one("#mismatch", Static).update(f"that is not {self.word}: nothing was written")
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+# Options a running job may change (station.rescue.control.CHANGEABLE), as the dialog edits them.
+_NUMBERS = (
+    ("retry_passes", "retry passes", int),
+    ("max_read_errors", "stop after read errors (empty: never)", int),
+    ("timeout", "stop after seconds without a good read (empty: never)", float),
+    ("read_timeout", "read timeout, seconds", float),
+)
+_SWITCHES = (("no_trim", "skip trimming"), ("no_scrape", "skip scraping"), ("no_sweep", "skip sweeping"))
+
+
+class OptionsScreen(ModalScreen[dict[str, Any] | None]):
+    """Change options of a running job; they apply at its next phase or pass."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "apply", "Apply")]
+
+    def __init__(self, options: RescueOptions) -> None:
+        super().__init__(classes="dialog-screen")
+        self.options = options
+
+    def compose(self) -> ComposeResult:
+        o = self.options
+        with Vertical(classes="dialog wide"):
+            yield Label(
+                "Options for the next pass (the current pass ends under the old ones)", classes="question"
+            )
+            with Grid(classes="form"):
+                for name, label, _ in _NUMBERS:
+                    value = getattr(o, name)
+                    yield Label(label)
+                    yield Input("" if value is None else f"{value:g}", id=f"opt-{name}")
+            for name, label in _SWITCHES:
+                yield Checkbox(label, getattr(o, name), id=f"opt-{name}")
+            yield Static("", id="opt-error", classes="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Apply (ctrl+s)", variant="primary", id="apply")
+                yield Button("Cancel", id="cancel")
+
+    def changes(self) -> dict[str, Any]:
+        """The values that differ from the job's; ValueError names a bad one."""
+        out: dict[str, Any] = {}
+        for name, label, kind in _NUMBERS:
+            text = self.query_one(f"#opt-{name}", Input).value.strip()
+            if not text and name in ("retry_passes", "read_timeout"):
+                raise ValueError(f"{label}: a number is needed")
+            try:
+                value = kind(text) if text else None
+            except ValueError:
+                raise ValueError(f"{label}: {text!r} is not a number") from None
+            if value is not None and value < 0 and name != "retry_passes":
+                raise ValueError(f"{label}: must not be negative")
+            if value != getattr(self.options, name):
+                out[name] = value
+        for name, _ in _SWITCHES:
+            value = self.query_one(f"#opt-{name}", Checkbox).value
+            if value != getattr(self.options, name):
+                out[name] = value
+        return out
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "apply":
+            self.action_apply()
+        else:
+            self.dismiss(None)
+
+    def action_apply(self) -> None:
+        try:
+            self.dismiss(self.changes())
+        except ValueError as e:
+            self.query_one("#opt-error", Static).update(str(e))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,137 @@
+"""One session of the store, watched: live while another process runs it, else as it ended.
+
+A thread worker tails its events.jsonl and re-reads its mapfile whenever the file changes
+(the running process saves it every few seconds), then hands both to the UI thread.  The
+map object it hands over is never changed again, so zooming reads it safely on the UI thread.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from station.events import Event, Progress
+from station.live import EventTail, MapSnapshot, SpeedSeries
+from station.rescue.mapfile import MapfileError, read_mapfile
+from station.rescue.rescuemap import RescueMap
+from station.session import Session
+from station.tui.runner import describe
+from station.tui.widgets.counters import Counters
+from station.tui.widgets.event_log import EventLog
+from station.tui.widgets.sector_map import SectorMap
+from station.tui.widgets.speed_chart import Curve, SpeedChart
+
+
+class FollowScreen(Screen):
+    """A session of the store: map, counters, speed and log, following it while it runs."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        self.series = SpeedSeries()
+        self.progress: Progress | None = None
+        self.map: RescueMap | None = None
+        self._stop = threading.Event()
+
+    def compose(self) -> ComposeResult:
+        r = self.session.record
+        src = r.get("source") or {}
+        yield Header()
+        with Horizontal(id="top"):
+            with Vertical(id="map-pane"):
+                name = src.get("model") or src.get("path")
+                yield Static(f"[b]{name} → {r.get('dest')}[/b]  session {self.session.id}", id="job-title")
+                yield SectorMap(src.get("size") or 0, id="map")
+                yield Static("", id="map-caption")
+            with Vertical(id="side"):
+                yield Counters(id="counters")
+                yield Static("", id="follow-state")
+        with Horizontal(id="bottom"):
+            yield SpeedChart(id="chart")
+            yield EventLog(id="log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(SectorMap).focus()
+        self.watch_session()
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+
+    @work(thread=True, exclusive=True, group="follow")
+    def watch_session(self) -> None:
+        interval = self.app.follow_interval  # type: ignore[attr-defined]
+        tail = EventTail(self.session.dir / "events.jsonl")
+        mapfile = self.session.record.get("mapfile")
+        map_stamp = None
+        while not self._stop.is_set():
+            events = tail.poll()
+            rmap = None
+            try:
+                st = os.stat(mapfile) if mapfile else None
+            except OSError:
+                st = None
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino) if st else None
+            if stamp is not None and stamp != map_stamp:
+                try:
+                    rmap = read_mapfile(Path(mapfile))
+                    map_stamp = stamp
+                except (MapfileError, OSError):
+                    rmap = None  # caught mid-replace or damaged: try again next time
+            try:
+                session = self.app.store.get(self.session.id)  # type: ignore[attr-defined]
+            except (OSError, ValueError):
+                session = self.session
+            if events or rmap is not None or session.record != self.session.record:
+                self.app.call_from_thread(self._update, events, rmap, session)
+            if session.state != "running" and not events:
+                break  # over: everything is shown
+            self._stop.wait(interval)
+
+    def _update(self, events: list[Event], rmap: RescueMap | None, session: Session) -> None:
+        if not self.is_mounted:
+            return
+        self.session = session
+        log = self.query_one(EventLog)
+        lines = []
+        for e in events:
+            self.series.add(e)
+            if isinstance(e, Progress):
+                self.progress = e
+            line = describe(e)
+            if line:
+                lines.append(line)
+        if lines:
+            log.write_lines(lines)
+        if rmap is not None:
+            self.map = rmap
+        self.redraw()
+
+    def redraw(self) -> None:
+        smap = self.query_one(SectorMap)
+        if self.map is not None:
+            cells, lo, hi = smap.wanted()
+            smap.show(MapSnapshot.of(self.map, cells, lo, hi))
+        legend = "  ".join(f"{mark} {label}" for mark, label in SectorMap.legend())
+        saved = "map as last saved" if self.session.state == "running" else "final map"
+        self.query_one("#map-caption", Static).update(f"{smap.caption()} ({saved})\n{legend}")
+        state = self.session.state
+        self.query_one(Counters).show(self.progress, state)
+        res = self.session.record.get("reason")
+        self.query_one("#follow-state", Static).update(
+            f"state: {state}" + (f"\n{res}" if res else "") + f"\npid {self.session.record.get('pid')}"
+        )
+        self.query_one(SpeedChart).set_curves([Curve(self.series, "session")])
+
+    def on_sector_map_view_changed(self, event: SectorMap.ViewChanged) -> None:
+        self.redraw()

@@ -1,0 +1,211 @@
+"""The live session: sector map, speed chart, counters, SMART, event log; pause, resume, stop, options.
+
+The screen redraws four times a second from the LiveJob the app keeps up to date (and at once
+on pauses, phases and the end), whatever the engine is doing: a hung read still ticks the
+"last good read" counter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from station.media.drives import Drive, HealthBadge
+from station.tui.runner import LiveJob
+from station.tui.widgets.counters import Counters
+from station.tui.widgets.event_log import EventLog
+from station.tui.widgets.sector_map import SectorMap
+from station.tui.widgets.speed_chart import Curve, SpeedChart
+
+REFRESH = 0.25  # seconds: the screen updates at least 4 times a second
+LAUNCH_DELAY = 0.2  # seconds between showing a new job's screen and starting its engine
+
+
+def ask_stop(app: App, live: LiveJob) -> None:
+    """Stop a running job after a confirmation (its map is saved as it stops)."""
+    from station.tui.screens.dialogs import ConfirmScreen
+
+    if not live.running or live.state == "stopping":
+        return
+
+    def answered(yes: bool | None) -> None:
+        if yes:
+            live.stop()
+            app.notify("stopping: the map is saved, rerun the same session to resume")
+
+    app.push_screen(
+        ConfirmScreen("Stop this job? Its map is saved; it can be resumed.", yes="Stop", no="Go on"), answered
+    )
+
+
+def state_markup(live: LiveJob) -> str:
+    colour = {
+        "running": "green", "paused": "yellow", "stopping": "yellow", "finished": "bold green",
+        "stopped": "yellow", "failed": "bold red", "starting": "dim",
+    }.get(live.state, "")  # fmt: skip
+    text = f"[{colour}]{live.state.upper()}[/]"
+    if live.state == "paused":
+        reasons = live.control.reasons()
+        if reasons:
+            text += f" ({', '.join(reasons)})"
+    return text
+
+
+class LiveScreen(Screen):
+    """One job, live."""
+
+    AUTO_FOCUS = "SectorMap"
+
+    BINDINGS = [
+        Binding("p,space", "pause_resume", "Pause/Resume"),
+        Binding("x", "stop", "Stop"),
+        Binding("o", "options", "Options"),
+        Binding("escape", "app.devices", "Devices"),
+    ]
+
+    def __init__(self, live: LiveJob) -> None:
+        super().__init__()
+        self.live = live
+        self._logged = 0
+        self._smart_text = ""
+        self._shown: dict[str, object] = {}  # what each part last drew
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="top"):
+            with Vertical(id="map-pane"):
+                yield Static("", id="job-title")
+                yield SectorMap(self.live.job.rmap.size, id="map")
+                yield Static("", id="map-caption")
+            with Vertical(id="side"):
+                yield Counters(id="counters")
+                yield Static("", id="smart")
+        with Horizontal(id="bottom"):
+            yield SpeedChart(id="chart")
+            yield EventLog(id="log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(REFRESH, self._tick)
+        self._smart()
+        self.refresh_view()
+        # The engine starts once the screen is drawn and its footer composed: laying a new screen
+        # out is the costliest thing the UI does, and it need not compete with the first reads.
+        self.set_timer(LAUNCH_DELAY, lambda: self.app.launch(self.live))  # type: ignore[attr-defined]
+
+    # -- SMART readings ---------------------------------------------------------------------------
+
+    def _smart(self) -> None:
+        app = self.app
+        drive = next((d for d in app.scan() if d.path == self.live.source_path), None)  # type: ignore[attr-defined]
+        if drive is None or drive.kind != "block":
+            self._smart_text = "[dim]SMART: none (virtual drive)[/]"
+        elif app.health is None:  # type: ignore[attr-defined]
+            self._smart_text = "[dim]SMART: not available on this station[/]"
+        else:
+            self._smart_text = "SMART: reading…"
+            self._read_smart(drive)
+
+    @work(thread=True, exclusive=True, group="smart")
+    def _read_smart(self, drive: Drive) -> None:
+        try:
+            badge = self.app.health(drive)  # type: ignore[attr-defined]
+        except Exception:
+            badge = HealthBadge("UNKNOWN", ("SMART could not be read",))
+        text = "SMART: no data" if badge is None else f"SMART: {badge.short}\n" + "\n".join(badge.reasons)
+        self.app.call_from_thread(setattr, self, "_smart_text", text)
+
+    # -- drawing --------------------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        # Every tick, whatever the engine does: progress arrives about as often, and drawing on
+        # the clock rather than on each message keeps the UI's share of the CPU steady and small
+        # (a burst of phase changes is one redraw), while a hung read still ticks its counters.
+        self.refresh_view()
+
+    def refresh_view(self) -> None:
+        """Bring every part up to date; parts whose content did not change are not redrawn.
+
+        The engine shares the CPU (and Python's GIL) with this thread: a frame that redraws
+        nothing new costs it nothing (see docs/architecture.md, "Performance").
+        """
+        live = self.live
+        smap = self.query_one(SectorMap)
+        cells, lo, hi = smap.wanted()
+        live.probe.want(cells, lo, hi)
+        snap = live.snapshot
+        if snap is None or len(snap.cells) != cells or (snap.lo, snap.hi) != (lo, hi):
+            live.refresh_snapshot()  # only takes one where the engine cannot be changing the map
+        smap.show(live.snapshot)
+        self._set("#job-title", f"{state_markup(live)}  [b]{live.title}[/b]")
+        legend = "  ".join(f"{mark} {label}" for mark, label in SectorMap.legend())
+        self._set("#map-caption", f"{smap.caption()}\n{legend}  [reverse] [/] position")
+        slg = live.since_last_good()
+        counters = (live.progress, live.state, None if slg is None else round(slg))
+        if counters != self._shown.get("counters"):
+            self._shown["counters"] = counters
+            self.query_one(Counters).show(live.progress, live.state, slg)
+        self._set("#smart", self._smart_text)
+        series = live.series
+        chart = (len(series.times), series.last_t, len(series.errors))
+        if chart != self._shown.get("chart"):
+            self._shown["chart"] = chart
+            self.query_one(SpeedChart).set_curves([Curve(series, "this job")])
+        total = live.log_count
+        if total > self._logged:
+            self.query_one(EventLog).write_lines(list(live.log)[-min(total - self._logged, len(live.log)) :])
+            self._logged = total
+
+    def _set(self, selector: str, markup: str) -> None:
+        """Update a one-line Static if its text changed (no layout: their sizes are fixed)."""
+        if self._shown.get(selector) != markup:
+            self._shown[selector] = markup
+            self.query_one(selector, Static).update(markup, layout=False)
+
+    def on_sector_map_view_changed(self, event: SectorMap.ViewChanged) -> None:
+        self.refresh_view()
+
+    # -- steering -------------------------------------------------------------------------------------
+
+    def action_pause_resume(self) -> None:
+        live = self.live
+        if not live.running:
+            self.notify("the job is over", severity="warning")
+        elif live.control.paused:
+            live.resume()
+            self.notify("resuming")
+        else:
+            live.pause()
+            self.notify("pausing after the current read; the map is saved")
+        self.refresh_view()
+
+    def action_stop(self) -> None:
+        ask_stop(self.app, self.live)
+
+    def action_options(self) -> None:
+        from station.tui.screens.dialogs import OptionsScreen
+
+        live = self.live
+        if not live.running:
+            self.notify("the job is over", severity="warning")
+            return
+
+        def chosen(changes: dict | None) -> None:
+            if not changes:
+                return
+            try:
+                live.control.set_options(**changes)
+            except ValueError as e:
+                self.notify(str(e), severity="error")
+                return
+            live.options = dataclasses.replace(live.options, **changes)
+            said = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(changes.items()))
+            self.notify(f"from the next pass: {said}")
+
+        self.app.push_screen(OptionsScreen(live.options), chosen)

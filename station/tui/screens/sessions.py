@@ -1,0 +1,250 @@
+"""Sessions: the history from the session store, running ones followed live, and picking for comparison.
+
+Sessions of other processes (`station image` in another terminal) are found by re-listing the
+store and followed by tailing their events.jsonl, in a thread worker that sleeps on an event
+between polls: the UI thread never reads a file here.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Label, Static
+
+from station.events import Progress
+from station.live import EventTail
+from station.rescue.options import RescueOptions
+from station.session import Session
+from station.units import fmt_bytes, fmt_duration, fmt_percent
+
+RELIST_EVERY = 2.0  # seconds between looks for new sessions
+
+
+def method_text(record: dict) -> str:
+    """The method and the options that differ from the defaults, briefly."""
+    opts = record.get("options") or {}
+    d = RescueOptions().to_dict()
+    bits = []
+    for key, label in (("reverse", "reverse"), ("no_trim", "no trim"), ("no_scrape", "no scrape"),
+                       ("no_sweep", "no sweep"), ("direct", "direct")):  # fmt: skip
+        if opts.get(key) and not d[key]:
+            bits.append(label)
+    if opts.get("retry_passes"):
+        bits.append(f"{opts['retry_passes']} retries")
+    method = record.get("method") or "engine"
+    return method + (f" ({', '.join(bits)})" if bits else "")
+
+
+class SessionRow:
+    """What the table shows of one session; `progress` is the latest followed snapshot."""
+
+    def __init__(self, session: Session, progress: Progress | None = None) -> None:
+        self.session = session
+        self.progress = progress
+
+    def cells(self, marked: bool) -> tuple:
+        s, r = self.session, self.session.record
+        res = r.get("result") or {}
+        p = self.progress
+        size = res.get("size") or (p.size if p else (r.get("source") or {}).get("size") or 0)
+        rescued = res.get("rescued") if res.get("rescued") is not None else (p.rescued if p else None)
+        errors = (
+            res.get("read_errors") if res.get("read_errors") is not None else (p.read_errors if p else None)
+        )
+        state = s.state
+        colour = {"running": "green", "finished": "bold green", "interrupted": "red", "failed": "red"}.get(
+            state, ""
+        )
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.get("started") or 0))
+        src = r.get("source") or {}
+        return (
+            "●" if marked else " ",
+            s.id,
+            when,
+            f"[{colour}]{state}[/]" if colour else state,
+            method_text(r),
+            src.get("model") or src.get("path") or "?",
+            r.get("dest") or "?",
+            "-" if rescued is None else f"{fmt_bytes(rescued)} ({fmt_percent(rescued, size)})",
+            "-" if errors is None else str(errors),
+            fmt_duration(p.elapsed) if p else "-",
+        )
+
+
+class SessionsScreen(Screen):
+    """All sessions, newest first."""
+
+    BINDINGS = [
+        Binding("enter", "open", "Open"),
+        Binding("space", "mark", "Mark"),
+        Binding("c", "compare", "Compare"),
+        Binding("r", "reload", "Reload"),
+        Binding("escape", "app.devices", "Devices"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, SessionRow] = {}
+        self.order: list[str] = []
+        self.marked: set[str] = set()
+        self._stop = threading.Event()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Label(
+            "Sessions (running ones are followed live; space marks for comparison)", classes="section"
+        )
+        yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="sessions-note", classes="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for key, label in (
+            ("mark", " "), ("id", "session"), ("started", "started"), ("state", "state"),
+            ("method", "method"), ("source", "source"), ("dest", "destination"), ("rescued", "rescued"),
+            ("errors", "read errors"), ("elapsed", "time"),
+        ):  # fmt: skip
+            table.add_column(label, key=key)
+        table.focus()
+        self.follow()
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+
+    # -- the follower (a thread worker) ----------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="follow-sessions")
+    def follow(self) -> None:
+        store = self.app.store  # type: ignore[attr-defined]
+        interval = self.app.follow_interval  # type: ignore[attr-defined]
+        tails: dict[str, EventTail] = {}
+        latest: dict[str, Progress] = {}
+        known: dict[str, Session] = {}
+        next_list = 0.0
+        while not self._stop.is_set():
+            now = time.monotonic()
+            changed = False
+            if now >= next_list:
+                next_list = now + RELIST_EVERY
+                for s in store.list():
+                    old = known.get(s.id)
+                    if old is None or old.record != s.record:
+                        known[s.id] = s
+                        changed = True
+            for sid, s in known.items():
+                if sid not in tails:
+                    tails[sid] = EventTail(s.dir / "events.jsonl")
+                    events = tails[sid].poll()  # the whole log once, then only what is new
+                elif s.record.get("state") == "running":
+                    events = tails[sid].poll()
+                else:
+                    continue
+                p = next((e for e in reversed(events) if isinstance(e, Progress)), None)
+                if p is not None:
+                    latest[sid] = p
+                    changed = True
+            if changed:
+                newest = sorted(
+                    known, key=lambda sid: (known[sid].record.get("started") or 0, sid), reverse=True
+                )
+                rows = [SessionRow(known[sid], latest.get(sid)) for sid in newest]
+                self.app.call_from_thread(self._show, rows)
+            self._stop.wait(interval)
+
+    def _show(self, rows: list[SessionRow]) -> None:
+        if not self.is_mounted:
+            return
+        table = self.query_one(DataTable)
+        ids = [r.session.id for r in rows]
+        self.rows = {r.session.id: r for r in rows}
+        if ids != self.order:
+            keep = (
+                self.order[table.cursor_row]
+                if self.order and 0 <= table.cursor_row < len(self.order)
+                else None
+            )
+            table.clear()
+            for r in rows:
+                table.add_row(*r.cells(r.session.id in self.marked), key=r.session.id)
+            self.order = ids
+            if keep in ids:
+                table.move_cursor(row=ids.index(keep))
+        else:
+            for r in rows:
+                for key, value in zip(
+                    (
+                        "mark",
+                        "id",
+                        "started",
+                        "state",
+                        "method",
+                        "source",
+                        "dest",
+                        "rescued",
+                        "errors",
+                        "elapsed",
+                    ),
+                    r.cells(r.session.id in self.marked),
+                    strict=True,
+                ):
+                    table.update_cell(r.session.id, key, value)
+        note = self.query_one("#sessions-note", Static)
+        note.update("no sessions yet" if not rows else f"{len(rows)} sessions, {len(self.marked)} marked")
+
+    # -- keys -----------------------------------------------------------------------------------------------
+
+    def highlighted(self) -> SessionRow | None:
+        table = self.query_one(DataTable)
+        if not self.order or not 0 <= table.cursor_row < len(self.order):
+            return None
+        return self.rows.get(self.order[table.cursor_row])
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        from station.tui.screens.follow import FollowScreen
+
+        row = self.highlighted()
+        if row is None:
+            return
+        live = self.app.live  # type: ignore[attr-defined]
+        if live is not None and live.job.session is not None and live.job.session.id == row.session.id:
+            self.app.action_live()  # type: ignore[attr-defined]  # this app's own job: its live screen
+            return
+        self.app.push_screen(FollowScreen(row.session))
+
+    def action_mark(self) -> None:
+        row = self.highlighted()
+        if row is None:
+            return
+        sid = row.session.id
+        self.marked.symmetric_difference_update({sid})
+        self.query_one(DataTable).update_cell(sid, "mark", "●" if sid in self.marked else " ")
+        self.query_one("#sessions-note", Static).update(
+            f"{len(self.rows)} sessions, {len(self.marked)} marked"
+        )
+
+    def action_compare(self) -> None:
+        from station.tui.screens.compare import CompareScreen
+
+        ids = [sid for sid in self.order if sid in self.marked]
+        if not ids:
+            row = self.highlighted()
+            ids = [row.session.id] if row else []
+        if not ids:
+            self.notify("no sessions to compare", severity="warning")
+            return
+        self.app.push_screen(CompareScreen([self.rows[sid].session for sid in ids]))
+
+    def action_reload(self) -> None:
+        self.order = []  # redraw every row at the next poll
+        self._stop.set()
+        self._stop = threading.Event()
+        self.follow()

@@ -1,0 +1,1 @@
+"""Widgets of the workstation: the sector map, the speed chart, the counters."""

@@ -1,0 +1,204 @@
+"""The sector map, drawn as ddrescueview and HDDSuperClone draw it.
+
+Each cell is a run of bytes showing the worst status it holds (station.mapview.cell_statuses,
+the same aggregation as `station map`), so a single bad sector in a cell of megabytes still
+shows red.  The cell under the current position is drawn in reverse video; a cursor cell
+(moved with the arrow keys) is the centre of zooming in.  The widget draws what it is given
+(a MapSnapshot); whoever owns the map takes the snapshot for `wanted()`.
+"""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding
+from textual.message import Message
+from textual.strip import Strip
+from textual.widget import Widget
+
+from station.live import MapSnapshot, Zoom
+from station.mapview import CELL_CHAR, LABEL, LEGEND_ORDER, STYLE
+from station.rescue.rescuemap import Status
+from station.units import fmt_bytes
+
+_STYLES = {s: Style.parse(v) for s, v in STYLE.items()}
+_CURRENT = Style(reverse=True)
+_CURSOR = Style(bgcolor="grey30", underline=True)
+_EMPTY = Style()
+
+
+class SectorMap(Widget, can_focus=True):
+    """A grid of cells over a region of the map, with zoom and a cursor."""
+
+    DEFAULT_CSS = """
+    SectorMap { height: 1fr; min-height: 4; }
+    """
+
+    BINDINGS = [
+        Binding("plus,equals_sign", "zoom_in", "Zoom in", key_display="+"),
+        Binding("minus", "zoom_out", "Zoom out", key_display="-"),
+        Binding("0", "zoom_reset", "Whole map", show=False),
+        Binding("left", "cursor(-1, 0)", "Cursor left", show=False),
+        Binding("right", "cursor(1, 0)", "Cursor right", show=False),
+        Binding("up", "cursor(0, -1)", "Cursor up", show=False),
+        Binding("down", "cursor(0, 1)", "Cursor down", show=False),
+    ]
+
+    class ViewChanged(Message):
+        """The region or the number of cells changed: a new snapshot is wanted."""
+
+        def __init__(self, sector_map: SectorMap) -> None:
+            super().__init__()
+            self.sector_map = sector_map
+
+    def __init__(self, size: int = 0, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.zoom = Zoom(size)
+        self.snapshot: MapSnapshot | None = None
+        self.cursor: int | None = None
+        self._strips: dict[tuple[int, int], Strip] = {}  # (y, width) -> line, for the snapshot shown
+
+    # -- what to draw ----------------------------------------------------------------------
+
+    @property
+    def columns(self) -> int:
+        return max(self.content_size.width, 0)
+
+    @property
+    def cells(self) -> int:
+        return self.columns * max(self.content_size.height, 0)
+
+    def wanted(self) -> tuple[int, int, int]:
+        """(cells, lo, hi): the snapshot this widget would draw now."""
+        return self.cells, self.zoom.lo, self.zoom.hi or 0
+
+    def show(self, snapshot: MapSnapshot | None) -> None:
+        """Draw this snapshot (nothing to do if it is the one already shown)."""
+        if snapshot is self.snapshot:
+            return
+        if snapshot is not None and snapshot.size != self.zoom.size:
+            self.zoom = Zoom(snapshot.size)
+        self.snapshot = snapshot
+        self._strips.clear()
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self.post_message(self.ViewChanged(self))
+
+    def render_line(self, y: int) -> Strip:
+        width = self.columns
+        key = (y, width)
+        strip = self._strips.get(key)
+        if strip is None:
+            strip = self._strips[key] = self._line(y, width)
+        return strip
+
+    def _line(self, y: int, width: int) -> Strip:
+        """One row of cells; runs of cells that look alike are one segment (cheap to compose)."""
+        snap = self.snapshot
+        if snap is None or width == 0:
+            return Strip.blank(width)
+        start = y * width
+        row = list(snap.cells[start : start + width])
+        row += [None] * (width - len(row))
+        marked = {}  # cells drawn apart from their runs: the current position and the cursor
+        if snap.current is not None and start <= snap.current < start + width:
+            marked[snap.current - start] = _CURRENT
+        if self.has_focus and self.cursor is not None and start <= self.cursor < start + width:
+            marked[self.cursor - start] = marked.get(self.cursor - start, Style()) + _CURSOR
+        segments: list[Segment] = []
+        x = 0
+        for status, run in groupby(row):
+            n = len(list(run))
+            char, style = (" ", _EMPTY) if status is None else (CELL_CHAR[status], _STYLES[status])
+            inside = sorted(k for k in marked if x <= k < x + n)
+            pos = x
+            for k in inside:
+                if k > pos:
+                    segments.append(Segment(char * (k - pos), style))
+                segments.append(Segment(char, style + marked[k]))
+                pos = k + 1
+            if x + n > pos:
+                segments.append(Segment(char * (x + n - pos), style))
+            x += n
+        return Strip(segments, width)
+
+    def on_focus(self) -> None:
+        self._strips.clear()
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self._strips.clear()
+        self.refresh()
+
+    # -- describing it -------------------------------------------------------------------------
+
+    def caption(self) -> str:
+        """One line: the region shown, bytes per cell, and the cursor cell if any."""
+        snap = self.snapshot
+        if snap is None:
+            return "no map yet"
+        where = (
+            "whole drive"
+            if (snap.lo, snap.hi) == (0, snap.size)
+            else (f"{fmt_bytes(snap.lo)} – {fmt_bytes(snap.hi)} of {fmt_bytes(snap.size)}")
+        )
+        text = f"{where}, 1 cell = {fmt_bytes(snap.bytes_per_cell)}"
+        if self.cursor is not None and self.cursor < len(snap.cells) and snap.cells[self.cursor] is not None:
+            lo, hi = snap.cell_range(self.cursor)
+            status = snap.cells[self.cursor]
+            text += f"; cursor {lo:#x}–{hi:#x}: {LABEL[status]}" if status else ""
+        return text
+
+    @staticmethod
+    def legend() -> list[tuple[str, str]]:
+        """(markup, label) pairs of the legend, in the CLI's order."""
+        return [(f"[{STYLE[s]}]{CELL_CHAR[s]}[/]", LABEL[s]) for s in LEGEND_ORDER]
+
+    # -- keys ---------------------------------------------------------------------------------------
+
+    def _focus_pos(self) -> int:
+        snap = self.snapshot
+        if snap is None:
+            return 0
+        if self.cursor is not None and self.cursor < len(snap.cells):
+            lo, hi = snap.cell_range(self.cursor)
+            return (lo + hi) // 2
+        return (snap.lo + snap.hi) // 2
+
+    def action_zoom_in(self) -> None:
+        if self.zoom.size == 0:
+            return
+        self.zoom.zoom_in(self._focus_pos())
+        self.cursor = None
+        self.post_message(self.ViewChanged(self))
+
+    def action_zoom_out(self) -> None:
+        self.zoom.zoom_out()
+        self.cursor = None
+        self.post_message(self.ViewChanged(self))
+
+    def action_zoom_reset(self) -> None:
+        self.zoom.reset()
+        self.cursor = None
+        self.post_message(self.ViewChanged(self))
+
+    def action_cursor(self, dx: int, dy: int) -> None:
+        cells, width = self.cells, self.columns
+        if not cells or not width:
+            return
+        if self.cursor is None:
+            snap = self.snapshot
+            self.cursor = snap.current if snap and snap.current is not None else 0
+        else:
+            self.cursor = min(max(self.cursor + dx + dy * width, 0), cells - 1)
+        self._strips.clear()
+        self.refresh()
+        self.post_message(self.ViewChanged(self))
+
+
+def status_cells(snapshot: MapSnapshot, status: Status) -> int:
+    """How many cells show a status (tests and captions)."""
+    return sum(1 for s in snapshot.cells if s == status)
