@@ -1,0 +1,92 @@
+"""The engine against GNU ddrescue on every simulator preset: the table in docs/benchmarks.md.
+
+    .venv/bin/python bench/bench_methods.py [--presets a,b] [--methods engine,ddrescue] [--out DIR]
+
+Runs `station bench PRESET --methods ... --json` for each preset (each method on its own fresh
+copy of the drive; ddrescue over FUSE, so run as root) and prints a markdown table of simulated
+seconds and read errors at 90, 99, 99.9 and 100% of the readable data, with the engine's time
+and errors as a share of ddrescue's, then the issue's targets checked:
+
+* on every preset, the engine reaches 99, 99.9 and 100% no later than ddrescue;
+* on dead-head presets, in at most half of ddrescue's simulated time and read errors.
+
+Simulated time is charged by the drive model, so these numbers do not depend on how busy the
+machine is: one run is the measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MILESTONES = ("0.9", "0.99", "0.999", "1")
+TARGETS = ("0.99", "0.999", "1")
+
+
+def run(preset: str, methods: str, out: Path) -> dict:
+    cmd = [sys.executable, "-m", "station.cli", "bench", preset, "--methods", methods, "--json"]
+    cmd += ["--out", str(out)]
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if p.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)}: exit {p.returncode}: {p.stderr.strip()}")
+    return json.loads(p.stdout)
+
+
+def cell(m: dict | None) -> str:
+    return f"{m['seconds']:.0f} s / {m['read_errors']}" if m else "never"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--presets", default=None, help="comma-separated [all presets]")
+    ap.add_argument("--methods", default="engine,ddrescue")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "out" / "methods"))
+    a = ap.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from station.sim.model import preset_names
+
+    presets = a.presets.split(",") if a.presets else preset_names()
+    methods = a.methods.split(",")
+    rows, failures = [], []
+    for preset in presets:
+        report = run(preset, a.methods, Path(a.out) / preset)
+        by = {r["method"]: r for r in report["results"]}
+        ms = {name: by[name]["stats"]["milestones"] for name in methods}
+        for name in methods:
+            rows.append((preset, name, [cell(ms[name].get(f)) for f in MILESTONES], by[name]["correct"]))
+        if "engine" in ms and "ddrescue" in ms:
+            e, d = ms["engine"], ms["ddrescue"]
+            shares = []
+            for f in TARGETS:
+                if f not in d:
+                    shares.append("ddrescue never")
+                    continue
+                if f not in e:
+                    failures.append(f"{preset}: engine never reached {f} (ddrescue did)")
+                    shares.append("engine never")
+                    continue
+                t = e[f]["seconds"] / max(d[f]["seconds"], 1e-9)
+                x = e[f]["read_errors"] / max(d[f]["read_errors"], 1)
+                shares.append(f"{100 * t:.0f}% / {100 * x:.0f}%")
+                if e[f]["seconds"] > d[f]["seconds"]:
+                    failures.append(f"{preset}: engine later than ddrescue at {f}")
+                if preset.startswith("dead-head") and (t > 0.5 or x > 0.5):
+                    failures.append(f"{preset}: engine above half of ddrescue at {f}")
+            rows.append((preset, "engine vs ddrescue", ["", *shares], None))
+    head = "| preset | method | 90% | 99% | 99.9% | 100% | right |"
+    print(head)
+    print("|" + "---|" * 7)
+    for preset, name, cells, right in rows:
+        r = {True: "yes", False: "NO", None: ""}[right]
+        print(f"| {preset} | {name} | " + " | ".join(cells) + f" | {r} |")
+    print()
+    print("targets met" if not failures else "targets missed:\n  " + "\n  ".join(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
