@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from station.media import blockdev
+from station.media.blockdev import read_attr
 
 SYS = blockdev.SYS
 
@@ -199,13 +200,13 @@ def identity_from_kernel(
     ssd = None
     firmware = None
     if d is not None:
-        rot = _read(d / "queue" / "rotational")
+        rot = read_attr(d / "queue" / "rotational")
         ssd = None if rot is None else rot == "0"
-        firmware = _read(d / "device" / "rev") or _read(d / "device" / "firmware_rev")
+        firmware = read_attr(d / "device" / "rev") or read_attr(d / "device" / "firmware_rev")
         if sector_size is None:
-            sector_size = _int(_read(d / "queue" / "logical_block_size"))
+            sector_size = _int(read_attr(d / "queue" / "logical_block_size"))
         if physical_sector_size is None:
-            physical_sector_size = _int(_read(d / "queue" / "physical_block_size"))
+            physical_sector_size = _int(read_attr(d / "queue" / "physical_block_size"))
     return DriveIdentity(
         model=facts.get("model"),
         serial=facts.get("serial"),
@@ -219,14 +220,6 @@ def identity_from_kernel(
         wwn=facts.get("wwid"),
         source="kernel",
     )
-
-
-def _read(path: Path) -> str | None:
-    try:
-        text = path.read_text(errors="replace").strip()
-    except OSError:
-        return None
-    return text or None
 
 
 def _int(text: str | None) -> int | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from station.health.identity import transport_from_sysfs
+from station.media.blockdev import read_attr
 
 PROC = Path("/proc")
 SYS = Path("/sys")
@@ -48,14 +49,6 @@ PCI_CLASSES = {
 STORAGE_BASE, SERIAL_BUS_BASE = 0x01, 0x0C
 
 
-def _read(path: Path) -> str | None:
-    try:
-        text = path.read_text(errors="replace").strip()
-    except OSError:
-        return None
-    return text or None
-
-
 def _int(text: str | None, base: int = 10) -> int | None:
     if text is None:
         return None
@@ -76,7 +69,7 @@ def host_info(*, etc_root: Path = ETC) -> dict[str, Any]:
     from station import __version__
 
     os_name = None
-    text = _read(etc_root / "os-release")
+    text = read_attr(etc_root / "os-release")
     if text:
         m = re.search(r'^PRETTY_NAME="?([^"\n]*)"?$', text, re.M)
         os_name = m.group(1) if m else None
@@ -137,8 +130,8 @@ def _is_float(text: str | None) -> bool:
 
 
 def cpu_info(*, proc_root: Path = PROC, sys_root: Path = SYS) -> dict[str, Any]:
-    info = parse_cpuinfo(_read(proc_root / "cpuinfo") or "")
-    khz = _int(_read(sys_root / "devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq"))
+    info = parse_cpuinfo(read_attr(proc_root / "cpuinfo") or "")
+    khz = _int(read_attr(sys_root / "devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq"))
     if khz:
         info["max_mhz"] = khz // 1000
     return info
@@ -147,7 +140,7 @@ def cpu_info(*, proc_root: Path = PROC, sys_root: Path = SYS) -> dict[str, Any]:
 def memory_info(*, proc_root: Path = PROC) -> dict[str, Any]:
     """Total and available memory and swap, in bytes."""
     values: dict[str, int] = {}
-    for line in (_read(proc_root / "meminfo") or "").splitlines():
+    for line in (read_attr(proc_root / "meminfo") or "").splitlines():
         m = re.match(r"(\w+):\s+(\d+)\s*kB", line)
         if m:
             values[m.group(1)] = int(m.group(2)) * 1024
@@ -172,7 +165,7 @@ def board_info(*, sys_root: Path = SYS) -> dict[str, Any]:
         "bios_version",
         "bios_date",
     )
-    return _drop_none({name: _read(d / name) for name in names})
+    return _drop_none({name: read_attr(d / name) for name in names})
 
 
 # --- PCI and USB names --------------------------------------------------------------------------
@@ -238,13 +231,13 @@ def controllers(*, sys_root: Path = SYS, names: IdNames | None = None) -> list[d
     if not root.is_dir():
         return out
     for dev in sorted(root.iterdir()):
-        code = _int(_read(dev / "class"), 16)
+        code = _int(read_attr(dev / "class"), 16)
         if code is None or (code >> 16) not in (STORAGE_BASE, SERIAL_BUS_BASE):
             continue
         kind = pci_class_name(code)
         if kind is None:  # other serial-bus classes (SMBus, ...)
             continue
-        vid, did = _int(_read(dev / "vendor"), 16), _int(_read(dev / "device"), 16)
+        vid, did = _int(read_attr(dev / "vendor"), 16), _int(read_attr(dev / "device"), 16)
         driver = os.path.basename(os.readlink(dev / "driver")) if (dev / "driver").is_symlink() else None
         out.append(
             _drop_none(
@@ -273,29 +266,29 @@ def usb_devices(*, sys_root: Path = SYS, names: IdNames | None = None) -> list[d
     for dev in sorted(root.iterdir()):
         if not (dev / "idVendor").exists():
             continue  # an interface, not a device
-        vid, pid = _int(_read(dev / "idVendor"), 16), _int(_read(dev / "idProduct"), 16)
+        vid, pid = _int(read_attr(dev / "idVendor"), 16), _int(read_attr(dev / "idProduct"), 16)
         drivers, classes = set(), set()
         for intf in dev.iterdir() if dev.is_dir() else []:
             if not re.match(r"^[\d\-.]+:\d+\.\d+$", intf.name):
                 continue
             if (intf / "driver").is_symlink():
                 drivers.add(os.path.basename(os.readlink(intf / "driver")))
-            c = _int(_read(intf / "bInterfaceClass"), 16)
+            c = _int(read_attr(intf / "bInterfaceClass"), 16)
             if c is not None:
                 classes.add(c)
-        dev_class = _int(_read(dev / "bDeviceClass"), 16)
+        dev_class = _int(read_attr(dev / "bDeviceClass"), 16)
         out.append(
             _drop_none(
                 {
-                    "bus": _int(_read(dev / "busnum")),
-                    "device": _int(_read(dev / "devnum")),
+                    "bus": _int(read_attr(dev / "busnum")),
+                    "device": _int(read_attr(dev / "devnum")),
                     "vendor_id": f"{vid:04x}" if vid is not None else None,
                     "product_id": f"{pid:04x}" if pid is not None else None,
-                    "manufacturer": _read(dev / "manufacturer") or names.vendor(vid),
-                    "product": _read(dev / "product") or names.device(vid, pid),
-                    "serial": _read(dev / "serial"),
-                    "speed_mbps": _speed(_read(dev / "speed")),
-                    "usb_version": _read(dev / "version"),
+                    "manufacturer": read_attr(dev / "manufacturer") or names.vendor(vid),
+                    "product": read_attr(dev / "product") or names.device(vid, pid),
+                    "serial": read_attr(dev / "serial"),
+                    "speed_mbps": _speed(read_attr(dev / "speed")),
+                    "usb_version": read_attr(dev / "version"),
                     "hub": dev_class == 0x09,
                     "mass_storage": 0x08 in classes,
                     "drivers": sorted(drivers) or None,
@@ -325,7 +318,7 @@ def _pci_address(resolved: str) -> str | None:
 def _udev(dev_t: str | None, udev_root: Path) -> dict[str, str]:
     if not dev_t:
         return {}
-    text = _read(udev_root / f"b{dev_t}") or ""
+    text = read_attr(udev_root / f"b{dev_t}") or ""
     props = {}
     for line in text.splitlines():
         if line.startswith("E:") and "=" in line:
@@ -347,36 +340,36 @@ def disks(*, sys_root: Path = SYS, udev_root: Path = UDEV_DATA) -> list[dict[str
         return out
     for entry in sorted(root.iterdir()):
         name = entry.name
-        size = _int(_read(entry / "size"))
+        size = _int(read_attr(entry / "size"))
         if size is None:
             continue
         resolved = os.path.realpath(entry)
-        backing = _read(entry / "loop" / "backing_file")
+        backing = read_attr(entry / "loop" / "backing_file")
         if name.startswith(("loop", "ram", "zram")) and (
             size == 0 or (name.startswith("loop") and not backing)
         ):
             continue
-        dev_t = _read(entry / "dev")
+        dev_t = read_attr(entry / "dev")
         udev = _udev(dev_t, udev_root)
         device = entry / "device"
-        rot = _read(entry / "queue" / "rotational")
+        rot = read_attr(entry / "queue" / "rotational")
         out.append(
             _drop_none(
                 {
                     "name": name.replace("!", "/"),
                     "path": "/dev/" + name.replace("!", "/"),
                     "size_bytes": size * 512,
-                    "model": _read(device / "model") or udev.get("ID_MODEL"),
-                    "vendor": _name(_read(device / "vendor")),
-                    "serial": _read(device / "serial") or udev.get("ID_SERIAL_SHORT"),
-                    "firmware": _read(device / "rev")
-                    or _read(device / "firmware_rev")
+                    "model": read_attr(device / "model") or udev.get("ID_MODEL"),
+                    "vendor": _name(read_attr(device / "vendor")),
+                    "serial": read_attr(device / "serial") or udev.get("ID_SERIAL_SHORT"),
+                    "firmware": read_attr(device / "rev")
+                    or read_attr(device / "firmware_rev")
                     or udev.get("ID_REVISION"),
                     "rotational": None if rot is None else rot == "1",
-                    "removable": _read(entry / "removable") == "1",
-                    "read_only": _read(entry / "ro") == "1",
-                    "logical_sector_size": _int(_read(entry / "queue" / "logical_block_size")),
-                    "physical_sector_size": _int(_read(entry / "queue" / "physical_block_size")),
+                    "removable": read_attr(entry / "removable") == "1",
+                    "read_only": read_attr(entry / "ro") == "1",
+                    "logical_sector_size": _int(read_attr(entry / "queue" / "logical_block_size")),
+                    "physical_sector_size": _int(read_attr(entry / "queue" / "physical_block_size")),
                     "transport": transport_from_sysfs(resolved),
                     "controller": _pci_address(resolved),
                     "backing_file": backing,

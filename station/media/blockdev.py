@@ -106,8 +106,8 @@ def sysfs_dir(rdev: int, *, sys_root: Path = SYS) -> Path | None:
     return link.resolve()
 
 
-def _read(path: Path) -> str | None:
-    """A sysfs attribute, stripped; None when missing, unreadable or empty."""
+def read_attr(path: Path) -> str | None:
+    """A sysfs (or procfs) attribute, stripped; None when missing, unreadable or empty."""
     try:
         text = path.read_text(errors="replace").strip()
     except OSError:
@@ -138,7 +138,7 @@ def whole_disk(rdev: int, *, sys_root: Path = SYS) -> int:
     d = sysfs_dir(rdev, sys_root=sys_root)
     if d is None or not (d / "partition").exists():
         return rdev
-    parent = _read(d.parent / "dev")
+    parent = read_attr(d.parent / "dev")
     return parse_dev(parent) if parent else rdev
 
 
@@ -149,8 +149,8 @@ def partitions(rdev: int, *, sys_root: Path = SYS) -> list[int]:
         return []
     found: list[tuple[int, int]] = []
     for child in d.iterdir():
-        number = _read(child / "partition")
-        dev = _read(child / "dev")
+        number = read_attr(child / "partition")
+        dev = read_attr(child / "dev")
         if number and dev:
             found.append((int(number), parse_dev(dev)))
     return [dev for _, dev in sorted(found)]
@@ -163,7 +163,7 @@ def _linked(rdev: int, folder: str, sys_root: Path) -> list[int]:
         return []
     found = []
     for child in sorted((d / folder).iterdir()):
-        dev = _read(child / "dev")
+        dev = read_attr(child / "dev")
         if dev:
             found.append(parse_dev(dev))
     return found
@@ -182,7 +182,7 @@ def slaves(rdev: int, *, sys_root: Path = SYS) -> list[int]:
 def size_bytes(rdev: int, *, sys_root: Path = SYS) -> int | None:
     """Device size from sysfs ('size' counts 512-byte units whatever the sector size), no open needed."""
     d = sysfs_dir(rdev, sys_root=sys_root)
-    text = _read(d / "size") if d else None
+    text = read_attr(d / "size") if d else None
     return int(text) * 512 if text else None
 
 
@@ -191,15 +191,15 @@ def loop_backing_file(rdev: int, *, sys_root: Path = SYS) -> str | None:
     d = sysfs_dir(whole_disk(rdev, sys_root=sys_root), sys_root=sys_root)
     if d is None:
         return None
-    return _read(d / "loop" / "backing_file")
+    return read_attr(d / "loop" / "backing_file")
 
 
 def loops_backed_by(st: os.stat_result, *, sys_root: Path = SYS) -> list[int]:
     """Loop devices whose backing file is the file with this stat (any name of it)."""
     found = []
     for backing in sorted((sys_root / "block").glob("*/loop/backing_file")):
-        name = _read(backing)
-        dev = _read(backing.parent.parent / "dev")
+        name = read_attr(backing)
+        dev = read_attr(backing.parent.parent / "dev")
         try:
             other = os.stat(name) if name else None
         except OSError:
@@ -239,10 +239,10 @@ def read_identity(rdev: int, *, sys_root: Path = SYS, udev_root: Path = UDEV_DAT
     udev = udev_properties(disk, udev_root=udev_root)
     found: dict[str, str | None] = {"model": None, "serial": None, "vendor": None, "wwid": None}
     if d is not None:
-        found["model"] = _read(d / "device" / "model")
-        found["serial"] = _read(d / "device" / "serial")
-        found["vendor"] = _read(d / "device" / "vendor")
-        found["wwid"] = _read(d / "wwid") or _read(d / "device" / "wwid")
+        found["model"] = read_attr(d / "device" / "model")
+        found["serial"] = read_attr(d / "device" / "serial")
+        found["vendor"] = read_attr(d / "device" / "vendor")
+        found["wwid"] = read_attr(d / "wwid") or read_attr(d / "device" / "wwid")
     if not found["model"]:
         enc = udev.get("ID_MODEL_ENC")
         found["model"] = _udev_unescape(enc).strip() if enc else udev.get("ID_MODEL")
@@ -350,3 +350,25 @@ def in_use(
         for holder in holders(dev, sys_root=sys_root):
             reasons.append(f"{name} is held by {dev_path(holder, sys_root=sys_root)}")
     return reasons
+
+
+def bottom_disks(rdev: int, *, sys_root: Path = SYS) -> set[int]:
+    """The whole disks at the bottom of a device's stack (partition -> disk, dm/md -> members)."""
+    seen: set[int] = set()
+    found: set[int] = set()
+    todo = [rdev]
+    while todo:
+        dev = todo.pop()
+        if dev in seen:
+            continue
+        seen.add(dev)
+        disk = whole_disk(dev, sys_root=sys_root)
+        if disk != dev:
+            todo.append(disk)
+            continue
+        lower = slaves(dev, sys_root=sys_root)
+        if lower:
+            todo.extend(lower)
+        else:
+            found.add(dev)
+    return found

@@ -166,28 +166,6 @@ def _flag(path: Path) -> bool | None:
         return None
 
 
-def _disks_under(rdev: int, sys_root: Path) -> set[int]:
-    """The whole disks at the bottom of a device's stack (partition -> disk, dm/md -> members)."""
-    seen: set[int] = set()
-    found: set[int] = set()
-    todo = [rdev]
-    while todo:
-        dev = todo.pop()
-        if dev in seen:
-            continue
-        seen.add(dev)
-        disk = blockdev.whole_disk(dev, sys_root=sys_root)
-        if disk != dev:
-            todo.append(disk)
-            continue
-        lower = blockdev.slaves(dev, sys_root=sys_root)
-        if lower:
-            todo.extend(lower)
-        else:
-            found.add(dev)
-    return found
-
-
 SYSTEM_MOUNTS = ("/", "/boot", "/boot/efi", "/usr", "/var")
 
 
@@ -199,7 +177,7 @@ def system_disks(*, mounts: list[blockdev.Mount] | None = None, sys_root: Path =
         if mount.mountpoint in SYSTEM_MOUNTS:
             for dev in blockdev.mount_devices(mount):
                 if blockdev.sysfs_dir(dev, sys_root=sys_root) is not None:
-                    disks |= _disks_under(dev, sys_root)
+                    disks |= blockdev.bottom_disks(dev, sys_root=sys_root)
     return disks
 
 
@@ -222,8 +200,8 @@ def block_drives(
         name = entry.name
         if name.startswith(_SKIP_PREFIXES):
             continue
-        dev_text = blockdev._read(entry / "dev")
-        size_text = blockdev._read(entry / "size")
+        dev_text = blockdev.read_attr(entry / "dev")
+        size_text = blockdev.read_attr(entry / "size")
         if not dev_text or not size_text or int(size_text) == 0:
             continue  # an unattached loop device, an empty card reader
         rdev = blockdev.parse_dev(dev_text)
@@ -233,7 +211,7 @@ def block_drives(
         if is_system:
             reasons.append("holds the running system")
         reasons += blockdev.in_use(rdev, sys_root=sys_root, mounts=mounts, swaps=swaps)
-        backing = blockdev._read(entry / "loop" / "backing_file")
+        backing = blockdev.read_attr(entry / "loop" / "backing_file")
         out.append(
             Drive(
                 path="/dev/" + name.replace("!", "/"),

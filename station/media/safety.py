@@ -28,28 +28,6 @@ from station.media.source import probe_source
 _MAX_LOOP_DEPTH = 8  # a loop over a file on a loop over a file ... (each level is a real device)
 
 
-def _bottoms(rdev: int) -> set[int]:
-    """The whole disks at the bottom of a device's stack (partition -> disk, dm/md -> members)."""
-    seen: set[int] = set()
-    result: set[int] = set()
-    todo = [rdev]
-    while todo:
-        dev = todo.pop()
-        if dev in seen:
-            continue
-        seen.add(dev)
-        disk = blockdev.whole_disk(dev)
-        if disk != dev:
-            todo.append(disk)
-            continue
-        lower = blockdev.slaves(dev)
-        if lower:
-            todo.extend(lower)
-        else:
-            result.add(dev)
-    return result
-
-
 def _stack(rdev: int) -> set[int]:
     """Every device whose bytes a write to rdev can change: itself, what is below it, what is built on it."""
     seen: set[int] = set()
@@ -82,7 +60,7 @@ class _Footprint:
     def add_block(self, rdev: int) -> None:
         """A block device source: its drive, and the backing file if it is a loop device."""
         self.rdevs.add(rdev)
-        self.drives |= _bottoms(rdev)
+        self.drives |= blockdev.bottom_disks(rdev)
         backing = blockdev.loop_backing_file(rdev)
         if backing:
             try:
@@ -124,7 +102,7 @@ def _existing_ancestor(path: str) -> str:
 
 def _on_drives(fp: _Footprint, st_dev: int) -> bool:
     """True if the filesystem with this st_dev sits on one of the source's drives."""
-    return any(fp.drives & _bottoms(dev) for dev in blockdev.filesystem_devices(st_dev))
+    return any(fp.drives & blockdev.bottom_disks(dev) for dev in blockdev.filesystem_devices(st_dev))
 
 
 def _block_reason(fp: _Footprint, rdev: int) -> str | None:
@@ -136,7 +114,7 @@ def _block_reason(fp: _Footprint, rdev: int) -> str | None:
             return "is a partition of the source drive"
         if blockdev.whole_disk(src) == rdev:
             return "is the disk that holds the source partition"
-    if fp.drives & _bottoms(rdev):
+    if fp.drives & blockdev.bottom_disks(rdev):
         return "is on the same drive as the source"
     stack = _stack(rdev)
     for dev, who in fp.file_devices.items():
