@@ -358,3 +358,34 @@ def test_leaving_the_app_however_stops_a_paused_job(make_app, tmp_path: Path) ->
     assert (
         read_mapfile(str(tmp_path / "u.img.map")).bytes_in(Status.FINISHED) == app.live.result.summary.rescued
     )
+
+
+def test_simulator_presets_are_listed_after_the_demo_drive_and_image(tmp_path: Path) -> None:
+    """The app's own default drive list: block devices, the demo drive, then every preset."""
+    from station.session import SessionStore
+    from station.sim.model import preset_names
+    from station.tui.app import StationApp
+
+    app = StationApp(
+        store=SessionStore(tmp_path / "sessions"), health=None, attached=[], image_dir=tmp_path / "images"
+    )
+
+    async def go():
+        async with app.run_test(size=(140, 44)) as pilot:
+            table = app.screen.query_one("#drives", DataTable)
+            paths = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+            virtual = [p for p in paths if p == "demo" or p.startswith("sim:")]
+            assert virtual == ["demo"] + [f"sim:{n}" for n in preset_names()]
+            assert paths[-len(virtual) :] == virtual, "virtual drives come after the block devices"
+            row = paths.index("sim:healthy")
+            await start_on(pilot, app, row, tmp_path / "healthy.img")
+            live = app.live
+            await wait_for(pilot, lambda: live.progress is not None and live.progress.rescued > 0, 10)
+            live.stop()
+            await wait_for(pilot, lambda: not live.running, 10)
+
+    run(go())
+    (rec,) = [s.record for s in app.store.list()]
+    assert rec["source"]["path"] == "sim:healthy" and rec["source"]["kind"] == "virtual"
+    assert rec["source"]["model"] == "Station virtual drive (healthy)" and rec["state"] == "stopped"
+    assert rec["smart"]["state"] == "off"
