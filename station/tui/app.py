@@ -39,6 +39,7 @@ from station.tui.runner import JobEnded, JobEvents, JobProgress, LiveJob
 if TYPE_CHECKING:
     from station.handoff import HandoffJob
     from station.health.watch import HealthOptions
+    from station.power import RelaySettings
 
 JOB_SWITCH_INTERVAL = 0.0005  # seconds: Python's thread switch interval while a job runs
 
@@ -50,7 +51,7 @@ class StationApp(App[int]):
     give their own: `scan` (drives; by default block devices, then the `virtual` providers'
     drives), `health` (SMART badges), `attached` (imager and relay discovery), `probe`
     (a port named by hand), `smart` (SMART before, during and after a session on a drive; None:
-    off).
+    off), `relay_settings` (how a relay picked for a session power-cycles its drive).
     """
 
     CSS_PATH = "station.tcss"
@@ -74,6 +75,7 @@ class StationApp(App[int]):
         attached: Iterable[AttachedProvider] | None = None,
         probe: Callable[[str], tuple[list[Attached], list[str]]] = probe_port,
         smart: HealthOptions | None | str = "default",
+        relay_settings: RelaySettings | None = None,
         image_dir: Path | None = None,
         follow_interval: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
@@ -93,6 +95,11 @@ class StationApp(App[int]):
 
             smart = HealthOptions()
         self.smart: HealthOptions | None = smart  # type: ignore[assignment]
+        if relay_settings is None:
+            from station.power import RelaySettings
+
+            relay_settings = RelaySettings()
+        self.relay_settings = relay_settings  # a relay picked in the new-session form cycles this way
         self.image_dir = image_dir or data_home() / "station" / "images"
         self.follow_interval = follow_interval
         self.clock = clock  # the engine's clock (tests give a simulated one)

@@ -28,6 +28,7 @@ from station.events import (
     Notice,
     Paused,
     PhaseStarted,
+    PowerCycled,
     Progress,
     ReadFailed,
     ReadHung,
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from station.media.drives import Drive
 
 # Events worth showing at once rather than with the next progress (at most a quarter second later).
-_URGENT = (Paused, Resumed, Finished, PhaseStarted, Notice, ReadHung, SourceReopened)
+_URGENT = (Paused, Resumed, Finished, PhaseStarted, Notice, ReadHung, SourceReopened, PowerCycled)
 TECHNICIAN = "technician"
 
 
@@ -89,6 +90,8 @@ def describe(e: Event) -> str | None:
         return f"read at {e.pos:#x} hung for {e.timeout:g} s; source reopened"
     if isinstance(e, SourceReopened):
         return f"source reopened {e.reason}"
+    if isinstance(e, PowerCycled):
+        return f"power cycle {e.cycles} ({e.reason}): {e.detail}"
     if isinstance(e, MapSaved):
         return f"map saved ({e.fragments} fragments)"
     if isinstance(e, Paused):

@@ -16,7 +16,7 @@ from tuikit import run, text_of, virtual_drive, wait_for
 from drivers.emulate.imager import ImagerCore
 from drivers.emulate.lcus import LcusEmulator
 from drivers.emulate.serial_imager import SerialImagerEmulator
-from station.media.drives import driver_devices
+from station.media.drives import Drive, driver_devices
 from station.rescue.mapfile import read_mapfile
 from station.rescue.rescuemap import Status
 from station.sim.drive import SimDrive
@@ -197,3 +197,64 @@ def test_a_session_handed_off_to_the_imager_runs_live_like_a_software_one(
     assert s.record["method"] == "serial-imager" and s.state == "finished"
     assert s.record["command"][:3] == ["station", "image", "--imager"]
     assert s.record["source"]["serial"] == core.drive.model.serial
+
+
+def test_a_relay_picked_for_a_software_session_power_cycles_a_hung_drive(
+    make_app, bench, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from station.power import RelaySettings
+    from station.rescue.profiles import PROFILES, Profile
+    from station.sim.source import SimSource
+
+    model = tmp_path / "dying.toml"
+    model.write_text(TINY + "[failure]\nhang_after_errors = 12\n")
+    drive = SimDrive(load_model(str(model)))
+    board = bench.lcus()
+    board.wire(3, drive, "nc")  # the drive's power goes through relay 3's normally-closed contact
+    dying = Drive(path="sim:dying-tiny", kind="virtual", size=drive.model.size, model="dying tiny",
+                  name="dying-tiny", opener=lambda: SimSource(drive, path="sim:dying-tiny"))  # fmt: skip
+    # a hung read is noticed in 0.15 s instead of 30
+    monkeypatch.setitem(PROFILES, "default", Profile("default", "short read timeout", {"read_timeout": 0.15}))
+    app = make_app(
+        [virtual_drive(), dying],
+        attached=[functools.partial(driver_devices, ports=[port(board.port, CH340)])],
+        relay_settings=RelaySettings(hold=0.02, wait=5, max_cycles=50),
+    )
+    image = tmp_path / "dying.img"
+
+    async def go():
+        async with app.run_test(size=(140, 44)) as pilot:
+            await wait_for(pilot, lambda: not app.screen.searching and app.devices, 15, "the relay")
+            await pilot.press("enter")  # the scripted drive first: it cannot be power-cycled
+            await pilot.pause()
+            form = app.screen
+            form.query_one("#relay", Select).value = f"lcus:{board.port}"
+            form.query_one("#image-path", Input).value = str(tmp_path / "scripted.img")
+            await pilot.press("ctrl+s")
+            error = form.query_one("#error", Static)
+            await wait_for(pilot, lambda: "is not a drive" in text_of(error), 10, "the refusal")
+            assert app.live is None and not (tmp_path / "scripted.img").exists()
+            await pilot.press("escape")
+            await pilot.pause()
+            await pilot.press("down")
+            await pilot.press("enter")
+            await pilot.pause()
+            form = app.screen
+            form.query_one("#relay", Select).value = f"lcus:{board.port}"
+            form.query_one("#relay-channel", Input).value = "3"
+            form.query_one("#image-path", Input).value = str(image)
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), 10, "the live screen")
+            live = app.live
+            await wait_for(pilot, lambda: not live.running, 40, "the job's end")
+            assert live.result.outcome == "finished", live.result.reason
+            cycled = [line for line in live.log if "power cycle" in line]
+            assert cycled and f"drive {drive.model.serial} back" in cycled[0]
+
+    run(go())
+    assert drive.stats.power_cycles >= 1
+    assert board.switches[:2] == [(3, True), (3, False)], "cut, then restored, through relay 3"
+    (rec,) = [s.record for s in app.store.list()]
+    assert rec["result"]["power_cycles"] == drive.stats.power_cycles
+    m = read_mapfile(str(image) + ".map")
+    assert m.bytes_in(Status.BAD_SECTOR) == sum(b - a for a, b in drive.bad_ranges()) * 512

@@ -70,6 +70,7 @@ class NewSessionScreen(Screen):
             return
         self.targets = [t for t in app.scan() if t.can_be_target and t.path != d.path]  # type: ignore[attr-defined]
         image = default_image_path(app.image_dir, d)  # type: ignore[attr-defined]
+        relays = [a for a in app.devices if a.kind == "relay"]  # type: ignore[attr-defined]
         methods = [(f"engine: {p.name} — {p.summary}", f"profile:{p.name}") for p in PROFILES.values()]
         yield Header()
         with VerticalScroll(id="form"):
@@ -97,6 +98,16 @@ class NewSessionScreen(Screen):
                 )
                 yield Label("method")
                 yield Select(methods, value="profile:default", allow_blank=False, id="method", compact=True)
+                yield Label("power relay")
+                with Horizontal(id="relay-row"):
+                    yield Select(
+                        [(f"{a.spec} — {a.description}", a.spec) for a in relays],
+                        prompt="none" if relays else "none attached",
+                        id="relay", compact=True, disabled=not relays,
+                    )  # fmt: skip
+                    yield Input(
+                        "1", placeholder="channel", id="relay-channel", compact=True, disabled=not relays
+                    )
                 yield Label("retry passes")
                 yield Input("0", id="retry-passes", compact=True)
             with Horizontal(classes="switches"):
@@ -134,7 +145,7 @@ class NewSessionScreen(Screen):
                 yield Select(
                     [(t, t) for t in d.imager_targets],
                     prompt="no drive on a target port",
-                    value=d.imager_targets[0] if d.imager_targets else Select.BLANK,
+                    value=d.imager_targets[0] if d.imager_targets else Select.NULL,
                     id="target-port", compact=True,
                 )  # fmt: skip
                 yield Label("mapfile")
@@ -262,9 +273,58 @@ class NewSessionScreen(Screen):
             stem = default_image_path(image_dir, self.source).with_suffix("")
             mapfile = f"{stem}-to-{target.name}.map"
         force = target is not None or self.query_one("#force", Checkbox).value
+        try:
+            relay = self.relay()
+        except ValueError as e:
+            self.error(str(e))
+            return
         job = self._prepare(dest, mapfile, options, force)
         if job is None:
             return
+        if relay is None:
+            self._confirm_and_go(job, target)
+            return
+        self.query_one("#start", Button).disabled = True
+        self.query_one("#error", Static).update(f"[dim]opening the relay {relay}…[/]")
+        self._attach_relay(job, target, relay)
+
+    def relay(self) -> str | None:
+        """DRIVER:PORT:CHANNEL of the relay feeding the source's power, or None."""
+        select = self.query_one("#relay", Select)
+        if select.is_blank():
+            return None
+        value = select.value
+        text = self.query_one("#relay-channel", Input).value.strip() or "1"
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError(f"relay channel: {text!r} is not a channel number (from 1)")
+        return f"{value}:{int(text)}"
+
+    @work(thread=True, exclusive=True, group="relay")
+    def _attach_relay(self, job: ImageJob, target: Drive | None, spec: str) -> None:
+        """Open the relay (serial or USB I/O, with the driver's timeouts) as the engine's recover
+        hook: a drive that stops answering is power-cycled, found again by serial and reopened."""
+        from station.power import recovery_from_spec
+
+        try:
+            job.recover = recovery_from_spec(spec, job.source, self.app.relay_settings)  # type: ignore[attr-defined]
+        except Exception as e:
+            text = str(e) if isinstance(e, Refused) else f"--relay: {type(e).__name__}: {e}"
+            self.app.call_from_thread(self._relay_refused, job, text)
+            return
+        self.app.call_from_thread(self._relay_attached, job, target)
+
+    def _relay_refused(self, job: ImageJob, text: str) -> None:
+        job.source.close()  # prepare() created nothing: the map is only written when a job runs
+        self.query_one("#start", Button).disabled = False
+        self.error(text)
+
+    def _relay_attached(self, job: ImageJob, target: Drive | None) -> None:
+        self.query_one("#start", Button).disabled = False
+        self.error("")
+        self._confirm_and_go(job, target)
+
+    def _confirm_and_go(self, job: ImageJob, target: Drive | None) -> None:
+        """Start the job; a drive as destination only once its name is typed."""
         if target is None:
             self._go(job)
             return
@@ -275,6 +335,8 @@ class NewSessionScreen(Screen):
                 self._go(job)
             else:
                 job.source.close()
+                if job.recover is not None and hasattr(job.recover, "close"):
+                    job.recover.close()
                 self.error("nothing was written")
 
         word = target.name or Path(target.path).name
@@ -317,10 +379,11 @@ class NewSessionScreen(Screen):
 
     def _start_handoff(self) -> None:
         d = self.source
-        target = self.query_one("#target-port", Select).value
-        if target is Select.BLANK or not target:
+        select = self.query_one("#target-port", Select)
+        if select.is_blank():
             self.error("no drive on any of the imager's target ports")
             return
+        target = select.value
         mapfile = self.query_one("#mapfile", Input).value.strip()
         if not mapfile:
             self.error("name the mapfile (the imager's map is mirrored there as the job goes)")
