@@ -229,6 +229,15 @@ class StationApp(App[int]):
         self._reset_stack()
         self.push_screen("live")
 
+    def action_attach(self) -> None:
+        """Name a port for the drivers to probe (from the devices screen, where it is listed)."""
+        from station.tui.screens.devices import DevicesScreen
+
+        self._reset_stack()
+        screen = self.screen
+        if isinstance(screen, DevicesScreen):
+            screen.action_attach()
+
     def action_new_demo_session(self) -> None:
         from station.tui.screens.new_session import NewSessionScreen
 
@@ -278,6 +287,11 @@ class StationApp(App[int]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Devices", "List drives, imagers and relays (F2)", self.action_devices)
+        yield SystemCommand(
+            "Attach device at port",
+            "Probe a port discovery cannot list (a pty, an unlisted adapter) for an imager or relay",
+            self.action_attach,
+        )
         yield SystemCommand(
             "Sessions", "History of imaging sessions, live and past (F3)", self.action_sessions
         )

@@ -272,7 +272,8 @@ def test_command_palette_offers_job_actions(make_app, tmp_path: Path) -> None:
     async def go():
         async with app.run_test(size=(140, 44)) as pilot:
             titles = {c.title for c in app.get_system_commands(app.screen)}
-            assert {"Devices", "Sessions", "Demo session"} <= titles and "Pause job" not in titles
+            assert {"Devices", "Sessions", "Demo session", "Attach device at port"} <= titles
+            assert "Pause job" not in titles
             await start_on(pilot, app, 0, tmp_path / "c.img")
             titles = {c.title for c in app.get_system_commands(app.screen)}
             assert {"Live session", "Pause job", "Stop job"} <= titles

@@ -128,8 +128,9 @@ def test_a_port_named_by_hand_is_probed_through_the_registry(make_app, bench, tm
             await pilot.press("enter")
             await pilot.pause(0.5)
             assert app.ports == [] and app.devices == [], "a port where nothing answers is not kept"
-            await pilot.press("a")
+            app.action_attach()  # as the command palette's "Attach device at port" does
             await pilot.pause()
+            assert isinstance(app.screen, PortScreen)
             app.screen.query_one("#port", Input).value = emu.port
             await pilot.press("enter")
             await wait_for(pilot, lambda: app.devices, 10, "the probe")
