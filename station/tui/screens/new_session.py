@@ -126,10 +126,8 @@ class NewSessionScreen(Screen):
         """The form for a drive on an imager: its target port, the local mapfile, the imager."""
         app = self.app
         mapfile = default_image_path(app.image_dir, d).with_suffix(".map")  # type: ignore[attr-defined]
-        description = next(
-            (a.description for a in app.devices if a.spec == d.imager),
-            "",  # type: ignore[attr-defined]
-        )
+        devices = app.devices  # type: ignore[attr-defined]
+        description = next((a.description for a in devices if a.spec == d.imager), "")
         yield Header()
         with VerticalScroll(id="form"):
             source = f"{d.label}  port {d.name} of {d.imager}  {fmt_bytes(d.size)}"
@@ -254,6 +252,8 @@ class NewSessionScreen(Screen):
         return str(Path(path).expanduser()), None
 
     def action_start(self) -> None:
+        if self.query_one("#start", Button).disabled:
+            return  # a device is being opened for the previous press
         self.error("")
         if self.source.kind == "imager":
             self._start_handoff()
