@@ -28,7 +28,7 @@ from station.rescue.rescuemap import RescueMap, Status
 from station.session import Session, SessionStore
 
 if TYPE_CHECKING:
-    from station.health.watch import HealthOptions
+    from station.health.watch import HealthOptions, SessionHealth
 
 
 @dataclass
@@ -47,6 +47,7 @@ class ImageJob:
     health: HealthOptions | None = None  # SMART before/during/after (None: off); inventory always
     # Called when the source stops answering (see Engine); e.g. station.power.PowerRecovery.
     recover: Callable[[str], str] | None = None
+    watch: SessionHealth | None = None  # while run() runs: its SMART watch (a view may acknowledge a hold)
 
     def run(
         self,
@@ -58,6 +59,8 @@ class ImageJob:
         """Create the map and sink, record the session, and run the engine to its end."""
         from station.media.sink import open_sink
 
+        if cancel is None and control is not None:
+            cancel = control.cancel  # a view's stop also cuts short the SMART readings around the run
         start = time.time()
         cmdline = shlex.join(self.command)
 
@@ -77,7 +80,7 @@ class ImageJob:
             raise Refused(f"cannot open destination {self.dest}: {e.strerror}") from None
         from station.health.watch import SessionHealth
 
-        health = SessionHealth(self.health, self.source.identity, cancel=cancel)
+        self.watch = health = SessionHealth(self.health, self.source.identity, cancel=cancel)
         health_fields = health.begin()  # host inventory, drive identity, SMART baseline
         store = self.store or SessionStore()
         identity = self.source.identity.to_dict()

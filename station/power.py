@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from drivers.api import DriverError, PowerDriver
@@ -132,18 +133,30 @@ def recovery_for(source, relay: PowerDriver, channel: int, **kw) -> PowerRecover
     )  # fmt: skip
 
 
-def recovery_from_args(a, source) -> PowerRecovery:
-    """--relay DRIVER:PORT:CHANNEL and friends -> the hook; Refused (one line) if it cannot be."""
+@dataclass(frozen=True)
+class RelaySettings:
+    """How a relay power-cycles the drive (`station image --relay-polarity/--power-hold/...`)."""
+
+    polarity: str = "nc"
+    hold: float = 5.0  # seconds the power stays cut
+    wait: float = 60.0  # seconds to wait for the drive to come back
+    max_cycles: int = 10
+
+
+def recovery_from_spec(spec: str, source, settings: RelaySettings | None = None) -> PowerRecovery:
+    """DRIVER:PORT:CHANNEL -> the engine's recover hook (the relay opened); Refused (one line) if
+    it cannot be.  Opens a serial or USB device: blocking, with the driver's timeouts."""
     from drivers.api import parse_spec
     from drivers.registry import Registry
 
+    s = settings or RelaySettings()
     try:
-        name, port, channel = parse_spec(a.relay, channel=True)
+        name, port, channel = parse_spec(spec, channel=True)
     except ValueError as e:
         raise Refused(f"--relay: {e}") from None
-    if a.max_power_cycles < 1:
+    if s.max_cycles < 1:
         raise Refused("--max-power-cycles must be at least 1")
-    if not (a.power_hold >= 0 and a.power_wait >= 0):
+    if not (s.hold >= 0 and s.wait >= 0):
         raise Refused("--power-hold and --power-wait must be zero or more seconds")
     try:
         relay = Registry().power(name)(port)
@@ -151,9 +164,22 @@ def recovery_from_args(a, source) -> PowerRecovery:
         raise Refused(f"--relay: {e}") from None
     try:
         return recovery_for(
-            source, relay, channel or 1, polarity=a.relay_polarity, hold=a.power_hold,
-            wait=a.power_wait, max_cycles=a.max_power_cycles,
-        )  # fmt: skip
+            source,
+            relay,
+            channel or 1,
+            polarity=s.polarity,
+            hold=s.hold,
+            wait=s.wait,
+            max_cycles=s.max_cycles,
+        )
     except (Refused, DriverError) as e:
         relay.close()
         raise Refused(str(e) if isinstance(e, Refused) else f"--relay: {e}") from None
+
+
+def recovery_from_args(a, source) -> PowerRecovery:
+    """--relay DRIVER:PORT:CHANNEL and friends -> the hook; Refused (one line) if it cannot be."""
+    settings = RelaySettings(
+        polarity=a.relay_polarity, hold=a.power_hold, wait=a.power_wait, max_cycles=a.max_power_cycles
+    )
+    return recovery_from_spec(a.relay, source, settings)

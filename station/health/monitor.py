@@ -160,6 +160,12 @@ class HealthMonitor:
         with self._lock:
             return bool(self._holds)
 
+    @property
+    def holds(self) -> list[str]:
+        """Why the monitor holds the job now: "temperature", "pending" (acknowledge() accepts it)."""
+        with self._lock:
+            return list(self._holds)
+
     # -- one poll --------------------------------------------------------------------------------
 
     def poll_once(self) -> str:

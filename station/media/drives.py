@@ -7,16 +7,18 @@ Block devices come from sysfs (model, serial, size, removable, rotational) and a
 drive that is mounted, used as swap or held by device-mapper/md.  A protected drive can still
 be a source (it is only ever read).
 
-Three seams, each a plain callable so that the features being built next to this one plug in
-without touching the views:
+Three kinds of provider, each a plain callable that a view is given (never a global registry):
 
 * `HealthProvider`: `(Drive) -> HealthBadge | None`, the SMART badge of a drive.  It may be
   slow (smartctl on a dying drive), so views call it off their UI thread, one drive at a time.
-  `default_health_provider()` uses `station.health.drive_badge` once that module exists.
-* `AttachedProvider`: `() -> list[Attached]`, hardware imagers and power relays found by the
-  drivers package; `default_attached_providers()` is empty until then.
-* `VirtualProvider`: `() -> list[Drive]`, virtual failing drives; the built-in demo drive is one,
-  the simulator's presets add another (`register_virtual_provider`).
+  `default_health_provider()` is `station.health.drive_badge`.
+* `AttachedProvider`: `() -> list[Attached]`, hardware imagers and power relays.  The default,
+  `driver_devices`, is the drivers registry's discovery (serial ports and USB, every candidate
+  probed); it blocks for up to the drivers' timeouts, so views call it from a worker.  Ports
+  that cannot be listed (a pty, an unlisted adapter) are probed by name with `probe_port`.  The
+  drives on an imager's source ports come with it (`Attached.drives`, kind "imager").
+* `VirtualProvider`: `() -> list[Drive]`, virtual failing drives: the built-in demo drive and
+  the simulator's presets (`default_virtual_providers()`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from station.media import blockdev
 from station.media.base import Source
@@ -39,6 +42,7 @@ class HealthBadge:
 
     verdict: str
     reasons: tuple[str, ...] = ()
+    advice: str = ""
 
     @property
     def short(self) -> str:
@@ -49,8 +53,8 @@ class HealthBadge:
 class Drive:
     """A drive that can be a source (every one) or a target (when not protected and not virtual)."""
 
-    path: str  # what `prepare` is given: /dev/sdb, or a virtual drive's name ("demo")
-    kind: str  # "block" or "virtual"
+    path: str  # what `prepare` is given: /dev/sdb, a virtual drive's name ("demo"); DRIVER:PORT:S1 (imager)
+    kind: str  # "block", "virtual" or "imager" (on an imager's source port: only the imager reads it)
     size: int
     model: str | None = None
     serial: str | None = None
@@ -61,6 +65,8 @@ class Drive:
     protected: tuple[str, ...] = ()  # why it must not be written; () when free
     description: str = ""
     opener: Callable[[], Source] | None = field(default=None, compare=False, repr=False)
+    imager: str | None = None  # kind "imager": DRIVER:PORT of the imager whose port holds it
+    imager_targets: tuple[str, ...] = ()  # kind "imager": that imager's target ports with a drive
 
     @property
     def can_be_target(self) -> bool:
@@ -79,6 +85,12 @@ class Attached:
     driver: str
     port: str
     description: str = ""
+    drives: tuple[Drive, ...] = ()  # an imager's source ports with a drive on them (kind "imager")
+
+    @property
+    def spec(self) -> str:
+        """DRIVER:PORT, as `station image --imager` and `--relay` take it."""
+        return f"{self.driver}:{self.port}"
 
 
 HealthProvider = Callable[[Drive], HealthBadge | None]
@@ -107,19 +119,46 @@ def demo_drives() -> list[Drive]:
     ]
 
 
-_VIRTUAL_PROVIDERS: list[VirtualProvider] = [demo_drives]
+PRESET_TIME_SCALE = 1.0  # real seconds slept per simulated second: a preset images at a real drive's pace
 
 
-def register_virtual_provider(provider: VirtualProvider) -> None:
-    """Add a source of virtual drives (the simulator's presets); listed after the demo drive."""
-    if provider not in _VIRTUAL_PROVIDERS:
-        _VIRTUAL_PROVIDERS.append(provider)
+def preset_drives(time_scale: float = PRESET_TIME_SCALE) -> list[Drive]:
+    """The simulator's preset failing drives (`station sim presets`), each opened fresh by `open_sim`.
+
+    Paced at `time_scale` so that a training session looks like a real drive's: its rates, its
+    slow failed reads (seconds each), its phases.
+    """
+    from station.sim.model import load_model, preset_names
+    from station.sim.source import open_sim
+
+    out = []
+    for name in preset_names():
+        m = load_model(name)
+        path = f"sim:{name}"
+        out.append(
+            Drive(
+                path=path,
+                kind="virtual",
+                size=m.size,
+                model=f"Station virtual drive ({name})",
+                serial=m.serial,
+                name=name,
+                description=m.description or f"simulator preset {name}",
+                opener=lambda name=name, path=path: open_sim(name, time_scale=time_scale, path=path),
+            )  # fmt: skip
+        )
+    return out
+
+
+def default_virtual_providers() -> list[VirtualProvider]:
+    """The demo drive first, then the simulator's presets."""
+    return [demo_drives, preset_drives]
 
 
 def virtual_drives(providers: Iterable[VirtualProvider] | None = None) -> list[Drive]:
     """Every virtual drive; a provider that fails is skipped (it must not hide the others)."""
     out: list[Drive] = []
-    for provider in _VIRTUAL_PROVIDERS if providers is None else providers:
+    for provider in default_virtual_providers() if providers is None else providers:
         try:
             out.extend(provider())
         except Exception:
@@ -131,11 +170,12 @@ def virtual_drives(providers: Iterable[VirtualProvider] | None = None) -> list[D
 
 
 def default_attached_providers() -> list[AttachedProvider]:
-    """Imagers and relays: none until the drivers package offers discovery."""
-    return []
+    """Imagers and relays: what the drivers registry discovers on serial ports and USB."""
+    return [driver_devices]
 
 
 def attached_devices(providers: Iterable[AttachedProvider] | None = None) -> list[Attached]:
+    """Every provider's devices (a provider that fails is skipped).  Blocking: call from a worker."""
     out: list[Attached] = []
     for provider in default_attached_providers() if providers is None else providers:
         try:
@@ -145,15 +185,64 @@ def attached_devices(providers: Iterable[AttachedProvider] | None = None) -> lis
     return out
 
 
-def default_health_provider() -> HealthProvider | None:
-    """`station.health.drive_badge(drive) -> HealthBadge | None` once the SMART feature exists."""
-    try:
-        import importlib
+def driver_devices(*, registry: Any = None, ports: Iterable[Any] | None = None) -> list[Attached]:
+    """AttachedProvider over `drivers.registry.Registry.discover` (its probes have their timeouts).
 
-        health = importlib.import_module("station.health")
+    `ports`: serial ports to consider (pyserial ListPortInfo-like); None lists this machine's.
+    """
+    from drivers.registry import Registry
+
+    reg = registry or Registry()
+    found, _problems = reg.discover(None if ports is None else list(ports))
+    return [_attached(reg, info) for info in found]
+
+
+def probe_port(port: str, *, registry: Any = None) -> tuple[list[Attached], list[str]]:
+    """Ask every driver whether its device is on this port (a pty, an adapter pyserial does not
+    list): the devices found and the problems met, one line each.  Blocking: call from a worker."""
+    from drivers.registry import Registry
+
+    reg = registry or Registry()
+    found, problems = reg.probe(port)
+    return [_attached(reg, info) for info in found], problems
+
+
+def _attached(reg: Any, info: Any) -> Attached:
+    """A discovered device as the views list it; an imager is opened once more to list its drives."""
+    if info.kind != "imager":
+        return Attached("relay", info.driver, info.port, info.description)
+    spec = f"{info.driver}:{info.port}"
+    try:
+        with reg.imager(info.driver)(info.port) as dev:
+            desc = dev.describe()
+    except Exception as e:  # it answered its probe a moment ago; say why it is not usable now
+        return Attached("imager", info.driver, info.port, f"{info.description} ({e})")
+    targets = tuple(p.name for p in desc.ports if p.role == "target" and p.drive)
+    drives = tuple(
+        Drive(
+            path=f"{spec}:{p.name}",
+            kind="imager",
+            size=p.size,
+            model=p.model,
+            serial=p.serial,
+            name=p.name,
+            description=f"on port {p.name} of the imager {desc.vendor} {desc.model} ({spec})",
+            imager=spec,
+            imager_targets=targets,
+        )  # fmt: skip
+        for p in desc.ports
+        if p.role == "source" and p.drive and p.size
+    )
+    return Attached("imager", info.driver, info.port, info.description, drives)
+
+
+def default_health_provider() -> HealthProvider | None:
+    """`station.health.drive_badge(drive) -> HealthBadge | None` (None if the module is broken)."""
+    try:
+        from station.health import drive_badge
     except ImportError:
         return None
-    return getattr(health, "drive_badge", None)
+    return drive_badge
 
 
 # -- block devices ----------------------------------------------------------------------------

@@ -71,6 +71,11 @@ class RunControl:
         with self._cond:
             return list(self._holds.values())
 
+    def holders(self) -> list[str]:
+        """Who holds the run now (e.g. "technician", "smart")."""
+        with self._cond:
+            return list(self._holds)
+
     def wait_while_paused(self, timeout: float | None = None) -> bool:
         """Block while held and not stopping; True once free to go on (False on timeout)."""
         with self._cond:

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -20,21 +21,38 @@ from textual.screen import Screen
 from station.events import Finished, Paused, Resumed
 from station.job import ImageJob
 from station.media.drives import (
+    Attached,
     AttachedProvider,
     Drive,
     HealthProvider,
+    VirtualProvider,
     default_attached_providers,
     default_health_provider,
+    default_virtual_providers,
+    probe_port,
     scan_drives,
+    virtual_drives,
 )
 from station.session import SessionStore, data_home
 from station.tui.runner import JobEnded, JobEvents, JobProgress, LiveJob
+
+if TYPE_CHECKING:
+    from station.handoff import HandoffJob
+    from station.health.watch import HealthOptions
+    from station.power import RelaySettings
 
 JOB_SWITCH_INTERVAL = 0.0005  # seconds: Python's thread switch interval while a job runs
 
 
 class StationApp(App[int]):
-    """The imaging workstation."""
+    """The imaging workstation.
+
+    Everything it lists or reads comes through what it is given, so tests (and other stations)
+    give their own: `scan` (drives; by default block devices, then the `virtual` providers'
+    drives), `health` (SMART badges), `attached` (imager and relay discovery), `probe`
+    (a port named by hand), `smart` (SMART before, during and after a session on a drive; None:
+    off), `relay_settings` (how a relay picked for a session power-cycles its drive).
+    """
 
     CSS_PATH = "station.tcss"
     TITLE = "Station"
@@ -51,24 +69,56 @@ class StationApp(App[int]):
         self,
         *,
         store: SessionStore | None = None,
-        scan: Callable[[], list[Drive]] = scan_drives,
+        scan: Callable[[], list[Drive]] | None = None,
+        virtual: Iterable[VirtualProvider] | None = None,
         health: HealthProvider | None | str = "default",
         attached: Iterable[AttachedProvider] | None = None,
+        probe: Callable[[str], tuple[list[Attached], list[str]]] = probe_port,
+        smart: HealthOptions | None | str = "default",
+        relay_settings: RelaySettings | None = None,
         image_dir: Path | None = None,
         follow_interval: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self.store = store or SessionStore()
-        self.scan = scan
+        self.virtual = list(default_virtual_providers() if virtual is None else virtual)
+        self._virtual_drives: list[Drive] | None = None
+        self.scan = scan or self._scan
         self.health: HealthProvider | None = default_health_provider() if health == "default" else health  # type: ignore[assignment]
         self.attached = list(default_attached_providers() if attached is None else attached)
+        self.probe = probe
+        self.ports: list[str] = []  # ports the technician attached by hand (probed again at each rescan)
+        self.devices: list[Attached] = []  # imagers and relays found by the last discovery
+        if smart == "default":
+            from station.health.watch import HealthOptions
+
+            smart = HealthOptions()
+        self.smart: HealthOptions | None = smart  # type: ignore[assignment]
+        if relay_settings is None:
+            from station.power import RelaySettings
+
+            relay_settings = RelaySettings()
+        self.relay_settings = relay_settings  # a relay picked in the new-session form cycles this way
         self.image_dir = image_dir or data_home() / "station" / "images"
         self.follow_interval = follow_interval
         self.clock = clock  # the engine's clock (tests give a simulated one)
         self.live: LiveJob | None = None
         self._switch_interval = sys.getswitchinterval()
         self.quitting = False
+
+    def _scan(self) -> list[Drive]:
+        """Block devices (sysfs, cheap) and the virtual drives (listed once: they do not change)."""
+        if self._virtual_drives is None:
+            self._virtual_drives = virtual_drives(self.virtual)
+        cached = self._virtual_drives
+        return scan_drives(virtual=[lambda: list(cached)])
+
+    def busy_ports(self) -> set[str]:
+        """Imager ports held by this app's running hand-off (a rescan cannot probe them)."""
+        live = self.live
+        spec = getattr(live.job, "spec", None) if live is not None and live.running else None
+        return {spec} if spec else set()
 
     def get_default_screen(self) -> Screen:
         from station.tui.screens.devices import DevicesScreen
@@ -77,9 +127,12 @@ class StationApp(App[int]):
 
     # -- jobs ------------------------------------------------------------------------------------
 
-    def start_job(self, job: ImageJob, title: str, source_path: str = "") -> LiveJob:
-        """Show a prepared job's live screen; its engine starts in a thread worker once the screen is up."""
-        live = LiveJob(job, title, source_path, clock=self.clock)
+    def start_job(
+        self, job: ImageJob | HandoffJob, title: str, source_path: str = "", drive: Drive | None = None
+    ) -> LiveJob:
+        """Show a prepared job's live screen; its engine (or the imager's mirror) starts in a thread
+        worker once the screen is up."""
+        live = LiveJob(job, title, source_path, clock=self.clock, drive=drive)
         live.launch_when_shown = True
         self.show_job(live)
         return live
@@ -176,6 +229,15 @@ class StationApp(App[int]):
         self._reset_stack()
         self.push_screen("live")
 
+    def action_attach(self) -> None:
+        """Name a port for the drivers to probe (from the devices screen, where it is listed)."""
+        from station.tui.screens.devices import DevicesScreen
+
+        self._reset_stack()
+        screen = self.screen
+        if isinstance(screen, DevicesScreen):
+            screen.action_attach()
+
     def action_new_demo_session(self) -> None:
         from station.tui.screens.new_session import NewSessionScreen
 
@@ -225,6 +287,11 @@ class StationApp(App[int]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Devices", "List drives, imagers and relays (F2)", self.action_devices)
+        yield SystemCommand(
+            "Attach device at port",
+            "Probe a port discovery cannot list (a pty, an unlisted adapter) for an imager or relay",
+            self.action_attach,
+        )
         yield SystemCommand(
             "Sessions", "History of imaging sessions, live and past (F3)", self.action_sessions
         )

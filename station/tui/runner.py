@@ -4,6 +4,10 @@ The engine thread never touches a widget.  Its emit callback batches events and 
 the app: a `JobProgress` (the latest counters and a map snapshot, taken right there in the
 engine thread where the map cannot change under it) replaces any earlier one still queued, so
 a busy UI never falls behind; every other event arrives in order in a `JobEvents`.
+
+The job is an `ImageJob` (the software engine) or a `HandoffJob` (a hardware imager): both have
+the same `run(emit, cancel, clock, control)`, the same events and a `rmap`, so nothing here
+asks which it is, except that only the engine takes option changes between passes.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
@@ -23,20 +28,28 @@ from station.events import (
     Notice,
     Paused,
     PhaseStarted,
+    PowerCycled,
     Progress,
     ReadFailed,
     ReadHung,
     Resumed,
+    SmartPolled,
     SourceReopened,
 )
 from station.job import ImageJob
 from station.live import MapProbe, MapSnapshot, SpeedSeries
 from station.rescue.control import RunControl
 from station.rescue.engine import RunResult
+from station.rescue.options import RescueOptions
 from station.units import fmt_bytes
 
+if TYPE_CHECKING:
+    from station.handoff import HandoffJob
+    from station.health.monitor import HealthMonitor
+    from station.media.drives import Drive
+
 # Events worth showing at once rather than with the next progress (at most a quarter second later).
-_URGENT = (Paused, Resumed, Finished, PhaseStarted, Notice, ReadHung, SourceReopened)
+_URGENT = (Paused, Resumed, Finished, PhaseStarted, Notice, ReadHung, SourceReopened, PowerCycled)
 TECHNICIAN = "technician"
 
 
@@ -77,6 +90,8 @@ def describe(e: Event) -> str | None:
         return f"read at {e.pos:#x} hung for {e.timeout:g} s; source reopened"
     if isinstance(e, SourceReopened):
         return f"source reopened {e.reason}"
+    if isinstance(e, PowerCycled):
+        return f"power cycle {e.cycles} ({e.reason}): {e.detail}"
     if isinstance(e, MapSaved):
         return f"map saved ({e.fragments} fragments)"
     if isinstance(e, Paused):
@@ -94,11 +109,17 @@ class LiveJob:
     """One running (or finished) job and what the views show of it; state changes on the UI thread."""
 
     def __init__(
-        self, job: ImageJob, title: str, source_path: str = "", clock: Callable[[], float] = time.monotonic
+        self,
+        job: ImageJob | HandoffJob,
+        title: str,
+        source_path: str = "",
+        clock: Callable[[], float] = time.monotonic,
+        drive: Drive | None = None,
     ) -> None:
         self.job = job
         self.title = title
         self.source_path = source_path
+        self.drive = drive  # the drive picked in the devices list, when there was one
         self.control = RunControl()
         self.probe = MapProbe(job.rmap)
         self.series = SpeedSeries()
@@ -106,7 +127,12 @@ class LiveJob:
         self.snapshot: MapSnapshot | None = None
         self.log: deque[str] = deque(maxlen=1000)
         self.log_count = 0  # lines ever logged (the deque keeps the last 1000)
-        self.options = dataclasses.replace(job.options)  # as the technician last set them
+        # as the technician last set them; None for a hardware imager (it takes no engine options)
+        job_options: RescueOptions | None = getattr(job, "options", None)
+        self.options = dataclasses.replace(job_options) if job_options is not None else None
+        self.smart: dict[str, Any] | None = None  # the session's SMART record (on/off, before), once known
+        self.smart_last: SmartPolled | None = None  # the latest poll while the job runs
+        self.smart_polls = 0
         self.state = "starting"  # starting, running, paused, stopping, then the outcome
         self.result: RunResult | None = None
         self.error: BaseException | None = None
@@ -177,10 +203,17 @@ class LiveJob:
         self.updates += 1
         if self.state == "starting":
             self.state = "running"
+        if self.smart is None:
+            session = self.job.session  # recorded (with its SMART baseline) before the first progress
+            if session is not None:
+                self.smart = session.record.get("smart") or {}
 
     def on_events(self, m: JobEvents) -> None:
         for e in m.events:
             self.series.add(e)
+            if isinstance(e, SmartPolled):
+                self.smart_last = e
+                self.smart_polls += 1
             if isinstance(e, Paused):
                 self.state = "paused"
             elif isinstance(e, Resumed):
@@ -223,10 +256,21 @@ class LiveJob:
     def pause(self) -> None:
         self.control.pause(TECHNICIAN, "paused by the technician")
 
-    def resume(self) -> None:
-        if self.state == "paused":  # before letting go: the map is the engine's again from here on
-            self.state = "running"
+    def smart_monitor(self) -> HealthMonitor | None:
+        """The job's SMART monitor while it polls (a software job on a drive with SMART on)."""
+        watch = getattr(self.job, "watch", None)
+        return watch.monitor if watch is not None else None
+
+    def resume(self) -> list[str]:
+        """Let go of the technician's hold and accept a SMART pending-sector hold (the new count
+        becomes the baseline); a hot drive stays held until it cools.  The reasons still holding."""
+        monitor = self.smart_monitor()
+        if monitor is not None and "pending" in monitor.holds:
+            monitor.acknowledge()
+        if self.state == "paused" and set(self.control.holders()) <= {TECHNICIAN}:
+            self.state = "running"  # before letting go: the map is the engine's again from here on
         self.control.resume(TECHNICIAN)
+        return self.control.reasons()
 
     def stop(self) -> None:
         if self.running:

@@ -33,6 +33,7 @@ def test_devices_screen(snap_compare, make_app) -> None:
         table = pilot.app.screen.query_one("#drives", DataTable)
         await wait_for(pilot, lambda: table.row_count == 3, 5)
         await wait_for(pilot, lambda: "WARNING" in str(table.get_cell("/dev/sdz", "smart")), 5)
+        await wait_for(pilot, lambda: not pilot.app.screen.searching, 5, "discovery of imagers and relays")
 
     assert snap_compare(app, terminal_size=(120, 30), run_before=badges_loaded)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -97,3 +98,14 @@ async def start_on(pilot, app, row: int, image: Path) -> None:
 def run(coro):
     """Tests are plain functions: each runs its own event loop."""
     return asyncio.run(coro)
+
+
+def text_of(widget) -> str:
+    """What a Static shows, as plain text."""
+    from rich.console import Console
+    from rich.text import Text
+
+    content = widget.content
+    console = Console(width=200, record=True, color_system=None, file=open(os.devnull, "w"))  # noqa: SIM115
+    console.print(Text.from_markup(content) if isinstance(content, str) else content)
+    return console.export_text()

@@ -15,11 +15,12 @@ from station.media.drives import (
     attached_devices,
     block_drives,
     demo_drives,
-    register_virtual_provider,
+    preset_drives,
     scan_drives,
     virtual_drives,
 )
 from station.sim.demo import DEMO_SIZE
+from station.sim.model import preset_names
 
 
 def _device(sys_root: Path, rel: str, dev: str, **attrs: str) -> Path:
@@ -93,9 +94,10 @@ def test_the_real_machine_marks_its_system_disk() -> None:
     assert all(not d.can_be_target for d in disks)
 
 
-def test_demo_drive_is_always_listed_and_opens(tmp_path: Path) -> None:
+def test_demo_drive_is_always_listed_first_then_the_presets(tmp_path: Path) -> None:
     drives = scan_drives(sys_root=tmp_path / "no-sys")
-    assert [d.path for d in drives] == ["demo"]
+    assert [d.path for d in drives] == ["demo"] + [f"sim:{n}" for n in preset_names()]
+    assert len(drives) > 5, "the simulator ships several presets"
     demo = drives[0]
     assert demo.kind == "virtual" and demo.size == DEMO_SIZE and not demo.can_be_target
     src = demo.opener()
@@ -105,7 +107,26 @@ def test_demo_drive_is_always_listed_and_opens(tmp_path: Path) -> None:
         src.close()
 
 
-def test_virtual_providers_are_added_and_a_broken_one_is_skipped() -> None:
+def test_preset_drives_open_the_simulators_model_paced_as_asked() -> None:
+    drives = {d.name: d for d in preset_drives(time_scale=0.0)}
+    healthy = drives["healthy"]
+    assert healthy.kind == "virtual" and healthy.path == "sim:healthy" and not healthy.can_be_target
+    assert healthy.size == 512 << 20 and healthy.serial and healthy.serial.startswith("SIM-")
+    assert "healthy" in healthy.description.lower()
+    src = healthy.opener()
+    try:
+        assert src.size == healthy.size and src.identity.path == "sim:healthy"
+        assert src.identity.serial == healthy.serial and src.drive.time_scale == 0.0
+        buf = bytearray(4096)
+        assert src.read_into(0, memoryview(buf)) == 4096
+    finally:
+        src.close()
+    assert healthy.opener() is not src, "every session gets a fresh drive"
+    paced = next(d for d in preset_drives(time_scale=0.5) if d.name == "healthy").opener()
+    assert paced.drive.time_scale == 0.5
+
+
+def test_virtual_providers_are_given_and_a_broken_one_is_skipped() -> None:
     extra = Drive(path="sim:scratched", kind="virtual", size=1 << 20, model="scratched preset")
 
     def broken() -> list[Drive]:
@@ -113,22 +134,13 @@ def test_virtual_providers_are_added_and_a_broken_one_is_skipped() -> None:
 
     drives = virtual_drives([demo_drives, broken, lambda: [extra]])
     assert [d.path for d in drives] == ["demo", "sim:scratched"]
-
-    def provider() -> list[Drive]:
-        return [extra]
-
-    register_virtual_provider(provider)
-    try:
-        assert [d.path for d in scan_drives(sys_root=Path("/nonexistent"))] == ["demo", "sim:scratched"]
-    finally:
-        from station.media import drives as mod
-
-        mod._VIRTUAL_PROVIDERS.remove(provider)
+    listed = scan_drives(sys_root=Path("/nonexistent"), virtual=[lambda: [extra]])
+    assert [d.path for d in listed] == ["sim:scratched"], "only the providers given"
 
 
 def test_attached_devices_from_providers() -> None:
-    assert attached_devices() == []  # no drivers yet
     relay = Attached("relay", "lcus", "/dev/ttyUSB0", "LCUS-4")
+    assert relay.spec == "lcus:/dev/ttyUSB0"
 
     def broken() -> list[Attached]:
         raise OSError("port vanished")

@@ -1,4 +1,10 @@
-"""Devices: drives from the kernel, virtual drives and attached imagers and relays."""
+"""Devices: drives from the kernel, virtual drives, attached imagers and relays, and the drives on
+the imagers' source ports.
+
+Drives from sysfs and the virtual drives are listed at once (cheap).  Discovery of imagers and
+relays talks to serial and USB devices (each probe has its timeout), and SMART badges run
+smartctl: both run in thread workers and fill the screen in as they answer.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from station.media.drives import Attached, Drive, HealthBadge, attached_devices
+from station.tui.screens.dialogs import PortScreen
 from station.units import fmt_bytes
 
 _BADGE_STYLE = {"GOOD": "green", "WARNING": "yellow", "FAILING": "bold red", "UNKNOWN": "dim"}
@@ -17,6 +24,8 @@ _BADGE_STYLE = {"GOOD": "green", "WARNING": "yellow", "FAILING": "bold red", "UN
 def kind_text(d: Drive) -> str:
     if d.kind == "virtual":
         return "virtual"
+    if d.kind == "imager":
+        return "on imager"
     bits = ["removable" if d.removable else "fixed"]
     if d.rotational is not None:
         bits.append("HDD" if d.rotational else "SSD")
@@ -34,7 +43,7 @@ def protection_text(d: Drive) -> str:
         return "[bold red]SYSTEM, protected[/]"
     if d.protected:
         return f"[red]protected[/]: {d.protected[0]}"
-    if d.kind == "virtual":
+    if d.kind in ("virtual", "imager"):
         return "source only"
     return "[green]free[/]"
 
@@ -45,6 +54,7 @@ class DevicesScreen(Screen):
     BINDINGS = [
         Binding("enter", "new_session", "New session", priority=True),
         Binding("r", "rescan", "Rescan"),
+        Binding("a", "attach", "Attach port"),
         Binding("s", "app.sessions", "Sessions", show=False),
     ]
 
@@ -53,6 +63,9 @@ class DevicesScreen(Screen):
         self.drives: list[Drive] = []
         self.badges: dict[str, HealthBadge | None] = {}
         self.attached: list[Attached] = []
+        self.problems: list[str] = []
+        self.searching = False
+        self._generation = 0  # a discovery started before the latest rescan is not shown
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -76,25 +89,104 @@ class DevicesScreen(Screen):
     def action_rescan(self) -> None:
         app = self.app
         self.drives = app.scan()  # type: ignore[attr-defined]
-        self.attached = attached_devices(app.attached)  # type: ignore[attr-defined]
         self.badges = {}
         table = self.query_one("#drives", DataTable)
         table.clear()
         health = app.health  # type: ignore[attr-defined]
         for d in self.drives:
-            table.add_row(
-                d.path, d.model or "-", d.serial or "-", fmt_bytes(d.size), kind_text(d),
-                badge_text(None, health is not None and d.kind == "block"), protection_text(d),
-                key=d.path,
-            )  # fmt: skip
-        if self.attached:
-            lines = [f"{a.kind:<6} {a.driver}:{a.port}  {a.description}" for a in self.attached]
-            self.query_one("#attached", Static).update("\n".join(lines))
-        else:
-            self.query_one("#attached", Static).update("[dim]none attached[/]")
+            self._add_row(d)
         self._show_detail()
         if health is not None:
             self.load_badges([d for d in self.drives if d.kind == "block"])
+        self._generation += 1
+        self.searching = True
+        self._show_attached()
+        self.discover(self._generation)
+
+    def _add_row(self, d: Drive) -> None:
+        pending = self.app.health is not None and d.kind == "block"  # type: ignore[attr-defined]
+        self.query_one("#drives", DataTable).add_row(
+            d.path, d.model or "-", d.serial or "-", fmt_bytes(d.size), kind_text(d),
+            badge_text(None, pending), protection_text(d), key=d.path,
+        )  # fmt: skip
+
+    # -- imagers and relays ---------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="attached")
+    def discover(self, generation: int) -> None:
+        """The drivers' discovery, then every port attached by hand: serial and USB I/O, each
+        probe bounded by its driver's timeout."""
+        app = self.app
+        busy = app.busy_ports()  # type: ignore[attr-defined]
+        found = attached_devices(app.attached)  # type: ignore[attr-defined]
+        problems: list[str] = []
+        for port in list(app.ports):  # type: ignore[attr-defined]
+            if any(a.port == port for a in found) or any(spec.endswith(":" + port) for spec in busy):
+                continue
+            more, why = app.probe(port)  # type: ignore[attr-defined]
+            found += more
+            if not more:
+                problems += why
+        app.call_from_thread(self._set_attached, generation, found, problems)
+
+    def _set_attached(self, generation: int, found: list[Attached], problems: list[str]) -> None:
+        if generation != self._generation:
+            return  # rescanned meanwhile
+        app = self.app
+        busy = app.busy_ports()  # type: ignore[attr-defined]
+        # an imager busy with this app's own hand-off cannot answer a probe: keep what we knew
+        kept = [a for a in app.devices if a.spec in busy and all(f.spec != a.spec for f in found)]  # type: ignore[attr-defined]
+        app.devices = found + kept  # type: ignore[attr-defined]
+        self.searching = False
+        self.problems = problems
+        self._show_attached()
+        for a in app.devices:  # type: ignore[attr-defined]
+            self._add_drives(a)
+
+    def _add_drives(self, a: Attached) -> None:
+        for d in a.drives:
+            if all(x.path != d.path for x in self.drives):
+                self.drives.append(d)
+                self._add_row(d)
+        self._show_detail()
+
+    def _show_attached(self) -> None:
+        devices = self.app.devices  # type: ignore[attr-defined]
+        lines = [f"{a.kind:<6} {a.spec}  {a.description}" for a in devices]
+        if self.searching:
+            lines.append("[dim]searching serial ports and USB…[/]")
+        elif not devices:
+            lines.append("[dim]none attached (a to name a port: a pty, an adapter not listed)[/]")
+        lines += [f"[dim]{p}[/]" for p in self.problems[:3]]
+        self.query_one("#attached", Static).update("\n".join(lines))
+
+    def action_attach(self) -> None:
+        """Name a port discovery cannot list (a pseudo-terminal, an unlisted adapter); it is probed."""
+
+        def chosen(port: str | None) -> None:
+            if port:
+                self.notify(f"probing {port}…")
+                self.probe(port)
+
+        self.app.push_screen(PortScreen(), chosen)
+
+    @work(thread=True, group="probe")
+    def probe(self, port: str) -> None:
+        found, problems = self.app.probe(port)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self._probed, port, found, problems)
+
+    def _probed(self, port: str, found: list[Attached], problems: list[str]) -> None:
+        app = self.app
+        if not found:
+            self.notify("; ".join(problems) or f"{port}: nothing answered", severity="error", timeout=10)
+            return
+        if port not in app.ports:  # type: ignore[attr-defined]
+            app.ports.append(port)  # type: ignore[attr-defined]
+        app.devices = [a for a in app.devices if a.port != port] + found  # type: ignore[attr-defined]
+        for a in found:
+            self.notify(f"{a.kind} {a.spec}: {a.description}", title="attached")
+            self._add_drives(a)
+        self._show_attached()
 
     @work(thread=True, exclusive=True, group="smart")
     def load_badges(self, drives: list[Drive]) -> None:

@@ -68,6 +68,24 @@ class TypedConfirmScreen(ModalScreen[bool]):
         self.dismiss(False)
 
 
+class PortScreen(ModalScreen[str | None]):
+    """The port of a device discovery cannot list (a pty, an adapter pyserial does not show)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Attach a device at a port", classes="question")
+            yield Label("Every driver is asked whether its device answers there: /dev/ttyUSB0, /dev/pts/3…")
+            yield Input(placeholder="/dev/ttyUSB0", id="port")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 # Options a running job may change (station.rescue.control.CHANGEABLE), as the dialog edits them.
 _NUMBERS = (
     ("retry_passes", "retry passes", int),

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from station.media.drives import Drive, HealthBadge
 from station.tui.runner import LiveJob
 from station.tui.widgets.counters import Counters
 from station.tui.widgets.event_log import EventLog
@@ -42,6 +40,33 @@ def ask_stop(app: App, live: LiveJob) -> None:
     app.push_screen(
         ConfirmScreen("Stop this job? Its map is saved; it can be resumed.", yes="Stop", no="Go on"), answered
     )
+
+
+def smart_markup(live: LiveJob) -> str:
+    """The session's SMART: its baseline verdict and reasons, then the latest poll's counters."""
+    rec = live.smart or {}
+    if rec.get("state") != "on":
+        return f"[dim]SMART: off for this session ({rec.get('why_off') or 'not asked for'})[/]"
+    colour = {"GOOD": "green", "WARNING": "yellow", "FAILING": "bold red"}
+    before = rec.get("before") or {}
+    verdict = before.get("verdict", "UNKNOWN")
+    lines = [f"SMART before: [{colour.get(verdict, 'dim')}]{verdict}[/]"]
+    lines += [f"  • {r}" for r in before.get("reasons", [])[:3]]
+    polled = live.smart_last
+    if polled is None:
+        limits = rec.get("limits") or {}
+        lines.append(f"[dim]polls every {limits.get('interval', 0):g} s[/]")
+    else:
+        a = polled.attributes
+        shown = ", ".join(
+            f"{label} {a[key]}"
+            for key, label in (("temperature_c", "°C"), ("pending_sectors", "pending"),
+                               ("reallocated_sectors", "reallocated"))
+            if a.get(key) is not None
+        )  # fmt: skip
+        now = f"[{colour.get(polled.verdict, 'dim')}]{polled.verdict}[/]"
+        lines.append(f"now: {now} {shown} ({live.smart_polls} polls)")
+    return "\n".join(lines)
 
 
 def state_markup(live: LiveJob) -> str:
@@ -102,24 +127,20 @@ class LiveScreen(Screen):
     # -- SMART readings ---------------------------------------------------------------------------
 
     def _smart(self) -> None:
-        app = self.app
-        drive = next((d for d in app.scan() if d.path == self.live.source_path), None)  # type: ignore[attr-defined]
-        if drive is None or drive.kind != "block":
+        """What the session itself reads of SMART (station.health.watch): no second smartctl here."""
+        live = self.live
+        drive = live.drive
+        if drive is None:
+            drive = next((d for d in self.app.scan() if d.path == live.source_path), None)  # type: ignore[attr-defined]
+            live.drive = drive
+        if drive is not None and drive.kind == "imager":
+            self._smart_text = "[dim]SMART: not read by the station (the drive is on the imager)[/]"
+        elif drive is None or drive.kind != "block":
             self._smart_text = "[dim]SMART: none (virtual drive)[/]"
-        elif app.health is None:  # type: ignore[attr-defined]
-            self._smart_text = "[dim]SMART: not available on this station[/]"
-        else:
+        elif live.smart is None:
             self._smart_text = "SMART: reading…"
-            self._read_smart(drive)
-
-    @work(thread=True, exclusive=True, group="smart")
-    def _read_smart(self, drive: Drive) -> None:
-        try:
-            badge = self.app.health(drive)  # type: ignore[attr-defined]
-        except Exception:
-            badge = HealthBadge("UNKNOWN", ("SMART could not be read",))
-        text = "SMART: no data" if badge is None else f"SMART: {badge.short}\n" + "\n".join(badge.reasons)
-        self.app.call_from_thread(setattr, self, "_smart_text", text)
+        else:
+            self._smart_text = smart_markup(live)
 
     # -- drawing --------------------------------------------------------------------------------------
 
@@ -144,6 +165,8 @@ class LiveScreen(Screen):
             live.refresh_snapshot()  # only takes one where the engine cannot be changing the map
         smap.show(live.snapshot)
         self._set("#job-title", f"{state_markup(live)}  [b]{live.title}[/b]")
+        if live.drive is not None and live.drive.kind == "block":
+            self._smart()
         legend = "  ".join(f"{mark} {label}" for mark, label in SectorMap.legend())
         self._set("#map-caption", f"{smap.caption()}\n{legend}  [reverse] [/] position")
         slg = live.since_last_good()
@@ -178,8 +201,11 @@ class LiveScreen(Screen):
         if not live.running:
             self.notify("the job is over", severity="warning")
         elif live.control.paused:
-            live.resume()
-            self.notify("resuming")
+            held = live.resume()
+            if held:
+                self.notify("still held: " + "; ".join(held), severity="warning", timeout=8)
+            else:
+                self.notify("resuming")
         else:
             live.pause()
             self.notify("pausing after the current read; the map is saved")
@@ -194,6 +220,9 @@ class LiveScreen(Screen):
         live = self.live
         if not live.running:
             self.notify("the job is over", severity="warning")
+            return
+        if live.options is None:
+            self.notify("a hardware imager runs its own strategy: no options to change", severity="warning")
             return
 
         def chosen(changes: dict | None) -> None:
