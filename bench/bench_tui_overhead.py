@@ -31,22 +31,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-
-def make_source(path: Path, size: int) -> None:
-    if path.exists() and path.stat().st_size == size:
-        return
-    block = os.urandom(1 << 20)
-    with open(path, "wb") as f:
-        for i in range(size // len(block)):
-            f.write(i.to_bytes(8, "little") + block[8:])
-        f.write(block[: size % len(block)])
-
-
-def warm(path: Path) -> None:
-    with open(path, "rb") as f:
-        while f.read(1 << 24):
-            pass
+from bench_image_speed import make_source, warm  # noqa: E402  (one way to make a cached source)
 
 
 def clean(p: Path) -> None:

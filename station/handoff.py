@@ -39,10 +39,11 @@ from station.events import (
     ReadFailed,
     Resumed,
 )
+from station.job import load_map
 from station.media.base import Refused, SourceIdentity
 from station.rescue.control import RunControl
 from station.rescue.engine import RunResult
-from station.rescue.mapfile import MapfileError, read_mapfile, write_mapfile
+from station.rescue.mapfile import write_mapfile
 from station.rescue.rescuemap import Phase, RescueMap, Status
 from station.session import Session, SessionStore
 
@@ -442,19 +443,7 @@ def _check(driver, spec, source, dest, map_path, command, store, save_interval) 
         raise Refused(f"mapfile {map_path}: no such directory {parent}")
     if os.path.isdir(map_path):
         raise Refused(f"mapfile {map_path} is a directory")
-    new_map = not os.path.exists(map_path)
-    if new_map:
-        rmap = RescueMap(sp.size)
-    else:
-        try:
-            rmap = read_mapfile(map_path)
-        except MapfileError as e:
-            raise Refused(str(e)) from None
-        if rmap.size > sp.size:
-            raise Refused(
-                f"{map_path}: mapfile covers {rmap.size} bytes but the drive on {sp.name} has {sp.size}"
-            )
-        rmap.resize(sp.size)
+    rmap, new_map = load_map(map_path, sp.size, f"the drive on {sp.name} has {sp.size}")
     return HandoffJob(
         driver=driver,
         spec=spec,

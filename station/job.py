@@ -139,6 +139,24 @@ class ImageJob:
         return result
 
 
+def load_map(map_path: str, size: int, has: str) -> tuple[RescueMap, bool]:
+    """(the map to resume, or a fresh one; whether it is new) for a drive of `size` bytes.
+
+    Refused, naming the file, when it is malformed or covers more than the drive (`has` says
+    what the drive has, for that message).
+    """
+    if not os.path.exists(map_path):
+        return RescueMap(size), True
+    try:
+        rmap = read_mapfile(map_path)
+    except MapfileError as e:
+        raise Refused(str(e)) from None
+    if rmap.size > size:
+        raise Refused(f"{map_path}: mapfile covers {rmap.size} bytes but {has}")
+    rmap.resize(size)
+    return rmap, False
+
+
 def domain_from_mapfile(path: str) -> list[tuple[int, int]]:
     """The finished blocks of a mapfile: ddrescue's --domain-mapfile."""
     try:
@@ -202,21 +220,9 @@ def prepare(
                 source = TestModeSource(source, read_mapfile(test_mode))
             except MapfileError as e:
                 raise Refused(f"test-mode mapfile: {e}") from None
-        new_map = not os.path.exists(map_path)
-        if new_map:
-            rmap = RescueMap(source.size)
-        else:
-            try:
-                rmap = read_mapfile(map_path)
-            except MapfileError as e:
-                raise Refused(str(e)) from None
-            if rmap.size > source.size:
-                raise Refused(
-                    f"{map_path}: mapfile covers {rmap.size} bytes but the source has only {source.size}"
-                )
-            if rmap.bytes_in(Status.FINISHED) and not os.path.exists(dest):
-                raise Refused(f"{map_path} records rescued data but {dest} does not exist")
-            rmap.resize(source.size)
+        rmap, new_map = load_map(map_path, source.size, f"the source has only {source.size}")
+        if not new_map and rmap.bytes_in(Status.FINISHED) and not os.path.exists(dest):
+            raise Refused(f"{map_path} records rescued data but {dest} does not exist")
         if options.domain is not None:
             options.domain = intersect(sorted(options.domain), [(0, source.size)])
             if not options.domain:
