@@ -1,0 +1,1 @@
+"""Rescue images after the rescue: formats, the one reader, hashes, verification, conversion."""
