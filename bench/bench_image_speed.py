@@ -27,7 +27,7 @@ STATION = [sys.executable, "-m", "station.cli"]
 
 def parse_size(text: str) -> int:
     sys.path.insert(0, str(ROOT))
-    from station.units import parse_size as ps
+    from station.core.units import parse_size as ps
 
     return ps(text)
 

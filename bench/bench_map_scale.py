@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from station.mapview import block_map
 from station.rescue.mapfile import read_mapfile, write_mapfile
 from station.rescue.rescuemap import RescueMap, Status
+from station.views.mapview import block_map
 
 CYCLE = (Status.FINISHED, Status.BAD_SECTOR, Status.NON_TRIED, Status.NON_TRIMMED, Status.NON_SCRAPED)
 FRAGMENT = 4096

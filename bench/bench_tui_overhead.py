@@ -43,7 +43,7 @@ def clean(p: Path) -> None:
 
 def timed_job(src: Path, dest: Path, store):
     """A prepared job whose run() records its own wall time in job.seconds."""
-    from station.job import prepare
+    from station.jobs.imaging import prepare
 
     # The image is kept from round to round and overwritten in place (force): freeing and
     # allocating a GiB of tmpfs pages every round costs more, and more erratically, than imaging.
@@ -65,7 +65,7 @@ def timed_job(src: Path, dest: Path, store):
 
 
 def headless(src: Path, dest: Path, store) -> float:
-    from station.rescue.control import RunControl
+    from station.core.control import RunControl
 
     job = timed_job(src, dest, store)
     last = []
@@ -96,8 +96,8 @@ def with_tui(src: Path, dest: Path, store, size: tuple[int, int]) -> tuple[float
 
 
 def main() -> int:
-    from station.session import SessionStore
-    from station.units import parse_size
+    from station.core.session import SessionStore
+    from station.core.units import parse_size
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", default="2Gi")

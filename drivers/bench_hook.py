@@ -3,10 +3,10 @@
 `run_imager_job` runs one full imaging job of a model on an in-process emulated imager, the
 whole way a technician's session goes: the imager firmware (drivers.emulate.imager) behind a
 real pty (or the virtual USB backend), the serial-imager (or usb-imager) driver, and the
-handoff (station.handoff) writing the GNU ddrescue mapfile.  It returns the final map and the
+handoff (station.jobs.handoff) writing the GNU ddrescue mapfile.  It returns the final map and the
 SimDrive (its stats hold the milestones every bench method is measured by).
 
-`run_emulated_imager` adapts it to station.bench's runner signature
+`run_emulated_imager` adapts it to station.bench.methods's runner signature
 (`_run_imager(m, model_spec, work, limits, progress) -> MethodResult`).
 """
 
@@ -59,10 +59,10 @@ def run_imager_job(
     from drivers.emulate.usb import UsbImagerDevice, virtual_backend
     from drivers.serial_imager import SerialImager
     from drivers.usb_imager import UsbImager
-    from station.events import Progress
-    from station.handoff import prepare_handoff
+    from station.core.events import Progress
+    from station.core.session import SessionStore
+    from station.jobs.handoff import prepare_handoff
     from station.rescue.mapfile import read_mapfile
-    from station.session import SessionStore
     from station.sim.model import load_model
 
     if transport not in ("serial", "usb"):
@@ -119,8 +119,8 @@ def run_imager_job(
 def run_emulated_imager(
     m: Any, model_spec: str, work: Path, limits: Any, progress: Callable[[str, float], None]
 ):
-    """station.bench's runner for the `imager` method (`imager:usb` for the USB transport)."""
-    from station.bench import MethodResult
+    """station.bench.methods's runner for the `imager` method (`imager:usb` for the USB transport)."""
+    from station.bench.methods import MethodResult
     from station.rescue.rescuemap import Status
     from station.sim.verify import verify
 

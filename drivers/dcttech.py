@@ -15,8 +15,8 @@ import re
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from drivers.api import DeviceInfo, DeviceRefused, DriverError, PowerDriver, ProtocolError
 from drivers.usbio import bus_address, find_devices, select, usb_errors, usb_string
+from station.hw.api import DeviceInfo, DeviceRefused, DriverError, PowerDriver, ProtocolError
 
 SET_REPORT = (0x21, 0x09, 0x0300)
 GET_REPORT = (0xA1, 0x01, 0x0300)

@@ -15,7 +15,17 @@ import time
 from abc import abstractmethod
 from typing import ClassVar
 
-from drivers.api import (
+from drivers.imager_proto import (
+    DATA_VERBS,
+    E_NOJOB,
+    E_RESYNC,
+    ERROR_NAMES,
+    LETTER_STATUS,
+    PROTOCOL,
+    Item,
+    Reply,
+)
+from station.hw.api import (
     CAP_AREA,
     DeviceRefused,
     DeviceTimeout,
@@ -28,16 +38,6 @@ from drivers.api import (
     JobUpdate,
     MapChange,
     ProtocolError,
-)
-from drivers.imager_proto import (
-    DATA_VERBS,
-    E_NOJOB,
-    E_RESYNC,
-    ERROR_NAMES,
-    LETTER_STATUS,
-    PROTOCOL,
-    Item,
-    Reply,
 )
 
 PAGE = 512  # map changes per CHANGES command

@@ -17,8 +17,8 @@ import time
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from drivers.api import DeviceInfo, DeviceRefused, DeviceTimeout, DriverError, PowerDriver, ProtocolError
 from drivers.serialport import close_quietly, open_serial, read_some, write_all
+from station.hw.api import DeviceInfo, DeviceRefused, DeviceTimeout, DriverError, PowerDriver, ProtocolError
 
 MAX_CHANNELS = 8
 _STATE_LINE = re.compile(rb"CH(\d+)\s*:\s*(ON|OFF)", re.IGNORECASE)

@@ -10,10 +10,10 @@ import time
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from drivers.api import DeviceInfo, DriverError, ProtocolError
 from drivers.imager_link import LinkImager
 from drivers.imager_proto import DATA_VERBS, FrameReader, Item, Reply, encode_frame, format_body, parse_body
 from drivers.serialport import close_quietly, open_serial, read_some, write_all
+from station.hw.api import DeviceInfo, DriverError, ProtocolError
 
 
 class SerialImager(LinkImager):

@@ -6,7 +6,7 @@ import errno
 import time
 from typing import Any
 
-from drivers.api import DeviceGone, DeviceNotFound, DeviceTimeout
+from station.hw.api import DeviceGone, DeviceNotFound, DeviceTimeout
 
 
 def open_serial(port: str, baudrate: int, *, what: str = "device") -> Any:

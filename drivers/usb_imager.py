@@ -12,10 +12,10 @@ import time
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from drivers.api import DeviceInfo, DeviceNotFound, DriverError
 from drivers.imager_link import LinkImager
 from drivers.imager_proto import USB_RSP, Reply, usb_decode_reply, usb_encode_command, usb_response_length
 from drivers.usbio import bus_address, find_devices, select, usb_errors, usb_string
+from station.hw.api import DeviceInfo, DeviceNotFound, DriverError
 
 EP_OUT, EP_IN = 0x01, 0x81
 READ_CHUNK = 16384

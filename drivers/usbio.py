@@ -13,7 +13,7 @@ import errno
 from collections.abc import Iterator
 from typing import Any
 
-from drivers.api import DeviceGone, DeviceNotFound, DeviceRefused, DeviceTimeout, DriverError
+from station.hw.api import DeviceGone, DeviceNotFound, DeviceRefused, DeviceTimeout, DriverError
 
 
 def find_devices(ids: tuple[tuple[int, int], ...], backend: Any = None) -> list[Any]:

@@ -1,6 +1,6 @@
 """A drive's SMART health in one word and its reasons, for the drive list and the pre-flight check.
 
-`drive_badge` is the workstation's `HealthProvider` (station.media.drives): one SMART reading
+`drive_badge` is the workstation's `HealthProvider` (station.jobs.drives): one SMART reading
 through `read_device` (with its timeout: smartctl is killed, never waited for) and `assess`.
 It blocks for up to that timeout, so views call it from a worker thread.  Drives smartctl
 cannot speak to are not hidden behind "no data": the badge is UNKNOWN and its reason is
@@ -11,14 +11,35 @@ deciding how to image a drive should know that SMART was tried and why it said n
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
+from typing import Protocol
 
-from station.media.drives import Drive, HealthBadge
+
+@dataclass(frozen=True)
+class HealthBadge:
+    """A drive's health in one word (GOOD, WARNING, FAILING, UNKNOWN) and why."""
+
+    verdict: str
+    reasons: tuple[str, ...] = ()
+    advice: str = ""
+
+    @property
+    def short(self) -> str:
+        return self.verdict.upper()
+
+
+class DriveLike(Protocol):
+    """What a badge needs of a drive in a list (station.jobs.drives.Drive is one)."""
+
+    path: str
+    kind: str
+
 
 BADGE_TIMEOUT = 15.0  # seconds for one badge (a list of drives is read one drive at a time)
 
 
 def drive_badge(
-    drive: Drive,
+    drive: DriveLike,
     *,
     timeout: float = BADGE_TIMEOUT,
     smartctl: str | None = None,
@@ -27,8 +48,9 @@ def drive_badge(
     """The SMART verdict of a block device with its reasons and advice; None for virtual drives,
     drives on an imager, files, and when smartctl is not installed."""
     from station.health.assess import ADVICE, UNKNOWN, assess
+    from station.health.errors import SmartctlMissing, SmartError
     from station.health.identity import whole_disk_path
-    from station.health.smart import SmartctlMissing, SmartError, find_smartctl, read_device
+    from station.health.smart import find_smartctl, read_device
 
     if drive.kind != "block":
         return None

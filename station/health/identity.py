@@ -41,7 +41,7 @@ class DriveIdentity:
 
     def describe(self) -> str:
         """One line for a person: model, serial, capacity, kind."""
-        from station.units import fmt_bytes
+        from station.core.units import fmt_bytes
 
         parts = [self.model or "unknown model"]
         if self.serial:

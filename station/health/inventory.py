@@ -399,7 +399,7 @@ def collect(
 
 def render(inv: dict[str, Any]) -> list[str]:
     """The profile as text lines for a terminal."""
-    from station.units import fmt_bytes
+    from station.core.units import fmt_bytes
 
     lines = []
     h = inv.get("host", {})

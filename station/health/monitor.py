@@ -30,13 +30,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from station.events import Event, Notice, SmartPolled
+from station.core.events import Event, Notice, SmartPolled
 from station.health.assess import assess
-from station.health.smart import SmartError, SmartTimeout
+from station.health.errors import SmartError, SmartTimeout
 
 if TYPE_CHECKING:
+    from station.core.control import RunControl
     from station.health.smart import SmartReading
-    from station.rescue.control import RunControl
 
 HOLDER = "smart"  # who holds the pause in RunControl
 

@@ -20,6 +20,13 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from station.health.errors import (
+    DeviceNotFound,
+    NotADrive,
+    PermissionDenied,
+    SmartctlMissing,
+    SmartError,
+)
 from station.health.identity import DriveIdentity, identity_from_smart
 
 DEFAULT_TIMEOUT = 30.0  # seconds for one whole reading (several smartctl runs)
@@ -46,34 +53,6 @@ ATA_IDS = {
     "crc_errors": 199,
     "power_on_hours": 9,
 }
-
-
-class SmartError(Exception):
-    """SMART could not be read; the message is one line for the technician."""
-
-
-class SmartctlMissing(SmartError):
-    pass
-
-
-class DeviceNotFound(SmartError):
-    pass
-
-
-class PermissionDenied(SmartError):
-    pass
-
-
-class SmartTimeout(SmartError):
-    pass
-
-
-class SmartCancelled(SmartError):
-    pass
-
-
-class NotADrive(SmartError):
-    """smartctl opened the path but cannot talk SMART to it (a file, a loop device, a bridge)."""
 
 
 @dataclass(frozen=True)

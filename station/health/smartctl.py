@@ -22,6 +22,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from station.health.errors import SmartCancelled, SmartctlMissing, SmartError, SmartTimeout
+
 
 def _import_pysmart():
     """Import pySMART without its process-wide side effect: pySMART.smartctl sets LANG=C for
@@ -48,8 +50,6 @@ def _import_pysmart():
 _pysmart = _import_pysmart()
 Device = _pysmart.device.Device
 valid_interface = _pysmart.utils.smartctl_isvalid_type
-
-from station.health.smart import SmartCancelled, SmartctlMissing, SmartError, SmartTimeout  # noqa: E402
 
 
 @dataclass

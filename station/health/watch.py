@@ -1,6 +1,6 @@
 """Drive health around one imaging job: before, during and after.
 
-`SessionHealth` is what the job (station.job) calls, so that the job itself stays small:
+`SessionHealth` is what the job (station.jobs.imaging) calls, so that the job itself stays small:
 
 - `begin()`, before the session is recorded: the host inventory; for a block device, a first
   SMART reading (the baseline, bounded by the SMART timeout and the job's cancel event) that
@@ -21,20 +21,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from station.events import Event, Notice
+from station.core.events import Event, Notice
 from station.health.assess import assess
 from station.health.monitor import HealthMonitor, MonitorLimits, difference, health_fields
 
 if TYPE_CHECKING:
+    from station.core.control import RunControl
+    from station.core.session import Session
     from station.health.smart import SmartReading
     from station.media.base import SourceIdentity
-    from station.rescue.control import RunControl
-    from station.session import Session
 
 
 @dataclass(frozen=True)
 class HealthOptions:
-    """What `station image` asks of drive health (see station.health.cli for the options)."""
+    """What `station image` asks of drive health (see station.cli.health for the options)."""
 
     smart: bool = True
     limits: MonitorLimits = field(default_factory=MonitorLimits)
@@ -108,7 +108,7 @@ class SessionHealth:
             self.why_off = f"the source is a {src.kind}, not a drive"
         else:
             self.device = whole_disk_path(src.path)
-            from station.health.smart import SmartError
+            from station.health.errors import SmartError
 
             try:
                 self.baseline = self._read(self.cancel)
@@ -208,7 +208,7 @@ class SessionHealth:
         elif self.cancel is not None and self.cancel.is_set():
             source = "last poll (the job was interrupted)"
         else:
-            from station.health.smart import SmartError
+            from station.health.errors import SmartError
 
             try:
                 after = self._read(None)

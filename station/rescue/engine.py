@@ -30,7 +30,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from station.events import (
+from station.core.control import RunControl
+from station.core.events import (
     Event,
     Finished,
     MapSaved,
@@ -46,7 +47,6 @@ from station.events import (
 )
 from station.media.base import Sink, Source
 from station.rescue.areas import AreaTracker
-from station.rescue.control import RunControl
 from station.rescue.options import GiB, KiB, RescueOptions
 from station.rescue.reader import ReadOutcome, RunSpec, StreamReader
 from station.rescue.rescuemap import Phase, RescueMap, Status, Summary

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from station import __version__
+from station.core.units import parse_c_int
 from station.rescue.rescuemap import Phase, RescueMap, Status
 
 
@@ -25,22 +26,8 @@ class MapfileError(ValueError):
     """A mapfile that cannot be used; the message names the file and line."""
 
 
-_INT = re.compile(r"[+-]?(?:0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)\Z")
 _BLOCK_CHARS = {s.value: s for s in Status}
 _PHASE_CHARS = {p.value: p for p in Phase}
-
-
-def parse_c_int(text: str) -> int:
-    """Parse an integer the way C's strtoll with base 0 does (whole token only)."""
-    if not _INT.match(text):
-        raise ValueError(f"not a number: {text!r}")
-    sign = -1 if text[0] == "-" else 1
-    body = text.lstrip("+-")
-    if body[:2] in ("0x", "0X"):
-        return sign * int(body[2:], 16)
-    if len(body) > 1 and body[0] == "0":
-        return sign * int(body[1:], 8)
-    return sign * int(body)
 
 
 def _strip_comment(line: str) -> str:

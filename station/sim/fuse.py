@@ -367,6 +367,19 @@ def check_serve(mountpoint: str, *, loop: bool, time_scale: float, hang_timeout:
         raise ServeError(f"mountpoint {mountpoint}: not empty")
 
 
+def import_mfusepy():
+    """mfusepy bound to libfuse 3: it prefers libfuse 2 when both are installed (Debian's ewf-tools
+    and exfat-fuse pull libfuse2 in), and our options and mount code are libfuse 3's.  Imported
+    here only, so that `station` starts fast."""
+    if "mfusepy" not in sys.modules and not os.environ.get("FUSE_LIBRARY_PATH"):
+        fuse3 = ctypes.util.find_library("fuse3")
+        if fuse3:
+            os.environ["FUSE_LIBRARY_PATH"] = fuse3
+    import mfusepy
+
+    return mfusepy
+
+
 @dataclass
 class DriveServer:
     """One virtual drive mounted at a directory by this process (the FUSE loop in a thread)."""
@@ -395,8 +408,7 @@ class DriveServer:
 
     def start(self, timeout: float = 20.0) -> None:
         """Mount (and attach the loop device); return once tools can read the drive."""
-        import mfusepy  # loads libfuse; here only, so that `station` starts fast
-
+        mfusepy = import_mfusepy()
         self.mountpoint = os.path.realpath(self.mountpoint)
         layout = self.model.build()
         self.fs = DriveFS(SimDrive(layout, time_scale=self.time_scale), hang_timeout=self.hang_timeout)

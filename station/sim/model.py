@@ -45,8 +45,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from station.core.units import parse_size
 from station.sim.geometry import Geometry, GeometrySpec
-from station.units import parse_size
 
 # Segment flags, combined where defects overlap.
 BAD, WEAK, SLOW = 1, 2, 4

@@ -18,9 +18,9 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from station.events import Finished, Paused, Resumed
-from station.job import ImageJob
-from station.media.drives import (
+from station.core.events import Finished, Paused, Resumed
+from station.core.session import SessionStore, data_home
+from station.jobs.drives import (
     Attached,
     AttachedProvider,
     Drive,
@@ -33,13 +33,13 @@ from station.media.drives import (
     scan_drives,
     virtual_drives,
 )
-from station.session import SessionStore, data_home
+from station.jobs.imaging import ImageJob
 from station.tui.runner import JobEnded, JobEvents, JobProgress, LiveJob
 
 if TYPE_CHECKING:
-    from station.handoff import HandoffJob
     from station.health.watch import HealthOptions
-    from station.power import RelaySettings
+    from station.jobs.handoff import HandoffJob
+    from station.jobs.power import RelaySettings
 
 JOB_SWITCH_INTERVAL = 0.0005  # seconds: Python's thread switch interval while a job runs
 
@@ -96,7 +96,7 @@ class StationApp(App[int]):
             smart = HealthOptions()
         self.smart: HealthOptions | None = smart  # type: ignore[assignment]
         if relay_settings is None:
-            from station.power import RelaySettings
+            from station.jobs.power import RelaySettings
 
             relay_settings = RelaySettings()
         self.relay_settings = relay_settings  # a relay picked in the new-session form cycles this way

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from station.events import (
+from station.core.control import RunControl
+from station.core.events import (
     Event,
     Finished,
     MapSaved,
@@ -36,17 +37,16 @@ from station.events import (
     SmartPolled,
     SourceReopened,
 )
-from station.job import ImageJob
-from station.live import MapProbe, MapSnapshot, SpeedSeries
-from station.rescue.control import RunControl
+from station.core.units import fmt_bytes
+from station.jobs.imaging import ImageJob
 from station.rescue.engine import RunResult
 from station.rescue.options import RescueOptions
-from station.units import fmt_bytes
+from station.views.live import MapProbe, MapSnapshot, SpeedSeries
 
 if TYPE_CHECKING:
-    from station.handoff import HandoffJob
     from station.health.monitor import HealthMonitor
-    from station.media.drives import Drive
+    from station.jobs.drives import Drive
+    from station.jobs.handoff import HandoffJob
 
 # Events worth showing at once rather than with the next progress (at most a quarter second later).
 _URGENT = (Paused, Resumed, Finished, PhaseStarted, Notice, ReadHung, SourceReopened, PowerCycled)

@@ -168,7 +168,7 @@ def test_drivers_lists_builtins_third_party_and_broken_plugins(tmp_path, serve, 
     site = tmp_path / "site"
     (site / "acme_station").mkdir(parents=True)
     (site / "acme_station" / "__init__.py").write_text(textwrap.dedent("""
-        from drivers.api import PowerDriver
+        from station.hw.api import PowerDriver
 
         class AcmeRelay(PowerDriver):
             name = "acme"

@@ -13,7 +13,8 @@ import pytest
 from drvkit import assert_image_right, assert_map_true_to_drive, blocks, bounded, eventually
 
 from drivers.serial_imager import SerialImager
-from station.events import (
+from station.core.control import RunControl
+from station.core.events import (
     Event,
     Finished,
     MapSaved,
@@ -24,12 +25,11 @@ from station.events import (
     ReadFailed,
     Resumed,
 )
-from station.handoff import default_map_path, prepare_handoff
+from station.core.session import SessionStore
+from station.jobs.handoff import default_map_path, prepare_handoff
 from station.media.base import Refused
-from station.rescue.control import RunControl
 from station.rescue.mapfile import read_mapfile
 from station.rescue.rescuemap import Status
-from station.session import SessionStore
 
 
 def handoff(emu, tmp_path: Path, map_name: str = "disk.map", timeout: float = 1.0, **kw):

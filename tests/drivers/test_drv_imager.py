@@ -10,13 +10,13 @@ import pytest
 import serial
 from drvkit import S, assert_image_right, assert_map_true_to_drive, blocks, bounded, eventually
 
-from drivers.api import DeviceGone, DeviceNotFound, DeviceRefused, DeviceTimeout, JobSpec, ProtocolError
 from drivers.emulate.imager import ImagerCore
 from drivers.emulate.serial_imager import Fault
 from drivers.emulate.usb import UsbImagerDevice, virtual_backend
 from drivers.imager_proto import FrameReader, encode_frame, format_body, parse_body
 from drivers.serial_imager import SerialImager
 from drivers.usb_imager import UsbImager
+from station.hw.api import DeviceGone, DeviceNotFound, DeviceRefused, DeviceTimeout, JobSpec, ProtocolError
 from station.rescue.rescuemap import RescueMap, Status
 from station.sim.drive import SimDrive
 from station.sim.model import load_model

@@ -11,10 +11,10 @@ import pytest
 from drvkit import assert_map_true_to_drive, bounded
 
 from drivers.lcus import LcusRelay
-from station.events import Event, Finished, PowerCycled, ReadHung
+from station.core.events import Event, Finished, PowerCycled, ReadHung
+from station.jobs.power import PowerRecovery, find_block_device, recovery_for
 from station.media.base import Refused
 from station.media.source import LocalSource
-from station.power import PowerRecovery, find_block_device, recovery_for
 from station.rescue.engine import Engine, RecoveryFailed
 from station.rescue.options import RescueOptions
 from station.rescue.rescuemap import RescueMap, Status

@@ -11,8 +11,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from drivers.api import DeviceNotFound, DriverError, parse_spec
-from drivers.registry import GROUP, Registry
+from station.hw.api import DeviceNotFound, DriverError, parse_spec
+from station.hw.registry import GROUP, Registry
 
 BUILTINS = {"serial-imager": "imager", "usb-imager": "imager", "lcus": "power", "dcttech": "power"}
 

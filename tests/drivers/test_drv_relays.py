@@ -8,10 +8,10 @@ import pytest
 import usb.core
 from drvkit import bounded, eventually
 
-from drivers.api import DeviceGone, DeviceNotFound, DeviceRefused, DeviceTimeout, ProtocolError
 from drivers.dcttech import DcttechRelay
 from drivers.emulate.usb import DcttechDevice, VirtualDevice, virtual_backend
 from drivers.lcus import LcusRelay, frame, parse_states
+from station.hw.api import DeviceGone, DeviceNotFound, DeviceRefused, DeviceTimeout, ProtocolError
 from station.sim.drive import SimDrive
 from station.sim.model import load_model
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from station.bench import BenchError, parse_methods
+from station.bench.methods import BenchError, parse_methods
 
 TINY = """
 name = "tiny-dead-head"

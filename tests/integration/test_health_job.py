@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from station.events import Event, Notice, Paused, Resumed, SmartPolled
+from station.core.events import Event, Notice, Paused, Resumed, SmartPolled
+from station.core.session import SessionStore
 from station.health.monitor import MonitorLimits
 from station.health.watch import HealthOptions
-from station.job import prepare
+from station.jobs.imaging import prepare
 from station.rescue.options import RescueOptions
-from station.session import SessionStore
 from station.sim.scripted import Fault, ScriptedSource, expected_bytes
 
 MiB = 1024 * 1024

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from tuikit import Drive, virtual_drive
 
-from station.session import SessionStore
+from station.core.session import SessionStore
 from station.tui.app import StationApp
 
 

@@ -11,7 +11,7 @@ import pytest
 from textual.widgets import Input, RadioButton, Select, Static
 from tuikit import SIZE, run, virtual_drive, wait_for
 
-from station.media.drives import block_drives
+from station.jobs.drives import block_drives
 from station.rescue.mapfile import read_mapfile
 from station.rescue.rescuemap import Status
 from station.sim.scripted import expected_bytes

@@ -20,7 +20,7 @@ from tuikit import (
     warning_health,
 )
 
-from station.events import Progress
+from station.core.events import Progress
 from station.rescue.mapfile import read_mapfile
 from station.rescue.rescuemap import Status
 from station.sim.scripted import expected_bytes
@@ -363,7 +363,7 @@ def test_leaving_the_app_however_stops_a_paused_job(make_app, tmp_path: Path) ->
 
 def test_simulator_presets_are_listed_after_the_demo_drive_and_image(tmp_path: Path) -> None:
     """The app's own default drive list: block devices, the demo drive, then every preset."""
-    from station.session import SessionStore
+    from station.core.session import SessionStore
     from station.sim.model import preset_names
     from station.tui.app import StationApp
 

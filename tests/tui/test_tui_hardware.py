@@ -16,7 +16,7 @@ from tuikit import run, text_of, virtual_drive, wait_for
 from drivers.emulate.imager import ImagerCore
 from drivers.emulate.lcus import LcusEmulator
 from drivers.emulate.serial_imager import SerialImagerEmulator
-from station.media.drives import Drive, driver_devices
+from station.jobs.drives import Drive, driver_devices
 from station.rescue.mapfile import read_mapfile
 from station.rescue.rescuemap import Status
 from station.sim.drive import SimDrive
@@ -203,7 +203,7 @@ def test_a_session_handed_off_to_the_imager_runs_live_like_a_software_one(
 def test_a_relay_picked_for_a_software_session_power_cycles_a_hung_drive(
     make_app, bench, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from station.power import RelaySettings
+    from station.jobs.power import RelaySettings
     from station.rescue.profiles import PROFILES, Profile
     from station.sim.source import SimSource
 

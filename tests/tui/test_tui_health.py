@@ -12,7 +12,7 @@ from tuikit import run, text_of, wait_for
 
 from station.health.monitor import MonitorLimits
 from station.health.watch import HealthOptions
-from station.media.drives import Drive
+from station.jobs.drives import Drive
 from station.sim.scripted import ScriptedSource
 from station.tui.screens.live import LiveScreen
 from station.tui.screens.new_session import NewSessionScreen
@@ -46,7 +46,7 @@ def fast_polls(**kw) -> HealthOptions:
 def test_a_failing_drive_shows_its_badge_and_reasons_before_imaging(make_app, fake_smartctl) -> None:
     fake_smartctl.add("ata_hdd")
     fake_smartctl.put(ATA, fake_smartctl.set_attr(fake_smartctl.text(ATA), 197, 8))
-    app = make_app([sdau()], health="default")  # station.health.drive_badge, as `station` runs
+    app = make_app([sdau()], health="default")  # station.health.badge.drive_badge, as `station` runs
 
     async def go():
         async with app.run_test(size=(140, 44)) as pilot:

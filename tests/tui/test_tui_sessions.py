@@ -9,10 +9,10 @@ from pathlib import Path
 from textual.widgets import DataTable
 from tuikit import run, wait_for
 
-from station.events import Finished, Progress, ReadFailed
+from station.core.events import Finished, Progress, ReadFailed
+from station.core.session import SessionStore
 from station.rescue.mapfile import write_mapfile
 from station.rescue.rescuemap import RescueMap, Status
-from station.session import SessionStore
 from station.tui.screens.compare import CompareScreen
 from station.tui.screens.follow import FollowScreen
 from station.tui.screens.sessions import SessionsScreen

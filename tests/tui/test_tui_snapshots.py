@@ -14,11 +14,11 @@ import pytest
 from textual.widgets import DataTable
 from tuikit import SPARE, SYSTEM, virtual_drive, wait_for, warning_health
 
-from station.events import Finished, Paused, PhaseStarted, Progress, ReadFailed
-from station.job import prepare
-from station.media.drives import demo_drives
+from station.core.events import Finished, Paused, PhaseStarted, Progress, ReadFailed
+from station.core.session import SessionStore
+from station.jobs.drives import demo_drives
+from station.jobs.imaging import prepare
 from station.rescue.rescuemap import Status
-from station.session import SessionStore
 from station.tui.runner import JobEvents, JobProgress, LiveJob
 from station.tui.widgets.sector_map import SectorMap
 

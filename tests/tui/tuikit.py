@@ -8,7 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from station.media.drives import Drive, HealthBadge
+from station.health.badge import HealthBadge
+from station.jobs.drives import Drive
 from station.sim.scripted import Fault, ScriptedSource
 
 MiB = 1 << 20

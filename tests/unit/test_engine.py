@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from station.events import Event, Finished, MapSaved, PhaseStarted, ReadFailed
+from station.core.events import Event, Finished, MapSaved, PhaseStarted, ReadFailed
 from station.rescue.engine import PLAN, Engine, RunResult
 from station.rescue.mapfile import format_mapfile, parse_mapfile
 from station.rescue.options import KiB, RescueOptions
@@ -928,8 +928,8 @@ def test_property_random_drives(scenario) -> None:
 def test_pause_saves_the_map_holds_and_resumes() -> None:
     import threading
 
-    from station.events import Paused, Resumed
-    from station.rescue.control import RunControl
+    from station.core.control import RunControl
+    from station.core.events import Paused, Resumed
 
     control = RunControl()
     events: list = []
@@ -970,8 +970,8 @@ def test_pause_saves_the_map_holds_and_resumes() -> None:
 
 
 def test_stop_while_paused_ends_the_run_as_stopped() -> None:
-    from station.events import Paused
-    from station.rescue.control import RunControl
+    from station.core.control import RunControl
+    from station.core.events import Paused
 
     control = RunControl()
     src = ScriptedSource(4000 * S, [], clock=FakeClock(), rate=1e6)
@@ -989,8 +989,8 @@ def test_stop_while_paused_ends_the_run_as_stopped() -> None:
 
 
 def test_option_changes_apply_at_the_next_pass() -> None:
-    from station.events import Notice
-    from station.rescue.control import RunControl
+    from station.core.control import RunControl
+    from station.core.events import Notice
 
     control = RunControl()
     faults = [Fault(100 * S, 110 * S, "bad")]

@@ -1,4 +1,4 @@
-"""station.health.drive_badge: the drive list's SMART badge, through the stand-in smartctl."""
+"""station.health.badge.drive_badge: the drive list's SMART badge, through the stand-in smartctl."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from station.health import drive_badge
-from station.media.drives import Drive, default_health_provider
+from station.health.badge import drive_badge
+from station.jobs.drives import Drive, default_health_provider
 
 ATA = "-d ata --all /dev/sdau"
 

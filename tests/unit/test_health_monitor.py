@@ -14,10 +14,11 @@ from collections.abc import Callable
 
 import pytest
 
-from station.events import Event, Notice, SmartPolled
+from station.core.control import RunControl
+from station.core.events import Event, Notice, SmartPolled
+from station.health.errors import SmartError, SmartTimeout
 from station.health.monitor import HOLDER, HealthMonitor, MonitorLimits, difference, health_fields
-from station.health.smart import SmartError, SmartReading, SmartTimeout, read_device
-from station.rescue.control import RunControl
+from station.health.smart import SmartReading, read_device
 
 ATA = "-d ata --all /dev/sdau"
 

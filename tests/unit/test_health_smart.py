@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from station.health.smart import (
-    ATTRIBUTE_KEYS,
+from station.health.errors import (
     DeviceNotFound,
     NotADrive,
     PermissionDenied,
@@ -23,10 +22,8 @@ from station.health.smart import (
     SmartctlMissing,
     SmartError,
     SmartTimeout,
-    device_path,
-    read_device,
-    scan,
 )
+from station.health.smart import ATTRIBUTE_KEYS, device_path, read_device, scan
 
 
 def _gone(pid: int) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from station.events import Event, Finished, ReadHung, SourceReopened
+from station.core.events import Event, Finished, ReadHung, SourceReopened
 from station.rescue.engine import Engine, RunResult
 from station.rescue.options import KiB, RescueOptions
 from station.rescue.rescuemap import RescueMap, Status

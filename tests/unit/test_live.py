@@ -1,4 +1,4 @@
-"""station.live and mapview.cell_statuses: what the workstation draws, without Textual."""
+"""station.views.live and mapview.cell_statuses: what the workstation draws, without Textual."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from station.events import Finished, Progress, ReadFailed
-from station.live import EventTail, MapProbe, MapSnapshot, SpeedSeries, Zoom, session_figures
-from station.mapview import cell_bounds, cell_statuses, worst_status
+from station.core.events import Finished, Progress, ReadFailed
+from station.core.session import SessionStore
 from station.rescue.rescuemap import RescueMap, Status
-from station.session import SessionStore
+from station.views.live import EventTail, MapProbe, MapSnapshot, SpeedSeries, Zoom, session_figures
+from station.views.mapview import cell_bounds, cell_statuses, worst_status
 
 
 def progress(t: float, rate: float, rescued: int = 0, size: int = 1000, errors: int = 0) -> Progress:

@@ -11,7 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.text import Text
 
-from station.mapview import (
+from station.rescue.mapfile import write_mapfile
+from station.rescue.rescuemap import Phase, RescueMap, Status
+from station.views.mapview import (
     CELL_CHAR,
     SEVERITY,
     block_map,
@@ -23,8 +25,6 @@ from station.mapview import (
     legend,
     summary_text,
 )
-from station.rescue.mapfile import write_mapfile
-from station.rescue.rescuemap import Phase, RescueMap, Status
 
 DDRESCUELOG = shutil.which("ddrescuelog")
 STATUS_OF_CHAR = {c: s for s, c in CELL_CHAR.items()}

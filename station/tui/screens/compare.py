@@ -8,11 +8,11 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label
 
-from station.live import SessionFigures, session_figures
-from station.session import Session
-from station.tui.screens.sessions import method_text
+from station.core.session import Session
+from station.core.units import fmt_bytes, fmt_duration, fmt_percent, fmt_rate
 from station.tui.widgets.speed_chart import COLOURS, Curve, SpeedChart
-from station.units import fmt_bytes, fmt_duration, fmt_percent, fmt_rate
+from station.views.live import SessionFigures, session_figures
+from station.views.sessions import method_text
 
 
 class CompareScreen(Screen):

@@ -14,9 +14,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
-from station.media.drives import Attached, Drive, HealthBadge, attached_devices
+from station.core.units import fmt_bytes
+from station.health.badge import HealthBadge
+from station.jobs.drives import Attached, Drive, attached_devices
 from station.tui.screens.dialogs import PortScreen
-from station.units import fmt_bytes
 
 _BADGE_STYLE = {"GOOD": "green", "WARNING": "yellow", "FAILING": "bold red", "UNKNOWN": "dim"}
 

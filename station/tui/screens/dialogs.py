@@ -86,7 +86,7 @@ class PortScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-# Options a running job may change (station.rescue.control.CHANGEABLE), as the dialog edits them.
+# Options a running job may change (station.core.control.CHANGEABLE), as the dialog edits them.
 _NUMBERS = (
     ("retry_passes", "retry passes", int),
     ("max_read_errors", "stop after read errors (empty: never)", int),

@@ -1,13 +1,13 @@
 """New session: source, destination (image file or drive), method, options, pre-flight SMART summary.
 
-Starting goes through `station.job.prepare`, the same checks as `station image` (a refusal is
+Starting goes through `station.jobs.imaging.prepare`, the same checks as `station image` (a refusal is
 shown as its one line and nothing is created), with SMART before, during and after for a
 drive (`StationApp.smart`).  A drive as destination is overwritten only after the technician
 types its name.
 
 A drive on an imager's source port (kind "imager") is imaged by that imager: the method is the
 imager, the destination one of its target ports, and starting goes through
-`station.handoff.prepare_handoff` (serial or USB I/O, so in a thread worker) and the same
+`station.jobs.handoff.prepare_handoff` (serial or USB I/O, so in a thread worker) and the same
 typed confirmation before the target is overwritten.  The host never reads such a drive, so
 no engine profile is offered for it, and no imager for a drive the host reads.
 """
@@ -35,12 +35,13 @@ from textual.widgets import (
     Static,
 )
 
-from station.job import ImageJob, prepare
+from station.core.units import fmt_bytes
+from station.health.badge import HealthBadge
+from station.jobs.drives import Drive
+from station.jobs.imaging import ImageJob, prepare
 from station.media.base import Refused
-from station.media.drives import Drive, HealthBadge
 from station.rescue.options import RescueOptions
 from station.rescue.profiles import PROFILES, cli_flags
-from station.units import fmt_bytes
 
 
 def default_image_path(image_dir: Path, d: Drive) -> Path:
@@ -303,7 +304,7 @@ class NewSessionScreen(Screen):
     def _attach_relay(self, job: ImageJob, target: Drive | None, spec: str) -> None:
         """Open the relay (serial or USB I/O, with the driver's timeouts) as the engine's recover
         hook: a drive that stops answering is power-cycled, found again by serial and reopened."""
-        from station.power import recovery_from_spec
+        from station.jobs.power import recovery_from_spec
 
         try:
             job.recover = recovery_from_spec(spec, job.source, self.app.relay_settings)  # type: ignore[attr-defined]
@@ -398,7 +399,7 @@ class NewSessionScreen(Screen):
     @work(thread=True, exclusive=True, group="handoff")
     def _prepare_handoff(self, spec: str, source: str, target: str, mapfile: str) -> None:
         """prepare_handoff talks to the device (HELLO, its ports): serial or USB I/O with timeouts."""
-        from station.handoff import prepare_handoff
+        from station.jobs.handoff import prepare_handoff
 
         command = ["station", "image", "--imager", spec, source, target, mapfile]
         try:

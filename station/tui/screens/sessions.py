@@ -16,28 +16,13 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
-from station.events import Progress
-from station.live import EventTail
-from station.rescue.options import RescueOptions
-from station.session import Session
-from station.units import fmt_bytes, fmt_duration, fmt_percent
+from station.core.events import Progress
+from station.core.session import Session
+from station.core.units import fmt_bytes, fmt_duration, fmt_percent
+from station.views.live import EventTail
+from station.views.sessions import method_text
 
 RELIST_EVERY = 2.0  # seconds between looks for new sessions
-
-
-def method_text(record: dict) -> str:
-    """The method and the options that differ from the defaults, briefly."""
-    opts = record.get("options") or {}
-    d = RescueOptions().to_dict()
-    bits = []
-    for key, label in (("reverse", "reverse"), ("no_trim", "no trim"), ("no_scrape", "no scrape"),
-                       ("no_sweep", "no sweep"), ("direct", "direct")):  # fmt: skip
-        if opts.get(key) and not d[key]:
-            bits.append(label)
-    if opts.get("retry_passes"):
-        bits.append(f"{opts['retry_passes']} retries")
-    method = record.get("method") or "engine"
-    return method + (f" ({', '.join(bits)})" if bits else "")
 
 
 class SessionRow:

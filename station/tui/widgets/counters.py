@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from station.events import Progress
-from station.units import fmt_bytes, fmt_duration, fmt_percent, fmt_rate
+from station.core.events import Progress
+from station.core.units import fmt_bytes, fmt_duration, fmt_percent, fmt_rate
 
 
 def counters_text(p: Progress | None, state: str = "", since_last_good: float | None = None) -> Text:

@@ -1,6 +1,6 @@
 """The sector map, drawn as ddrescueview and HDDSuperClone draw it.
 
-Each cell is a run of bytes showing the worst status it holds (station.mapview.cell_statuses,
+Each cell is a run of bytes showing the worst status it holds (station.views.mapview.cell_statuses,
 the same aggregation as `station map`), so a single bad sector in a cell of megabytes still
 shows red.  The cell under the current position is drawn in reverse video; a cursor cell
 (moved with the arrow keys) is the centre of zooming in.  The widget draws what it is given
@@ -18,10 +18,10 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from station.live import MapSnapshot, Zoom
-from station.mapview import CELL_CHAR, LABEL, LEGEND_ORDER, STYLE
+from station.core.units import fmt_bytes
 from station.rescue.rescuemap import Status
-from station.units import fmt_bytes
+from station.views.live import MapSnapshot, Zoom
+from station.views.mapview import CELL_CHAR, LABEL, LEGEND_ORDER, STYLE
 
 _STYLES = {s: Style.parse(v) for s, v in STYLE.items()}
 _CURRENT = Style(reverse=True)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widget import Widget
 
-from station.live import SpeedSeries
-from station.units import fmt_duration, fmt_rate
+from station.core.units import fmt_duration, fmt_rate
+from station.views.live import SpeedSeries
 
 # Braille dots: bit for (x, y) inside a 2x4 cell, y counted from the top.
 _DOTS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))

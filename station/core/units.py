@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 _SI = ["B", "kB", "MB", "GB", "TB", "PB", "EB"]
 
 
@@ -43,10 +45,24 @@ def fmt_percent(part: float, whole: float) -> str:
     return f"{p:.4g}%" if p < 100 or part == whole else "99.99%"
 
 
+_INT = re.compile(r"[+-]?(?:0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)\Z")
+
+
+def parse_c_int(text: str) -> int:
+    """Parse an integer the way C's strtoll with base 0 does (whole token only)."""
+    if not _INT.match(text):
+        raise ValueError(f"not a number: {text!r}")
+    sign = -1 if text[0] == "-" else 1
+    body = text.lstrip("+-")
+    if body[:2] in ("0x", "0X"):
+        return sign * int(body[2:], 16)
+    if len(body) > 1 and body[0] == "0":
+        return sign * int(body[1:], 8)
+    return sign * int(body)
+
+
 def parse_size(text: str) -> int:
     """'64Ki', '1M', '2048', '0x1000', '4s' (sectors of 512) -> bytes, like ddrescue's numbers."""
-    from station.rescue.mapfile import parse_c_int
-
     t = text.strip()
     mult = 1
     suffixes = {

@@ -8,8 +8,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from station.events import Progress
-from station.units import fmt_bytes, fmt_duration, fmt_percent, fmt_rate
+from station.core.events import Progress
+from station.core.units import fmt_bytes, fmt_duration, fmt_percent, fmt_rate
 
 
 def progress_panel(p: Progress | None, title: str, notes: list[str]) -> Panel:

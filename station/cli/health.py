@@ -11,16 +11,11 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from station.cli.common import fail
+
 if TYPE_CHECKING:
     from station.health.smart import SmartReading
     from station.health.watch import HealthOptions
-
-EXIT_BAD_INPUT = 2
-
-
-def _fail(message: str) -> int:
-    print(f"station: {message}", file=sys.stderr)
-    return EXIT_BAD_INPUT
 
 
 def _positive(text: str) -> float:
@@ -191,17 +186,18 @@ def cmd_smart(a: argparse.Namespace) -> int:
 
 
 def _smart(a: argparse.Namespace) -> int:
-    from station.health.smart import SmartError, read_device, scan
+    from station.health.errors import SmartError
+    from station.health.smart import read_device, scan
 
     if a.scan and a.device:
-        return _fail("give either a DEVICE or --scan, not both")
+        return fail("give either a DEVICE or --scan, not both")
     if not a.scan and not a.device:
-        return _fail("smart: give a DEVICE (e.g. /dev/sdb) or --scan")
+        return fail("smart: give a DEVICE (e.g. /dev/sdb) or --scan")
     if not a.scan:
         try:
             reading = read_device(a.device, timeout=a.timeout)
         except SmartError as e:
-            return _fail(str(e))
+            return fail(str(e))
         obj = smart_json(reading)
         if a.json:
             print(json.dumps(obj, indent=2))
@@ -211,7 +207,7 @@ def _smart(a: argparse.Namespace) -> int:
     try:
         drives = scan(timeout=a.timeout)
     except SmartError as e:
-        return _fail(str(e))
+        return fail(str(e))
     results: list[dict[str, Any]] = []
     for path, kind in drives:
         try:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from drivers.api import DeviceInfo, DeviceNotFound, Driver, DriverError, ImagerDriver, PowerDriver
+from station.hw.api import DeviceInfo, DeviceNotFound, Driver, DriverError, ImagerDriver, PowerDriver
 
 GROUP = "station.drivers"
 
@@ -172,3 +172,32 @@ class Registry:
                     claimed.add(d.port)  # one device answers to one driver
                 found.append(d)
         return found, problems
+
+
+# -- the other plugin groups: emulators (commands of `station emulate`) and bench methods ----------
+
+EMULATORS = "station.emulators"
+BENCH_METHODS = "station.bench_methods"
+
+
+def plugins(group: str) -> list[tuple[str, Any, str | None]]:
+    """(name, loaded object or None, error or None) for every entry point of `group`, by name.
+
+    A plugin that fails to load is reported by its error, never raised: one broken package must
+    not take `station` down with it.
+    """
+    out = []
+    for ep in sorted(entry_points(group=group), key=lambda e: e.name):
+        try:
+            out.append((ep.name, ep.load(), None))
+        except Exception as exc:
+            out.append((ep.name, None, f"cannot load {ep.value}: {type(exc).__name__}: {exc}"))
+    return out
+
+
+def bench_method(name: str) -> Any | None:
+    """The `station bench` runner registered as `name` (None if no package provides it)."""
+    for ep in entry_points(group=BENCH_METHODS):
+        if ep.name == name:
+            return ep.load()
+    return None

@@ -11,7 +11,7 @@ Three kinds of provider, each a plain callable that a view is given (never a glo
 
 * `HealthProvider`: `(Drive) -> HealthBadge | None`, the SMART badge of a drive.  It may be
   slow (smartctl on a dying drive), so views call it off their UI thread, one drive at a time.
-  `default_health_provider()` is `station.health.drive_badge`.
+  `default_health_provider()` is `station.health.badge.drive_badge`.
 * `AttachedProvider`: `() -> list[Attached]`, hardware imagers and power relays.  The default,
   `driver_devices`, is the drivers registry's discovery (serial ports and USB, every candidate
   probed); it blocks for up to the drivers' timeouts, so views call it from a worker.  Ports
@@ -29,24 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from station.health.badge import HealthBadge
 from station.media import blockdev
 from station.media.base import Source
 
 # Devices that are never drives a technician images (compressed RAM swap, RAM disks).
 _SKIP_PREFIXES = ("ram", "zram")
-
-
-@dataclass(frozen=True)
-class HealthBadge:
-    """A drive's health in one word (GOOD, WARNING, FAILING, UNKNOWN) and why."""
-
-    verdict: str
-    reasons: tuple[str, ...] = ()
-    advice: str = ""
-
-    @property
-    def short(self) -> str:
-        return self.verdict.upper()
 
 
 @dataclass(frozen=True)
@@ -155,6 +143,20 @@ def default_virtual_providers() -> list[VirtualProvider]:
     return [demo_drives, preset_drives]
 
 
+def open_virtual(name: str, providers: Iterable[VirtualProvider] | None = None) -> Source | None:
+    """The virtual drive listed as `name` ("demo", "sim:dead-head"), opened; None if there is none.
+
+    One naming for virtual drives in the CLI and the workstation: what the drive list shows as a
+    drive's path is what `station image` accepts as a source.
+    """
+    if name != "demo" and not name.startswith("sim:"):
+        return None
+    for d in virtual_drives(providers):
+        if d.path == name and d.opener is not None:
+            return d.opener()
+    return None
+
+
 def virtual_drives(providers: Iterable[VirtualProvider] | None = None) -> list[Drive]:
     """Every virtual drive; a provider that fails is skipped (it must not hide the others)."""
     out: list[Drive] = []
@@ -186,11 +188,11 @@ def attached_devices(providers: Iterable[AttachedProvider] | None = None) -> lis
 
 
 def driver_devices(*, registry: Any = None, ports: Iterable[Any] | None = None) -> list[Attached]:
-    """AttachedProvider over `drivers.registry.Registry.discover` (its probes have their timeouts).
+    """AttachedProvider over `station.hw.registry.Registry.discover` (its probes have their timeouts).
 
     `ports`: serial ports to consider (pyserial ListPortInfo-like); None lists this machine's.
     """
-    from drivers.registry import Registry
+    from station.hw.registry import Registry
 
     reg = registry or Registry()
     found, _problems = reg.discover(None if ports is None else list(ports))
@@ -200,7 +202,7 @@ def driver_devices(*, registry: Any = None, ports: Iterable[Any] | None = None) 
 def probe_port(port: str, *, registry: Any = None) -> tuple[list[Attached], list[str]]:
     """Ask every driver whether its device is on this port (a pty, an adapter pyserial does not
     list): the devices found and the problems met, one line each.  Blocking: call from a worker."""
-    from drivers.registry import Registry
+    from station.hw.registry import Registry
 
     reg = registry or Registry()
     found, problems = reg.probe(port)
@@ -237,9 +239,9 @@ def _attached(reg: Any, info: Any) -> Attached:
 
 
 def default_health_provider() -> HealthProvider | None:
-    """`station.health.drive_badge(drive) -> HealthBadge | None` (None if the module is broken)."""
+    """`station.health.badge.drive_badge(drive) -> HealthBadge | None` (None if the module is broken)."""
     try:
-        from station.health import drive_badge
+        from station.health.badge import drive_badge
     except ImportError:
         return None
     return drive_badge

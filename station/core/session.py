@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from station.events import Event, Progress, event_from_dict
+from station.core.events import Event, Progress, event_from_dict
 
 PROGRESS_LOG_INTERVAL = 1.0  # seconds between progress lines in events.jsonl
 

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from station.events import Event
+from station.core.control import RunControl
+from station.core.events import Event
+from station.core.session import Session, SessionStore
 from station.media.base import Refused, Source
-from station.rescue.control import RunControl
 from station.rescue.engine import Engine, RunResult
 from station.rescue.mapfile import MapfileError, read_mapfile, write_mapfile
 from station.rescue.options import RescueOptions
 from station.rescue.rescuemap import RescueMap, Status
-from station.session import Session, SessionStore
 
 if TYPE_CHECKING:
     from station.health.watch import HealthOptions, SessionHealth
@@ -45,7 +45,7 @@ class ImageJob:
     store: SessionStore | None = None
     session: Session | None = None
     health: HealthOptions | None = None  # SMART before/during/after (None: off); inventory always
-    # Called when the source stops answering (see Engine); e.g. station.power.PowerRecovery.
+    # Called when the source stops answering (see Engine); e.g. station.jobs.power.PowerRecovery.
     recover: Callable[[str], str] | None = None
     watch: SessionHealth | None = None  # while run() runs: its SMART watch (a view may acknowledge a hold)
 
@@ -205,14 +205,17 @@ def prepare(
     try:
         options.validate()
     except ValueError as e:
+        if source is not None:  # a virtual drive the caller opened: this call owns it now
+            source.close()
         raise Refused(str(e)) from None
     map_path = map_path or dest + ".map"
-    if source is None:
+    virtual = source is not None
+    if not virtual:
         check_job(source_path, dest, map_path, force=force)
         source = open_source(source_path, direct=options.direct)
-    else:
-        _check_virtual_job(dest, map_path, force)
     try:
+        if virtual:
+            _check_virtual_job(dest, map_path, force)
         if test_mode:
             from station.sim.testmode import TestModeSource
 

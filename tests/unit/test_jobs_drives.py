@@ -1,4 +1,4 @@
-"""station.media.drives: the device list on a fake sysfs, protection, and the provider seams."""
+"""station.jobs.drives: the device list on a fake sysfs, protection, and the provider seams."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from station.media import blockdev
-from station.media.drives import (
+from station.health.badge import HealthBadge
+from station.jobs.drives import (
     Attached,
     Drive,
-    HealthBadge,
     attached_devices,
     block_drives,
     demo_drives,
@@ -19,6 +18,7 @@ from station.media.drives import (
     scan_drives,
     virtual_drives,
 )
+from station.media import blockdev
 from station.sim.demo import DEMO_SIZE
 from station.sim.model import preset_names
 

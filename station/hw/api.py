@@ -2,7 +2,7 @@
 
 An imager driver turns one attached device into: a description (ports, drives on them,
 capabilities), a job (source port to target port), a stream of status and map changes while
-it runs, and a result (outcome, hashes, the device's log).  The handoff (station.handoff) turns
+it runs, and a result (outcome, hashes, the device's log).  The handoff (station.jobs.handoff) turns
 that into the same events, session record and GNU ddrescue mapfile a software session has, so
 nothing above it asks which method ran.
 
@@ -11,7 +11,7 @@ the relay, so that "cycle" always means: cut the drive's power (activate), hold,
 (deactivate).
 
 Every driver is a class registered under the entry-point group ``station.drivers`` (see
-drivers.registry); opening one is constructing it with a port.  Every read from a device has a
+station.hw.registry); opening one is constructing it with a port.  Every read from a device has a
 timeout, and every failure is a DriverError whose message is one line a technician can act on.
 """
 

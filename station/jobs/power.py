@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from drivers.api import DriverError, PowerDriver
+from station.hw.api import DriverError, PowerDriver
 from station.media.base import Refused
 from station.rescue.engine import RecoveryFailed
 
@@ -146,8 +146,8 @@ class RelaySettings:
 def recovery_from_spec(spec: str, source, settings: RelaySettings | None = None) -> PowerRecovery:
     """DRIVER:PORT:CHANNEL -> the engine's recover hook (the relay opened); Refused (one line) if
     it cannot be.  Opens a serial or USB device: blocking, with the driver's timeouts."""
-    from drivers.api import parse_spec
-    from drivers.registry import Registry
+    from station.hw.api import parse_spec
+    from station.hw.registry import Registry
 
     s = settings or RelaySettings()
     try:

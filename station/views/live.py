@@ -18,9 +18,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from station.events import Event, Finished, Progress, ReadFailed, ReadHung, event_from_dict
-from station.mapview import cell_of, cell_statuses
+from station.core.events import Event, Finished, Progress, ReadFailed, ReadHung, event_from_dict
 from station.rescue.rescuemap import RescueMap, Status
+from station.views.mapview import cell_of, cell_statuses
 
 # -- the sector map ------------------------------------------------------------------------------
 

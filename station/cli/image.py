@@ -1,4 +1,5 @@
-"""The `station` command.  Imports are lazy: `station image` must not import Textual."""
+"""`station image` and `station demo`: a rescue (the engine, or a hand-off to an imager) with a
+progress view.  Light at import: the engine, the job and rich are imported when a command runs."""
 
 from __future__ import annotations
 
@@ -9,71 +10,24 @@ import queue
 import signal
 import sys
 import threading
-from collections.abc import Sequence
 
-EXIT_BAD_INPUT = 2
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with exit status 2 and a one-line error, as every refusal here."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_BAD_INPUT, f"station: {message}\n")
+from station.cli.common import fail
 
 
-def _fail(message: str) -> int:
-    print(f"station: {message}", file=sys.stderr)
-    return EXIT_BAD_INPUT
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="station", description="Station: a terminal imaging workstation for data recovery.")
-    from station import __version__
-
-    p.add_argument("--version", action="version", version=f"station {__version__}")
-    sub = p.add_subparsers(dest="command", parser_class=_Parser)
-
+def register(sub) -> None:
     im = sub.add_parser("image", help="image a drive or file with the rescue engine (resumable)")
     im.add_argument("source")
     im.add_argument("dest")
     im.add_argument("mapfile", nargs="?", help="GNU ddrescue-format mapfile [DEST.map]")
     _add_rescue_options(im)
-    from drivers.cli import add_image_options  # --imager, --relay (light: argparse only)
-
     add_image_options(im)
     im.set_defaults(func=cmd_image)
-
-    mp = sub.add_parser("map", help="summarize a mapfile and draw it as a block map")
-    mp.add_argument("mapfile")
-    mp.add_argument("--width", type=int, default=0, help="cells per row [terminal width]")
-    mp.add_argument("--rows", type=int, default=12, help="rows of the block map [12]")
-    mp.set_defaults(func=cmd_map)
 
     dm = sub.add_parser("demo", help="image the built-in demo failing drive (for training)")
     dm.add_argument("--dir", help="where to put demo.img and demo.img.map [XDG data dir]")
     dm.add_argument("--json", action="store_true", help="one JSON object per progress line")
     dm.add_argument("--fresh", action="store_true", help="start over instead of resuming")
     dm.set_defaults(func=cmd_demo)
-
-    ss = sub.add_parser("sessions", help="list imaging sessions from the session store")
-    ss.add_argument("--json", action="store_true")
-    ss.set_defaults(func=cmd_sessions)
-
-    # Feature packages add their own subcommands: each module named here has a light
-    # `register(subparsers)` (heavy imports stay inside its command functions).
-    import importlib
-
-    for module in FEATURE_COMMANDS:
-        importlib.import_module(module).register(sub)
-    return p
-
-
-FEATURE_COMMANDS: list[str] = [
-    "drivers.cli",
-    "station.bench_cli",
-    "station.health.cli",
-    "station.sim.cli",
-]
 
 
 def _add_rescue_options(p: argparse.ArgumentParser) -> None:
@@ -109,10 +63,39 @@ def _add_rescue_options(p: argparse.ArgumentParser) -> None:
                    help="simulate errors where MAPFILE is not finished (ddrescue -H)")  # fmt: skip
 
 
+def add_image_options(p: argparse.ArgumentParser) -> None:
+    """`station image` options for hardware: handing off to an imager, power-cycle recovery."""
+    g = p.add_argument_group("hardware")
+    g.add_argument(
+        "--imager",
+        metavar="DRIVER:PORT",
+        help="hand the session to this imager; SOURCE and DEST are its ports (e.g. S1 T1)",
+    )
+    g.add_argument(
+        "--relay",
+        metavar="DRIVER:PORT:CHANNEL",
+        help="power-cycle the source through this relay when it stops answering",
+    )
+    g.add_argument(
+        "--relay-polarity",
+        choices=["nc", "no"],
+        default="nc",
+        help="the drive is fed through the normally-closed (nc) or open (no) contact [nc]",
+    )
+    g.add_argument("--power-hold", type=float, default=5.0, help="seconds the power stays cut [5]")
+    g.add_argument(
+        "--power-wait",
+        type=float,
+        default=60.0,
+        help="seconds to wait for the drive to come back after a cycle [60]",
+    )
+    g.add_argument("--max-power-cycles", type=int, default=10, help="give up after this many cycles [10]")
+
+
 def _options_from_args(a: argparse.Namespace):
-    from station.job import domain_from_mapfile, intersect
+    from station.core.units import parse_size
+    from station.jobs.imaging import domain_from_mapfile, intersect
     from station.rescue.options import RescueOptions
-    from station.units import parse_size
 
     o = RescueOptions()
     if a.sector_size:
@@ -154,22 +137,26 @@ def _options_from_args(a: argparse.Namespace):
 
 
 def cmd_image(a: argparse.Namespace, source=None, title: str | None = None) -> int:
-    from station.health.cli import health_options
-    from station.job import prepare
+    from station.cli.health import health_options
+    from station.jobs.imaging import prepare
     from station.media.base import Refused
 
-    if getattr(a, "imager", None):  # a hardware session: drivers.cli checks and hands it off
-        from drivers.cli import cmd_image_imager
-
+    if getattr(a, "imager", None):  # a hardware session: checked and handed off to the imager
         return cmd_image_imager(a)
     try:
         options = _options_from_args(a)
+        if source is None and not os.path.exists(a.source):  # "demo", "sim:PRESET": as the TUI lists them
+            from station.jobs.drives import open_virtual
+
+            source = open_virtual(a.source)
+            if source is not None and title is None:
+                title = f"{a.source} (virtual drive) → {a.dest}"
         job = prepare(
             a.source, a.dest, a.mapfile, options=options, force=a.force,
             test_mode=getattr(a, "test_mode", None), source=source, health=health_options(a),
         )  # fmt: skip
         if getattr(a, "relay", None):  # power-cycle recovery through a relay
-            from station.power import recovery_from_args
+            from station.jobs.power import recovery_from_args
 
             try:
                 job.recover = recovery_from_args(a, job.source)
@@ -177,15 +164,15 @@ def cmd_image(a: argparse.Namespace, source=None, title: str | None = None) -> i
                 job.source.close()
                 raise
     except Refused as e:
-        return _fail(str(e))
+        return fail(str(e))
     except ValueError as e:
-        return _fail(f"bad option: {e}")
-    return _run_with_view(job, a, title or f"{a.source} → {a.dest}")
+        return fail(f"bad option: {e}")
+    return run_with_view(job, a, title or f"{a.source} → {a.dest}")
 
 
-def _run_with_view(job, a: argparse.Namespace, title: str) -> int:
+def run_with_view(job, a: argparse.Namespace, title: str) -> int:
     """Run the job in a worker thread; the main thread handles signals and the display."""
-    from station.events import Finished, Notice, PowerCycled, Progress, ReadHung
+    from station.core.events import Finished, Notice, PowerCycled, Progress, ReadHung
     from station.media.base import Refused
 
     events: queue.SimpleQueue = queue.SimpleQueue()
@@ -216,7 +203,7 @@ def _run_with_view(job, a: argparse.Namespace, title: str) -> int:
     if not a.json and not a.quiet and sys.stdout.isatty():
         from rich.live import Live
 
-        from station.progressview import progress_panel
+        from station.cli.progress import progress_panel
 
         live = Live(progress_panel(None, title, notes), refresh_per_second=4, transient=False)
         live.start()
@@ -251,12 +238,12 @@ def _run_with_view(job, a: argparse.Namespace, title: str) -> int:
         for s in old:
             signal.signal(s, signal.SIG_IGN)
     if "refused" in box:
-        return _fail(box["refused"])
+        return fail(box["refused"])
     if "error" in box:
         raise box["error"]
     r = box["result"]
     if not a.json:
-        from station.units import fmt_bytes, fmt_percent
+        from station.core.units import fmt_bytes, fmt_percent
 
         s = r.summary
         print(
@@ -268,31 +255,10 @@ def _run_with_view(job, a: argparse.Namespace, title: str) -> int:
     return r.exit_status
 
 
-def cmd_map(a: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from station.mapview import block_map, legend, summary_text
-    from station.rescue.mapfile import MapfileError, read_mapfile
-
-    if not os.path.exists(a.mapfile):
-        return _fail(f"{a.mapfile}: no such mapfile")
-    try:
-        m = read_mapfile(a.mapfile)
-    except MapfileError as e:
-        return _fail(str(e))
-    console = Console()
-    console.print(summary_text(m))
-    width = a.width or max(console.width - 2, 16)
-    for line in block_map(m, width, a.rows):
-        console.print(line)
-    console.print(legend(-(-m.size // (width * a.rows)) if m.size else None))
-    return 0
-
-
 def cmd_demo(a: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from station.session import data_home
+    from station.core.session import data_home
     from station.sim.demo import demo_drive
 
     d = Path(a.dir) if a.dir else data_home() / "station" / "demo"
@@ -301,59 +267,43 @@ def cmd_demo(a: argparse.Namespace) -> int:
     if a.fresh:
         for p in (dest, Path(str(dest) + ".map"), Path(str(dest) + ".map.bak")):
             p.unlink(missing_ok=True)
+    from station.cli import build_parser
+
     args = build_parser().parse_args(["image", "demo", str(dest), "--save-interval", "5"])
     args.json = a.json
     print(f"Imaging the built-in demo drive into {dest} (Ctrl-C stops; rerun resumes)", file=sys.stderr)
     return cmd_image(args, source=demo_drive(), title="demo drive → " + str(dest))
 
 
-def cmd_sessions(a: argparse.Namespace) -> int:
-    import time
+# Options of the software engine that a hardware imager cannot honour: refused, not ignored.
+_ENGINE_ONLY = {
+    "test_mode": "-H/--test-mode",
+    "domain_mapfile": "-m/--domain-mapfile",
+    "input_position": "-i/--input-position",
+    "size": "-s/--size",
+    "reverse": "-R/--reverse",
+    "retry_passes": "-r/--retry-passes",
+    "direct": "-d/--direct",
+    "relay": "--relay (the imager powers its own source)",
+}
 
-    from station.session import SessionStore
-    from station.units import fmt_bytes
 
-    rows = []
-    for s in SessionStore().list():
-        r = s.record
-        res = r.get("result") or {}
-        rows.append(
-            {
-                "id": s.id,
-                "state": s.state,
-                "method": r.get("method"),
-                "source": (r.get("source") or {}).get("path"),
-                "dest": r.get("dest"),
-                "started": r.get("started"),
-                "rescued": res.get("rescued"),
-                "size": (r.get("source") or {}).get("size"),
-            }
+def cmd_image_imager(a: argparse.Namespace) -> int:
+    """`station image --imager DRIVER:PORT SOURCE DEST [MAPFILE]`: a hardware session."""
+    from station.jobs.handoff import prepare_handoff
+    from station.media.base import Refused
+
+    for name, flag in _ENGINE_ONLY.items():
+        if getattr(a, name, None):
+            return fail(f"{flag} does not apply to a hardware imager")
+    try:
+        job = prepare_handoff(a.imager, a.source, a.dest, a.mapfile, save_interval=min(a.save_interval, 5.0))
+    except Refused as e:
+        return fail(str(e))
+    d = job.description
+    if not a.json and not a.quiet:
+        print(
+            f"Handing off to {d.vendor} {d.model} (firmware {d.firmware}) on {a.imager}; map {job.map_path}",
+            file=sys.stderr,
         )
-    if a.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    if not rows:
-        print("no sessions yet")
-    for r in rows:
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started"] or 0))
-        rescued = fmt_bytes(r["rescued"]) if r["rescued"] is not None else "-"
-        print(f"{r['id']}  {when}  {r['state']:<11} {rescued:>9}  {r['source']} -> {r['dest']}")
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    a = parser.parse_args(argv)
-    func = getattr(a, "func", None)
-    if func is None:  # no subcommand: the workstation (Textual is imported only here)
-        if not sys.stdin.isatty() or not sys.stdout.isatty():
-            parser.print_help()
-            return 0
-        from station.tui import run
-
-        return run()
-    return func(a)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return run_with_view(job, a, f"{a.imager} {job.source} → {job.dest}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from station.cli.common import fail
+
 
 def register(sub) -> None:
     b = sub.add_parser("bench", help="compare imaging methods on a virtual failing drive")
@@ -29,12 +31,8 @@ def register(sub) -> None:
 def cmd_bench(a: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from station.bench import DEFAULT_METHODS, BenchError, parse_methods, run_bench, write_chart
+    from station.bench.methods import DEFAULT_METHODS, BenchError, parse_methods, run_bench, write_chart
     from station.sim.model import ModelError, load_model
-
-    def fail(msg: str) -> int:
-        print(f"station: {msg}", file=sys.stderr)
-        return 2
 
     try:
         model = load_model(a.model)
@@ -81,7 +79,7 @@ def print_table(report) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from station.units import fmt_bytes
+    from station.core.units import fmt_bytes
 
     t = Table(
         title=f"{report.model}: {report.description}",

@@ -27,8 +27,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from drivers.api import DriverError, ImagerDescription, ImagerDriver, JobSpec, JobStatus, parse_spec
-from station.events import (
+from station.core.control import RunControl
+from station.core.events import (
     Event,
     Finished,
     MapSaved,
@@ -39,13 +39,13 @@ from station.events import (
     ReadFailed,
     Resumed,
 )
-from station.job import load_map
+from station.core.session import Session, SessionStore
+from station.hw.api import DriverError, ImagerDescription, ImagerDriver, JobSpec, JobStatus, parse_spec
+from station.jobs.imaging import load_map
 from station.media.base import Refused, SourceIdentity
-from station.rescue.control import RunControl
 from station.rescue.engine import RunResult
 from station.rescue.mapfile import write_mapfile
 from station.rescue.rescuemap import Phase, RescueMap, Status
-from station.session import Session, SessionStore
 
 POLL_INTERVAL = 0.25  # seconds between status polls (the progress display's pace)
 SAVE_INTERVAL = 5.0  # seconds between mapfile saves while the device works
@@ -397,7 +397,7 @@ def prepare_handoff(
     except ValueError as e:
         raise Refused(f"--imager: {e}") from None
     if driver is None:
-        from drivers.registry import Registry
+        from station.hw.registry import Registry
 
         try:
             cls = (registry or Registry()).imager(name)

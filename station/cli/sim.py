@@ -10,12 +10,7 @@ import argparse
 import json
 import sys
 
-EXIT_BAD_INPUT = 2
-
-
-def _fail(message: str) -> int:
-    print(f"station: {message}", file=sys.stderr)
-    return EXIT_BAD_INPUT
+from station.cli.common import fail
 
 
 def _seconds_or_none(text: str) -> float | None:
@@ -86,11 +81,11 @@ def cmd_serve(a: argparse.Namespace) -> int:
 
     model, err = _load(a.model)
     if model is None:
-        return _fail(err)
+        return fail(err)
     try:
         check_serve(a.mountpoint, loop=a.loop, time_scale=a.time_scale, hang_timeout=a.hang_timeout)
     except ServeError as e:
-        return _fail(str(e))
+        return fail(str(e))
     server = DriveServer(
         model,
         a.mountpoint,
@@ -152,11 +147,11 @@ def cmd_verify(a: argparse.Namespace) -> int:
 
     model, err = _load(a.model)
     if model is None:
-        return _fail(err)
+        return fail(err)
     try:
         v = verify(model, a.image, a.mapfile)
     except VerifyError as e:
-        return _fail(str(e))
+        return fail(str(e))
     if a.json:
         print(json.dumps(v.to_dict(), indent=2))
         return 0 if v.ok else 1

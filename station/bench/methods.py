@@ -106,7 +106,7 @@ def parse_methods(text: str) -> list[Method]:
                 raise BenchError(f"{item}: GNU ddrescue not found (install gddrescue or give ddrescue=PATH)")
             out.append(Method(item, "ddrescue", path))
         elif item == "dd" or item.startswith("dd:"):
-            from station.units import parse_size
+            from station.core.units import parse_size
 
             bs = item.partition(":")[2] or "64Ki"
             try:
@@ -198,8 +198,8 @@ def _safe(label: str) -> str:
 
 
 def _run_engine(m: Method, model_spec: str, work: Path, limits: _Limits, progress: Progress) -> MethodResult:
+    from station.core.control import RunControl
     from station.media.sink import open_sink
-    from station.rescue.control import RunControl
     from station.rescue.engine import Engine
     from station.rescue.mapfile import write_mapfile
     from station.rescue.profiles import profile_options
@@ -393,9 +393,9 @@ def _run_ddrescue(
 
 
 def _run_dd(m: Method, model_spec: str, work: Path, limits: _Limits, progress: Progress) -> MethodResult:
+    from station.core.units import parse_size
     from station.sim.drive import SimDrive
     from station.sim.model import load_model
-    from station.units import parse_size
 
     bs = parse_size(m.arg or "64Ki")
 
@@ -411,11 +411,12 @@ def _run_dd(m: Method, model_spec: str, work: Path, limits: _Limits, progress: P
 
 
 def _run_imager(m: Method, model_spec: str, work: Path, limits: _Limits, progress: Progress) -> MethodResult:
-    try:
-        from drivers.bench_hook import run_emulated_imager  # type: ignore[import-not-found]
-    except ImportError:
-        raise BenchError("the emulated hardware imager is not available in this build") from None
-    return run_emulated_imager(m, model_spec, work, limits, progress)
+    from station.hw.registry import bench_method
+
+    runner = bench_method("imager")
+    if runner is None:
+        raise BenchError("the emulated hardware imager is not installed (no station.bench_methods 'imager')")
+    return runner(m, model_spec, work, limits, progress)
 
 
 _RUNNERS = {"engine": _run_engine, "ddrescue": _run_ddrescue, "dd": _run_dd, "imager": _run_imager}

@@ -1,0 +1,1 @@
+"""Method comparisons on virtual failing drives (`station bench`)."""

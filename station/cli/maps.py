@@ -1,0 +1,37 @@
+"""`station map`: a mapfile's summary and its block map."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from station.cli.common import fail
+
+
+def register(sub) -> None:
+    mp = sub.add_parser("map", help="summarize a mapfile and draw it as a block map")
+    mp.add_argument("mapfile")
+    mp.add_argument("--width", type=int, default=0, help="cells per row [terminal width]")
+    mp.add_argument("--rows", type=int, default=12, help="rows of the block map [12]")
+    mp.set_defaults(func=cmd_map)
+
+
+def cmd_map(a: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from station.rescue.mapfile import MapfileError, read_mapfile
+    from station.views.mapview import block_map, legend, summary_text
+
+    if not os.path.exists(a.mapfile):
+        return fail(f"{a.mapfile}: no such mapfile")
+    try:
+        m = read_mapfile(a.mapfile)
+    except MapfileError as e:
+        return fail(str(e))
+    console = Console()
+    console.print(summary_text(m))
+    width = a.width or max(console.width - 2, 16)
+    for line in block_map(m, width, a.rows):
+        console.print(line)
+    console.print(legend(-(-m.size // (width * a.rows)) if m.size else None))
+    return 0

@@ -1,0 +1,46 @@
+"""`station sessions`: past and running sessions from the session store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub) -> None:
+    ss = sub.add_parser("sessions", help="list imaging sessions from the session store")
+    ss.add_argument("--json", action="store_true")
+    ss.set_defaults(func=cmd_sessions)
+
+
+def cmd_sessions(a: argparse.Namespace) -> int:
+    import time
+
+    from station.core.session import SessionStore
+    from station.core.units import fmt_bytes
+
+    rows = []
+    for s in SessionStore().list():
+        r = s.record
+        res = r.get("result") or {}
+        rows.append(
+            {
+                "id": s.id,
+                "state": s.state,
+                "method": r.get("method"),
+                "source": (r.get("source") or {}).get("path"),
+                "dest": r.get("dest"),
+                "started": r.get("started"),
+                "rescued": res.get("rescued"),
+                "size": (r.get("source") or {}).get("size"),
+            }
+        )
+    if a.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no sessions yet")
+    for r in rows:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started"] or 0))
+        rescued = fmt_bytes(r["rescued"]) if r["rescued"] is not None else "-"
+        print(f"{r['id']}  {when}  {r['state']:<11} {rescued:>9}  {r['source']} -> {r['dest']}")
+    return 0

@@ -1,0 +1,1 @@
+"""What every layer shares: events, units, the session store and record, run control, errors."""

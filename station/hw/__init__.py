@@ -1,0 +1,1 @@
+"""The hardware driver API (imagers, power relays) and the registry that finds driver plugins."""

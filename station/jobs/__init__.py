@@ -1,0 +1,1 @@
+"""Jobs: one lifecycle for imaging, hand-off to an imager, and what they need (drives, power)."""
