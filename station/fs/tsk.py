@@ -19,6 +19,8 @@ from station.images.reader import ImageReader
 
 _A_RES = int(pytsk3.TSK_FS_ATTR_RES)
 _A_NONRES = int(pytsk3.TSK_FS_ATTR_NONRES)
+_A_COMP = int(pytsk3.TSK_FS_ATTR_COMP)
+_A_ENC = int(pytsk3.TSK_FS_ATTR_ENC)
 _RUN_HOLE = int(pytsk3.TSK_FS_ATTR_RUN_FLAG_FILLER) | int(pytsk3.TSK_FS_ATTR_RUN_FLAG_SPARSE)
 _T_DEFAULT = int(pytsk3.TSK_FS_ATTR_TYPE_DEFAULT)
 _T_NTFS_DATA = int(pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA)
@@ -225,6 +227,30 @@ class TskWalker:
                     seen.add(e.inode)
                     subdirs.append((f, p))
             stack.extend(reversed(subdirs))
+
+    def data_runs(self, inode: int) -> tuple[list[tuple[int, int, int]], bool]:
+        """The default stream's runs as (file offset, image offset, length), and whether the
+        mapping is exact (False for compressed or encrypted streams, where it is not 1:1).
+
+        A resident stream is one run at the record's place (its exact offset inside the record
+        is not needed: a record is read whole or not at all).
+        """
+        f = self.open_inode(inode)
+        base, bs = self.offset, self.block_size
+        for a in f:
+            ai = a.info
+            atype = int(ai.type)
+            if atype not in _CONTENT or ai.name:
+                continue
+            flags = int(ai.flags)
+            if flags & _A_RES:
+                return [(0, lo, hi - lo) for lo, hi in self.record(inode)], False
+            runs = []
+            for r in a:
+                if r.len and not int(r.flags) & _RUN_HOLE:
+                    runs.append((r.offset * bs, base + r.addr * bs, r.len * bs))
+            return runs, not flags & (_A_COMP | _A_ENC)
+        return [], True
 
     def read(self, inode: int, offset: int, size: int) -> bytes:
         """Content bytes of an entry (its default stream), unreadable parts as zeros."""

@@ -20,6 +20,7 @@ class Layout:
         self.partition = walker.partition
         self.offset = walker.offset
         self.notes: list[str] = []
+        self._structures: list[Entry] | None = None
 
     def classify(self, path: str, inode: int, kind: str) -> str | None:
         """The kind to give a tree entry; None drops it (a TSK stand-in we replace)."""
@@ -29,6 +30,12 @@ class Layout:
         return []
 
     def structures(self) -> list[Entry]:
+        """Metadata outside the tree (computed once: it reads the image and may add notes)."""
+        if self._structures is None:
+            self._structures = self._find_structures()
+        return list(self._structures)
+
+    def _find_structures(self) -> list[Entry]:
         return []
 
     def used(self) -> list[Range] | None:

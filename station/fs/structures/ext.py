@@ -124,7 +124,7 @@ class ExtLayout(Layout):
         pos = self.offset + self.groups[g][2] * self.bs + i * self.inode_size
         return [(pos, pos + self.inode_size)]
 
-    def structures(self) -> list[Entry]:
+    def _find_structures(self) -> list[Entry]:
         if not self.ok:
             return []
         supers: list[Range] = []

@@ -43,7 +43,7 @@ class FatLayout(Layout):
             return None
         return kind
 
-    def structures(self) -> list[Entry]:
+    def _find_structures(self) -> list[Entry]:
         if not self.ok:
             return []
         o = self.offset
@@ -113,7 +113,7 @@ class ExfatLayout(Layout):
             return METADATA
         return kind
 
-    def structures(self) -> list[Entry]:
+    def _find_structures(self) -> list[Entry]:
         if not self.ok:
             return []
         o, b = self.offset, self.bps

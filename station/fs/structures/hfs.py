@@ -36,7 +36,7 @@ class HfsLayout(Layout):
             return METADATA
         return kind
 
-    def structures(self) -> list[Entry]:
+    def _find_structures(self) -> list[Entry]:
         if not self.ok:
             return []
         o = self.offset
@@ -45,10 +45,7 @@ class HfsLayout(Layout):
             self.item("$VolumeHeader", [(o + 1024, o + 1536)]),
             self.item("$AlternateVolumeHeader", [(end - 1024, end - 512)]),
         ]
-        for inode, name in _SPECIAL.items():
-            e = self.tree_item(name, inode)
-            if e is not None and (e.extents or e.size):
-                items.append(e)
+        # The special files ($CatalogFile...) are in TSK's root directory: classify() marks them.
         if self.attributes & _JOURNALED and self.journal_block:
             jib = o + self.journal_block * self.block_size
             items.append(self.item("$JournalInfoBlock", [(jib, jib + self.block_size)]))

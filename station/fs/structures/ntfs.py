@@ -64,7 +64,7 @@ class NtfsLayout(Layout):
                 out.append((at + a - vpos, at + b - vpos))
         return out
 
-    def structures(self) -> list[Entry]:
+    def _find_structures(self) -> list[Entry]:
         if not self.bps:
             return []
         backup = self.offset + self.sectors * self.bps  # the backup boot sector: the partition's last
