@@ -163,6 +163,9 @@ def resolve(reader: ImageReader, patterns: list[str] | None = None) -> Resolutio
                 if e.deleted:
                     continue
                 metadata += _metadata_of(e)
+                if e.kind == DIR and any(reader.unrescued(lo, hi - lo) for lo, hi in e.extents):
+                    where = f"partition {fs.partition.number}: {e.path}"
+                    notes.append(f"{where}: directory not (yet) rescued, what it holds is unknown")
                 if patterns:
                     inside = any(e.path.startswith(d + "/") for d in chosen)
                     if inside or matches(e.path, patterns):
