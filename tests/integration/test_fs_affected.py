@@ -27,6 +27,7 @@ from fsimages import (
     make_hfsplus,
     make_ntfs,
     overlaps,
+    run,
     tsk_truth,
 )
 
@@ -182,3 +183,20 @@ def test_ext_records_and_structures(tmp_path) -> None:
     assert "/$InodeTables" in got and got["/$InodeTables"].affected_bytes == hi - lo
     assert got["/a.txt"].record == [(lo, hi)] and got["/a.txt"].affected_bytes == 0
     assert set(got) == {"/$InodeTables", "/a.txt"}
+
+
+def test_deleted_files_are_listed_apart(tmp_path) -> None:
+    """A FAT file deleted with mdel: still known by its entry, reported under `deleted`."""
+    if not have("mkfs.vfat", "mcopy", "mshowfat", "mdel"):
+        pytest.skip("needs dosfstools and mtools")
+    image = tmp_path / "fat.img"
+    make_fat(image, 16 * MiB, FILES, bits=16)
+    clusters = fat_truth(image, "/pics/p2.bin")
+    run("mdel", "-i", str(image), "::/pics/p2.bin")
+    m = RescueMap(image.stat().st_size, Status.FINISHED)
+    m.set_status(clusters[0][0], 512, Status.BAD_SECTOR)
+    report = affected(RawImageReader(str(image), m))
+    assert report.files == []
+    assert [(h.entry.path, h.entry.deleted, h.affected_bytes) for h in report.deleted] == [
+        ("/pics/_2.bin", True, 512)
+    ]
