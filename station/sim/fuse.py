@@ -34,14 +34,9 @@ mfusepy (and with it libfuse) is imported only when a server starts.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import ctypes.util
 import errno
 import json
 import os
-import select
-import signal
 import stat
 import subprocess
 import sys
@@ -53,6 +48,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from station.media.fusekit import (
+    PARENT_ENV,
+    FuseThread,
+    attach_loop,
+    check_mount_target,
+    detach_loop,
+    is_mountpoint,
+    lazy_unmount,
+    loop_backing_file,
+    read_line,
+    serve_until_signal,
+    settle_udev,
+    terminate,
+)
 from station.sim.content import sectors_content
 from station.sim.drive import DriveHung, DrivePoweredOff, SimDrive
 from station.sim.model import DriveModel
@@ -60,7 +69,6 @@ from station.sim.model import DriveModel
 DRIVE, STATS, POWER = "drive", "stats.json", "power"
 FILES = (DRIVE, STATS, POWER)
 DEFAULT_HANG_TIMEOUT = 30.0  # real seconds a read into a hung drive waits for a power cycle
-_PARENT_ENV = "STATION_SIM_PARENT_PID"  # served(): the child stops when this parent dies
 
 
 class ServeError(Exception):
@@ -245,93 +253,6 @@ class DriveFS:
     utimens = setxattr = removexattr = _readonly
 
 
-# -- mounts and loop devices ----------------------------------------------------------------------
-
-
-def is_mountpoint(path: str | os.PathLike) -> bool:
-    """Whether something is mounted at path, as /proc/self/mountinfo says."""
-    from station.media.blockdev import read_mounts
-
-    p = os.path.realpath(path)
-    return any(m.mountpoint == p for m in read_mounts())
-
-
-_MNT_DETACH = 2
-
-
-def lazy_unmount(path: str) -> None:
-    """Detach the mount at path now; the kernel finishes when its last open file closes."""
-    if os.geteuid() == 0:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        if libc.umount2(os.fsencode(path), _MNT_DETACH) != 0:
-            e = ctypes.get_errno()
-            if e != errno.EINVAL:  # EINVAL: not a mount point (any more)
-                raise OSError(e, f"umount {path}: {os.strerror(e)}")
-        return
-    r = subprocess.run(["fusermount3", "-u", "-z", path], capture_output=True, text=True)
-    if r.returncode != 0 and is_mountpoint(path):
-        raise OSError(errno.EBUSY, f"fusermount3 -u -z {path}: {r.stderr.strip()}")
-
-
-def attach_loop(path: str, sector_size: int) -> str:
-    """Attach path read-only as a loop block device with direct I/O; return /dev/loopN.
-
-    `--direct-io=on`: the loop reads the FUSE file with O_DIRECT, so it keeps no second copy
-    of the data in the page cache.  The loop device's own readahead is switched off, so a
-    buffered read of the device does not make the drive read more than asked.
-    """
-    r = subprocess.run(
-        [
-            "losetup",
-            "--read-only",
-            "--find",
-            "--show",
-            "--direct-io=on",
-            f"--sector-size={sector_size}",
-            path,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    dev = r.stdout.strip()
-    if r.returncode != 0 or not dev.startswith("/dev/"):
-        raise ServeError(f"losetup failed: {(r.stderr or r.stdout).strip() or r.returncode}")
-    try:
-        from station.media.blockdev import set_readahead
-
-        fd = os.open(dev, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            set_readahead(fd, 0)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
-    return dev
-
-
-def detach_loop(dev: str) -> None:
-    """Detach a loop device (deferred by the kernel while someone still has it open)."""
-    subprocess.run(["losetup", "--detach", dev], capture_output=True, timeout=30)
-
-
-def loop_backing_file(dev: str) -> str | None:
-    """What a loop device is attached to, or None once detached."""
-    name = os.path.basename(dev)
-    try:
-        return Path(f"/sys/block/{name}/loop/backing_file").read_text().strip() or None
-    except OSError:
-        return None
-
-
-def _settle_udev() -> None:
-    """Let udev finish probing a new device (its blkid reads), where udev runs at all."""
-    from shutil import which
-
-    if which("udevadm") and os.path.exists("/run/udev/control"):
-        subprocess.run(["udevadm", "settle", "--timeout=10"], capture_output=True, timeout=15)
-
-
 # -- serving in this process ------------------------------------------------------------------------
 
 
@@ -341,43 +262,7 @@ def check_serve(mountpoint: str, *, loop: bool, time_scale: float, hang_timeout:
         raise ServeError(f"--time-scale must be >= 0, not {time_scale:g}")
     if hang_timeout is not None and hang_timeout < 0:
         raise ServeError(f"--hang-timeout must be >= 0, not {hang_timeout:g}")
-    if not os.path.exists("/dev/fuse"):
-        raise ServeError("no /dev/fuse: this kernel or container has no FUSE (try: modprobe fuse)")
-    if os.geteuid() != 0:
-        # libfuse opens /dev/fuse itself before fusermount3 mounts it (Debian makes it 0666)
-        if not os.access("/dev/fuse", os.R_OK | os.W_OK):
-            raise ServeError("cannot open /dev/fuse: run as root, or make it readable and writable (0666)")
-        from shutil import which
-
-        if not which("fusermount3"):
-            raise ServeError("fusermount3 is not installed (apt install fuse3); only root mounts without it")
-    if loop and os.geteuid() != 0:
-        raise ServeError("--loop needs root (losetup attaches loop devices)")
-    if not os.path.exists(mountpoint):
-        raise ServeError(f"mountpoint {mountpoint}: no such directory")
-    if not os.path.isdir(mountpoint):
-        raise ServeError(f"mountpoint {mountpoint}: not a directory")
-    if is_mountpoint(mountpoint):
-        raise ServeError(f"mountpoint {mountpoint}: something is already mounted there")
-    try:
-        entries = os.listdir(mountpoint)
-    except OSError as e:
-        raise ServeError(f"mountpoint {mountpoint}: {e.strerror}") from None
-    if entries:
-        raise ServeError(f"mountpoint {mountpoint}: not empty")
-
-
-def import_mfusepy():
-    """mfusepy bound to libfuse 3: it prefers libfuse 2 when both are installed (Debian's ewf-tools
-    and exfat-fuse pull libfuse2 in), and our options and mount code are libfuse 3's.  Imported
-    here only, so that `station` starts fast."""
-    if "mfusepy" not in sys.modules and not os.environ.get("FUSE_LIBRARY_PATH"):
-        fuse3 = ctypes.util.find_library("fuse3")
-        if fuse3:
-            os.environ["FUSE_LIBRARY_PATH"] = fuse3
-    import mfusepy
-
-    return mfusepy
+    check_mount_target(mountpoint, loop=loop, error=ServeError)
 
 
 @dataclass
@@ -393,9 +278,7 @@ class DriveServer:
     loop_device: str | None = None
     probe_reads: int = 0  # reads by udev probes of a new loop device, discarded (see start)
     fs: DriveFS | None = field(default=None, repr=False)
-    _thread: threading.Thread | None = field(default=None, repr=False)
-    _error: BaseException | None = field(default=None, repr=False)
-    _connection: int | None = field(default=None, repr=False)  # the FUSE connection's number
+    _fuse: FuseThread | None = field(default=None, repr=False)
     _loop_detached: bool = field(default=False, repr=False)
 
     @property
@@ -404,44 +287,30 @@ class DriveServer:
 
     @property
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._fuse is not None and self._fuse.alive
 
     def start(self, timeout: float = 20.0) -> None:
         """Mount (and attach the loop device); return once tools can read the drive."""
-        mfusepy = import_mfusepy()
         self.mountpoint = os.path.realpath(self.mountpoint)
         layout = self.model.build()
         self.fs = DriveFS(SimDrive(layout, time_scale=self.time_scale), hang_timeout=self.hang_timeout)
         opts = {
-            "foreground": True,
             "fsname": f"station-sim:{self.model.name}",
             "subtype": "station-sim",
             "default_permissions": True,
-            "max_idle_threads": 8,  # libfuse 3.14 warns of its own unset (-1) default otherwise
         }
         if self.allow_other:
             opts["allow_other"] = True
-
-        def run() -> None:
-            try:
-                mfusepy.FUSE(self.fs, self.mountpoint, **opts)
-            except BaseException as e:  # reported by start() or stop()
-                self._error = e
-
-        self._thread = threading.Thread(target=run, name="fuse-loop", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.fs.initialized.wait(0.05):
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self._thread.join(1.0)
-                why = f": {self._error}" if self._error else ""
-                self.stop()
-                raise ServeError(f"FUSE mount at {self.mountpoint} failed{why}")
-        self._connection = os.minor(os.stat(self.mountpoint).st_dev)
+        self._fuse = FuseThread(self.fs, self.mountpoint, opts)
+        try:
+            self._fuse.start(timeout, error=ServeError)
+        except ServeError:
+            self.stop()
+            raise
         if self.loop:
             try:
-                self.loop_device = attach_loop(self.drive_path, self.model.sector_size)
-                _settle_udev()
+                self.loop_device = attach_loop(self.drive_path, self.model.sector_size, ServeError)
+                settle_udev()
             except BaseException:
                 self.stop()
                 raise
@@ -465,54 +334,15 @@ class DriveServer:
         if self.loop_device and not self._loop_detached:
             detach_loop(self.loop_device)
             self._loop_detached = True  # never again: the number may soon be someone else's
-        if is_mountpoint(self.mountpoint):
+        if self._fuse is not None:
+            self._fuse.stop(timeout)
+        elif is_mountpoint(self.mountpoint):
             lazy_unmount(self.mountpoint)
-        if self._thread is None:
-            return
-        self._thread.join(min(timeout, 0.2))
-        if self._thread.is_alive() and self._connection is not None:
-            abort = Path(f"/sys/fs/fuse/connections/{self._connection}/abort")
-            with contextlib.suppress(OSError):
-                abort.write_text("1")
-        self._thread.join(timeout)
 
 
 def serve_forever(server: DriveServer, announce) -> int:
     """Start, call announce(server), serve until SIGINT/SIGTERM/SIGHUP, stop.  Exit status."""
-    stop = threading.Event()
-
-    def on_signal(signum, frame) -> None:
-        stop.set()
-
-    # Our handlers go in first: libfuse installs its own only over SIG_DFL.
-    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(s, on_signal)
-    parent = os.environ.get(_PARENT_ENV)
-    if parent:
-        _die_with_parent(int(parent))
-    try:
-        server.start()
-        if not stop.is_set():
-            announce(server)
-        while not stop.wait(0.5):
-            if not server.alive:  # unmounted from outside, or the loop failed
-                break
-    finally:
-        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(s, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
-        server.stop()
-    return 0
-
-
-def _die_with_parent(pid: int) -> None:
-    """Get SIGTERM when the parent dies (served(): no orphaned mount after a crashed bench)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != pid:  # the parent died before prctl
-        os.kill(os.getpid(), signal.SIGTERM)
+    return serve_until_signal(server.start, server.stop, lambda: server.alive, lambda: announce(server))
 
 
 # -- serving from a child process: the API for the benchmark and the tests ---------------------------
@@ -565,7 +395,7 @@ class ServedDrive:
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the server (SIGTERM); make sure nothing is left mounted or attached."""
         if self._proc is not None:
-            _terminate(self._proc, timeout)
+            terminate(self._proc, timeout)
         # A server killed outright leaves a dead mount ("transport endpoint is not connected").
         if self.loop_device and loop_backing_file(self.loop_device) == str(self.drive_path):
             detach_loop(self.loop_device)
@@ -606,13 +436,13 @@ def served(
         cmd.append("--allow-other")
     mounted_before = is_mountpoint(mp)  # then the server refuses, and we must not unmount it
     err = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (a file, not a pipe: the server never blocks on it)
-    env = {**os.environ, _PARENT_ENV: str(os.getpid())}
+    env = {**os.environ, PARENT_ENV: str(os.getpid())}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env, start_new_session=True)
     sd: ServedDrive | None = None
     try:
-        line = _read_line(proc, ready_timeout)
+        line = read_line(proc, ready_timeout)
         if line is None:
-            _terminate(proc)
+            terminate(proc)
             raise ServeError(f"station sim serve did not start within {ready_timeout:g} s")
         if not line:  # it ended: say why, in its own words
             proc.wait(30)
@@ -636,43 +466,12 @@ def served(
         if sd is not None:
             sd.stop()
         else:
-            _terminate(proc)
+            terminate(proc)
             if not mounted_before and is_mountpoint(mp):
                 lazy_unmount(str(mp))
             err.close()
         if proc.stdout is not None:
             proc.stdout.close()
-
-
-def _terminate(proc: subprocess.Popen, timeout: float = 30.0) -> None:
-    """SIGTERM (the server's clean stop), SIGKILL if it does not end in time; reap it."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-
-def _read_line(proc: subprocess.Popen, timeout: float) -> str | None:
-    """The first line the child prints; "" if it ends first, None if it times out."""
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
-    buf = b""
-    deadline = time.monotonic() + timeout
-    while b"\n" not in buf:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return None
-        ready, _, _ = select.select([fd], [], [], min(left, 0.5))
-        if not ready:
-            continue
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            return ""
-        buf += chunk
-    return buf.split(b"\n", 1)[0].decode()
 
 
 __all__ = [
