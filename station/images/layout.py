@@ -90,7 +90,7 @@ class ChunkIndex:
 
     @classmethod
     def unpack(cls, n: int, raw: bytes) -> ChunkIndex:
-        if len(raw) != 29 * n:
+        if len(raw) != 25 * n:
             raise FormatError("index: wrong length")
         parts, pos = [], 0
         for code, width in (("Q", 8), ("I", 4), ("I", 4), ("B", 1), ("Q", 8)):
