@@ -1,4 +1,4 @@
-"""Every kind of damage to a zst image is one ImageCorrupt naming where: never zeros, never zstandard's error."""
+"""Every kind of damage to a zst image is one ImageCorrupt naming where: never zeros, never a zstd error."""
 
 from __future__ import annotations
 
