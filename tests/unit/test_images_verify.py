@@ -11,7 +11,6 @@ from station.images.convert import raw_to_zst, zst_to_raw
 from station.images.hashing import hash_raw_image
 from station.images.reader import RawImageReader
 from station.images.verify import record_raw_hashes, verify_against_source, verify_image
-from station.images.zstreader import ZstImageReader
 from station.images.zstsink import open_image_sink
 from station.media.base import Refused, SourceIdentity
 from station.rescue.mapfile import read_mapfile, write_mapfile
