@@ -1,0 +1,240 @@
+"""Hashes of a whole raw image (unrescued bytes as zeros) and of each chunk, as forensic tools keep them.
+
+A rescue writes out of order, but a SHA-256 can only be fed in order.  `OrderedHasher` keeps
+the whole-image hash up to a *frontier*: chunks reach it as they are written; complete chunks
+at the frontier are hashed at once (in its own thread, off the writer's), later ones are
+fetched back from the image when the frontier reaches them, and whatever is left is finished
+when the image is sealed.  A chunk rewritten behind the frontier rewinds it to the last
+snapshot before that chunk.  The source is never read twice: only the image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from station.images.frames import ALGORITHMS
+from station.rescue.rescuemap import RescueMap, Status
+
+DEFAULT_ALGORITHMS: tuple[str, ...] = ("sha256",)
+
+
+def check_algorithms(algorithms: Iterable[str]) -> tuple[str, ...]:
+    """The algorithms in canonical order; ValueError names an unknown one."""
+    wanted = [a.lower() for a in algorithms]
+    for a in wanted:
+        if a not in ALGORITHMS:
+            raise ValueError(f"unknown hash {a!r} (choose from {', '.join(ALGORITHMS)})")
+    if not wanted:
+        raise ValueError("at least one hash algorithm is needed")
+    return tuple(a for a in ALGORITHMS if a in wanted)
+
+
+def digests(data: bytes | memoryview, algorithms: tuple[str, ...]) -> dict[str, bytes]:
+    """Each algorithm's digest of data."""
+    return {a: hashlib.new(a, data).digest() for a in algorithms}
+
+
+class ZeroDigests:
+    """Digests of all-zero chunks by length, computed once (unread chunks are common)."""
+
+    def __init__(self, algorithms: tuple[str, ...]) -> None:
+        self.algorithms = algorithms
+        self._cache: dict[int, dict[str, bytes]] = {}
+
+    def __call__(self, length: int) -> dict[str, bytes]:
+        d = self._cache.get(length)
+        if d is None:
+            d = self._cache[length] = digests(bytes(length), self.algorithms)
+        return d
+
+
+ChunkLoader = Callable[[int], bytes | None]  # chunk -> its current bytes, None if never written
+
+
+class OrderedHasher:
+    """The whole-image hashes, fed chunk by chunk in LBA order from a thread of its own."""
+
+    def __init__(
+        self,
+        algorithms: tuple[str, ...],
+        chunk_size: int,
+        image_size: int,
+        complete: bytearray,
+        load: ChunkLoader,
+        *,
+        snapshot_every: int = 256,
+    ) -> None:
+        self.algorithms = algorithms
+        self.chunk_size = chunk_size
+        self.image_size = image_size
+        self.nchunks = -(-image_size // chunk_size)
+        self._complete = complete  # shared with the writer: nonzero = this chunk is complete
+        self._load = load
+        self._every = snapshot_every
+        self._state = {a: hashlib.new(a) for a in algorithms}
+        self._snapshots: dict[int, dict[str, object]] = {0: self._copy()}
+        self.frontier = 0  # chunks [0, frontier) are in the hash state
+        self._rewind_to: int | None = None  # a chunk below the frontier changed
+        self._lock = threading.Lock()
+        self._queue: queue.Queue = queue.Queue(maxsize=8)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="image-hasher", daemon=True)
+        self._thread.start()
+
+    def chunk_len(self, k: int) -> int:
+        return min(self.chunk_size, self.image_size - k * self.chunk_size)
+
+    def _copy(self) -> dict[str, object]:
+        return {a: h.copy() for a, h in self._state.items()}
+
+    # -- called by the writer ------------------------------------------------------------
+
+    def written(self, chunk: int, data: bytes | None) -> None:
+        """Chunk `chunk` has a new frame; `data` is its content when it is complete (else None)."""
+        with self._lock:
+            if chunk < self.frontier:
+                self._mark_rewind(chunk)
+                return
+        if self._error is None:
+            self._queue.put((chunk, data))  # None still goes: it may follow a queued older version
+
+    def _mark_rewind(self, chunk: int) -> None:
+        self._rewind_to = chunk if self._rewind_to is None else min(self._rewind_to, chunk)
+
+    # -- the thread -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                chunk, data = item
+                with self._lock:
+                    if chunk < self.frontier:
+                        self._mark_rewind(chunk)
+                        continue
+                if chunk == self.frontier and data is not None:
+                    self._advance(data)
+                self._catch_up()
+            except BaseException as e:  # reported by finish()
+                self._error = e
+            finally:
+                self._queue.task_done()
+
+    def _advance(self, data: bytes | memoryview) -> None:
+        for h in self._state.values():
+            h.update(data)
+        with self._lock:
+            self.frontier += 1
+            if self.frontier % self._every == 0:
+                self._snapshots[self.frontier] = self._copy()
+
+    def _catch_up(self) -> None:
+        """Hash the complete chunks already written past the frontier, read back from the image."""
+        while self.frontier < self.nchunks and self._complete[self.frontier] and self._queue.empty():
+            data = self._load(self.frontier)
+            if data is None:
+                return
+            self._advance(data)
+
+    # -- the end ----------------------------------------------------------------------------
+
+    def drain(self) -> None:
+        """Wait until every chunk handed over so far is hashed."""
+        self._queue.join()
+
+    def finish(self, zero: bytes | None = None) -> dict[str, str]:
+        """Hash the rest of the image in order (missing chunks as zeros); hex digests."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        if self._rewind_to is not None:
+            start = max(k for k in self._snapshots if k <= self._rewind_to)
+            self._state = {a: h.copy() for a, h in self._snapshots[start].items()}  # type: ignore[attr-defined]
+            self.frontier = start
+            self._snapshots = {k: v for k, v in self._snapshots.items() if k <= start}
+            self._rewind_to = None
+        zero = zero if zero is not None else bytes(self.chunk_size)
+        while self.frontier < self.nchunks:
+            n = self.chunk_len(self.frontier)
+            data = self._load(self.frontier)
+            self._advance(data if data is not None else memoryview(zero)[:n])
+        return {a: h.hexdigest() for a, h in self._state.items()}
+
+    def close(self) -> None:
+        """Stop the thread without finishing (the image is closed unsealed)."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+
+# -- raw images ----------------------------------------------------------------------------
+
+
+@dataclass
+class ImageHashes:
+    """Whole-image digests (hex) and per-segment digests (raw bytes) of one image."""
+
+    whole: dict[str, str]
+    segment_size: int
+    segments: dict[str, list[bytes]]
+
+
+def hash_stream(
+    chunks: Iterator[tuple[int, bytes]],
+    algorithms: tuple[str, ...],
+    segment_size: int,
+    progress: Callable[[int], None] | None = None,
+) -> ImageHashes:
+    """Whole and segmented digests over (offset, bytes) pieces given in order.
+
+    Pieces must start on segment boundaries and be multiples of the segment size (the last
+    may be short); this is how every reader's `chunks()` iterates.
+    """
+    whole = {a: hashlib.new(a) for a in algorithms}
+    segs: dict[str, list[bytes]] = {a: [] for a in algorithms}
+    done = 0
+    for _pos, data in chunks:
+        view = memoryview(data)
+        for h in whole.values():
+            h.update(view)
+        for off in range(0, len(view), segment_size):
+            piece = view[off : off + segment_size]
+            for a in algorithms:
+                segs[a].append(hashlib.new(a, piece).digest())
+        done += len(view)
+        if progress is not None:
+            progress(done)
+    return ImageHashes({a: h.hexdigest() for a, h in whole.items()}, segment_size, segs)
+
+
+def hash_raw_image(
+    path: str,
+    rescue_map: RescueMap | None = None,
+    algorithms: Iterable[str] = DEFAULT_ALGORITHMS,
+    segment_size: int = 1 << 20,
+    progress: Callable[[int], None] | None = None,
+) -> ImageHashes:
+    """Hashes of a raw image file as its map reads it (unrescued bytes as zeros).
+
+    For raw images, which are written in place: read once, after the rescue.
+    """
+    from station.images.reader import RawImageReader
+
+    algos = check_algorithms(algorithms)
+    step = max(segment_size, (8 << 20) // segment_size * segment_size)
+    with RawImageReader(path, rescue_map) as r:
+        return hash_stream(r.chunks(step), algos, segment_size, progress)
+
+
+def unrescued_in(m: RescueMap | None, pos: int, end: int) -> bool:
+    """Whether anything in [pos, end) is not finished."""
+    if m is None:
+        return False
+    return any(b.status != Status.FINISHED for b in m.blocks(pos, min(end, m.size)))
