@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from station.core.control import RunControl
 from station.core.events import Event
+from station.core.ranges import intersect
 from station.core.session import Session, SessionStore
 from station.media.base import Refused, Source
 from station.rescue.engine import Engine, RunResult
@@ -164,20 +165,6 @@ def domain_from_mapfile(path: str) -> list[tuple[int, int]]:
     except MapfileError as e:
         raise Refused(f"domain mapfile: {e}") from None
     return [(b.pos, b.end) for b in m if b.status == Status.FINISHED]
-
-
-def intersect(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Intersection of two sorted lists of disjoint ranges."""
-    out, i, j = [], 0, 0
-    while i < len(a) and j < len(b):
-        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-        if hi > lo:
-            out.append((lo, hi))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return out
 
 
 def prepare(
