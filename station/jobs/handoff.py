@@ -39,6 +39,7 @@ from station.core.events import (
     ReadFailed,
     Resumed,
 )
+from station.core.record import SessionRecord, SessionResult
 from station.core.session import Session, SessionStore
 from station.hw.api import DriverError, ImagerDescription, ImagerDriver, JobSpec, JobStatus, parse_spec
 from station.jobs.imaging import load_map
@@ -120,10 +121,10 @@ class HandoffJob:
             raise Refused(f"cannot write the mapfile {self.map_path}: {e.strerror}") from None
         d = self.description
         store = self.store or SessionStore()
-        self.session = session = store.create(
+        record = SessionRecord(
             method=self.driver.name,
-            source=self.identity.to_dict(),
-            dest=f"{self.spec}:{self.dest}",
+            source=self.identity,
+            destinations=[f"{self.spec}:{self.dest}"],
             mapfile=os.path.abspath(self.map_path),
             options={
                 "imager": self.spec,
@@ -133,6 +134,7 @@ class HandoffJob:
             command=self.command,
             resumed=not self.new_map,
         )
+        self.session = session = store.create(record)
 
         def both(e: Event) -> None:
             session.log(e)
@@ -151,7 +153,7 @@ class HandoffJob:
             outcome, reason = ("failed", note) if outcome == "finished" else (outcome, f"{reason}; {note}")
         mirror.progress(force=True)
         both(Finished(mirror.t(), outcome, reason))
-        device_log = ""
+        device_log = None
         if log:
             p = session.dir / "device.log"
             p.write_text("\n".join(log) + "\n", encoding="utf-8")
@@ -161,17 +163,17 @@ class HandoffJob:
         session.finish(
             outcome,
             reason,
-            {
-                "rescued": s.rescued,
-                "size": s.size,
-                "bad": s.bytes[Status.BAD_SECTOR],
-                "pending": s.pending,
-                "read_errors": mirror.read_errors,
-                "exit_status": result.exit_status,
-                "hashes": hashes,
-                "device_log": device_log,
-                "power_cycles": mirror.power_cycles,
-            },
+            SessionResult(
+                rescued=s.rescued,
+                size=s.size,
+                bad=s.bytes[Status.BAD_SECTOR],
+                pending=s.pending,
+                read_errors=mirror.read_errors,
+                exit_status=result.exit_status,
+                hashes=hashes,
+                device_log=device_log,
+                power_cycles=mirror.power_cycles,
+            ),
         )
         return result
 

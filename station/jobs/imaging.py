@@ -8,6 +8,7 @@ thread and render the events it emits.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import sys
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 from station.core.control import RunControl
 from station.core.events import Event
 from station.core.ranges import intersect
+from station.core.record import SessionRecord, SessionResult
 from station.core.session import Session, SessionStore
 from station.media.base import Refused, Source
 from station.rescue.engine import Engine, RunResult
@@ -81,22 +83,21 @@ class ImageJob:
             raise Refused(f"cannot open destination {self.dest}: {e.strerror}") from None
         from station.health.watch import SessionHealth
 
-        self.watch = health = SessionHealth(self.health, self.source.identity, cancel=cancel)
-        health_fields = health.begin()  # host inventory, drive identity, SMART baseline
-        store = self.store or SessionStore()
-        identity = self.source.identity.to_dict()
-        if self.source.identity.kind in ("file", "block"):  # the same drive from any working directory
-            identity["path"] = os.path.abspath(identity["path"])
-        self.session = session = store.create(
+        identity = self.source.identity
+        if identity.kind in ("file", "block"):  # the same drive from any working directory
+            identity = dataclasses.replace(identity, path=os.path.abspath(identity.path))
+        record = SessionRecord(
             method="engine",
             source=identity,
-            dest=os.path.abspath(self.dest),
+            destinations=[os.path.abspath(self.dest)],
             mapfile=os.path.abspath(self.map_path),
             options=self.options.to_dict(),
             command=self.command,
             resumed=not self.new_map,
-            **health_fields,
         )
+        self.watch = health = SessionHealth(self.health, self.source.identity, cancel=cancel)
+        health.begin(record)  # host inventory, drive identity, SMART baseline
+        self.session = session = (self.store or SessionStore()).create(record)
         log_lock = threading.Lock()  # the SMART monitor emits from its own thread
 
         def both(e: Event) -> None:
@@ -127,15 +128,15 @@ class ImageJob:
         session.finish(
             result.outcome,
             result.reason,
-            {
-                "rescued": s.rescued,
-                "size": s.size,
-                "bad": s.bytes[Status.BAD_SECTOR],
-                "pending": s.pending,
-                "read_errors": result.read_errors,
-                "exit_status": result.exit_status,
-                "power_cycles": engine.power_cycles,
-            },
+            SessionResult(
+                rescued=s.rescued,
+                size=s.size,
+                bad=s.bytes[Status.BAD_SECTOR],
+                pending=s.pending,
+                read_errors=result.read_errors,
+                exit_status=result.exit_status,
+                power_cycles=engine.power_cycles,
+            ),
         )
         return result
 

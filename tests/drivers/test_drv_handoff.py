@@ -78,12 +78,12 @@ def test_a_hardware_session_looks_like_a_software_one(emulators, make_model, tmp
     # the session record: method = the driver, the same result fields, plus hashes and the device log
     (s,) = store.list()
     rec = s.record
-    assert (s.state, rec["method"]) == ("finished", "serial-imager")
-    assert rec["source"]["serial"] == drive.model.serial and rec["source"]["size"] == drive.model.size
-    assert rec["result"]["rescued"] == m.bytes_in(Status.FINISHED) and rec["result"]["exit_status"] == 0
-    assert rec["result"]["hashes"] == core.hashes and len(core.hashes["sha256"]) == 64
-    assert "power-cycling" in Path(rec["result"]["device_log"]).read_text()
-    assert rec["options"]["device"]["serial"] == "SI2-EMU-0001"
+    assert (s.state, rec.method) == ("finished", "serial-imager")
+    assert rec.source.serial == drive.model.serial and rec.source.size == drive.model.size
+    assert rec.result.rescued == m.bytes_in(Status.FINISHED) and rec.result.exit_status == 0
+    assert rec.result.hashes == core.hashes and len(core.hashes["sha256"]) == 64
+    assert "power-cycling" in Path(rec.result.device_log).read_text()
+    assert rec.options["device"]["serial"] == "SI2-EMU-0001"
     logged = [type(e) for e in s.events()]
     assert Finished in logged and PhaseStarted in logged
 
@@ -113,7 +113,7 @@ def test_a_device_fault_mid_job_ends_the_session_interrupted_with_its_map(
         if b.status == Status.FINISHED:
             assert all(x.status == Status.FINISHED for x in core.map.blocks(b.pos, b.end))
     (s,) = store.list()
-    assert s.state == "interrupted" and why in s.record["reason"]
+    assert s.state == "interrupted" and why in s.record.reason
     assert events[-1] == Finished(events[-1].t, "interrupted", result.reason)
 
 
@@ -140,8 +140,8 @@ def test_rerun_resumes_where_the_interrupted_session_stopped(emulators, make_mod
     assert not m.summary().pending
     # only what was left was handed to the imager: the finished part was not read again
     assert drive2.stats.covered <= drive2.readable_sectors * 512 - done_before
-    runs = sorted(store.list(), key=lambda s: s.record["started"])
-    assert [s.record["resumed"] for s in runs] == [False, True]
+    runs = sorted(store.list(), key=lambda s: s.record.started)
+    assert [s.record.resumed for s in runs] == [False, True]
 
 
 def test_changes_left_when_the_job_ends_are_all_read(emulators, make_model, tmp_path, monkeypatch) -> None:
