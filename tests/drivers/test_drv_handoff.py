@@ -26,6 +26,7 @@ from station.core.events import (
     Resumed,
 )
 from station.core.session import SessionStore
+from station.jobs.base import Job
 from station.jobs.handoff import default_map_path, prepare_handoff
 from station.media.base import Refused
 from station.rescue.mapfile import read_mapfile
@@ -53,6 +54,7 @@ def test_a_hardware_session_looks_like_a_software_one(emulators, make_model, tmp
     target = str(tmp_path / "t1.img")
     emu, core, drive = emulators.imager(make_model(bad=20, hang=30), time_scale=0.0005, target=target)
     job, store = handoff(emu, tmp_path, save_interval=0.1)
+    assert isinstance(job, Job)
     result, events = run(job)
     assert (result.outcome, result.exit_status) == ("finished", 0)
     kinds = {type(e) for e in events}
@@ -84,6 +86,8 @@ def test_a_hardware_session_looks_like_a_software_one(emulators, make_model, tmp
     assert rec.result.hashes == core.hashes and len(core.hashes["sha256"]) == 64
     assert "power-cycling" in Path(rec.result.device_log).read_text()
     assert rec.options["device"]["serial"] == "SI2-EMU-0001"
+    assert rec.kind == "imaging" and rec.dest == f"{job.spec}:T1"
+    assert rec.drive["serial"] == drive.model.serial and rec.smart.state == "off" and "cpu" in rec.hardware
     logged = [type(e) for e in s.events()]
     assert Finished in logged and PhaseStarted in logged
 
