@@ -148,16 +148,10 @@ def prepare(
         source.close()
         raise
     return ImageJob(
-        source=source,
-        dest=dest,
-        map_path=map_path,
-        rmap=rmap,
-        options=options,
-        new_map=new_map,
-        command=command if command is not None else sys.argv,
-        store=store,
-        health=health,
-    )
+        source=source, dest=dest, options=options,
+        map_path=map_path, rmap=rmap, new_map=new_map,
+        command=command if command is not None else sys.argv, store=store, health=health,
+    )  # fmt: skip
 
 
 def _check_virtual_job(dest: str, map_path: str, force: bool) -> None:
