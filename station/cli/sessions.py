@@ -21,17 +21,16 @@ def cmd_sessions(a: argparse.Namespace) -> int:
     rows = []
     for s in SessionStore().list():
         r = s.record
-        res = r.get("result") or {}
         rows.append(
             {
                 "id": s.id,
                 "state": s.state,
-                "method": r.get("method"),
-                "source": (r.get("source") or {}).get("path"),
-                "dest": r.get("dest"),
-                "started": r.get("started"),
-                "rescued": res.get("rescued"),
-                "size": (r.get("source") or {}).get("size"),
+                "method": r.method,
+                "source": r.source.path,
+                "dest": r.dest,
+                "started": r.started,
+                "rescued": r.result.rescued if r.result else None,
+                "size": r.source.size,
             }
         )
     if a.json:

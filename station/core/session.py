@@ -1,6 +1,6 @@
-"""Sessions: one imaging job each, kept in a per-user store so other views can find them.
+"""Sessions: one job each, kept in a per-user store so other views can find them.
 
-    $XDG_DATA_HOME/station/sessions/<id>/session.json   what, where, how, state, result
+    $XDG_DATA_HOME/station/sessions/<id>/session.json   the record (station.core.record)
                                          events.jsonl   the event log, appended as it runs
 
 session.json is replaced atomically; events.jsonl is appended line by line and flushed, so
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from station.core.events import Event, Progress, event_from_dict
+from station.core.record import SessionRecord, SessionResult
 
 PROGRESS_LOG_INTERVAL = 1.0  # seconds between progress lines in events.jsonl
 
@@ -53,7 +54,7 @@ def _pid_alive(pid: int) -> bool:
 class Session:
     """A running or past job: its record and its event log."""
 
-    def __init__(self, directory: Path, record: dict[str, Any]) -> None:
+    def __init__(self, directory: Path, record: SessionRecord) -> None:
         self.dir = directory
         self.record = record
         self._events = None
@@ -62,20 +63,19 @@ class Session:
 
     @property
     def id(self) -> str:
-        return self.record["id"]
+        return self.record.id
 
     @property
     def state(self) -> str:
         """running, finished, stopped, failed, or interrupted (its process died mid-run)."""
-        st = self.record.get("state", "running")
-        if st == "running" and self.record.get("host") == socket.gethostname():
-            pid = self.record.get("pid")
-            if not pid or not _pid_alive(int(pid)):
-                return "interrupted"
-        return st
+        r = self.record
+        ours = r.host == socket.gethostname()
+        if r.state == "running" and ours and (not r.pid or not _pid_alive(int(r.pid))):
+            return "interrupted"
+        return r.state
 
     def save(self) -> None:
-        _write_json_atomic(self.dir / "session.json", self.record)
+        _write_json_atomic(self.dir / "session.json", self.record.to_dict())
 
     def log(self, event: Event) -> None:
         """Append an event to events.jsonl (progress thinned to one a second)."""
@@ -89,12 +89,13 @@ class Session:
         self._events.write(json.dumps(event.to_dict(), separators=(",", ":")) + "\n")
         self._events.flush()
 
-    def finish(self, outcome: str, reason: str, result: dict[str, Any]) -> None:
+    def finish(self, outcome: str, reason: str, result: SessionResult) -> None:
         """Record the end of the run (the last progress snapshot is logged too)."""
         if self._last_progress is not None and self._last_progress.t != self._last_progress_log:
             self._last_progress_log = -1e9
             self.log(self._last_progress)
-        self.record.update(state=outcome, ended=time.time(), reason=reason, result=result)
+        r = self.record
+        r.state, r.ended, r.reason, r.result = outcome, time.time(), reason, result
         self.save()
         if self._events is not None:
             self._events.close()
@@ -119,21 +120,14 @@ class SessionStore:
     def __init__(self, root: Path | None = None) -> None:
         self.root = root or data_home() / "station" / "sessions"
 
-    def create(self, **fields: Any) -> Session:
-        """Start a new session record (state running, this process's pid)."""
+    def create(self, record: SessionRecord) -> Session:
+        """Start a session of `record` (given its id, state running, this process and the time)."""
         self.root.mkdir(parents=True, exist_ok=True)
         sid = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
         d = self.root / sid
         d.mkdir()
-        record = {
-            "id": sid,
-            "state": "running",
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "started": time.time(),
-            "ended": None,
-            **fields,
-        }
+        record.id, record.state, record.pid, record.host = sid, "running", os.getpid(), socket.gethostname()
+        record.started, record.ended = time.time(), None
         s = Session(d, record)
         s.save()
         return s
@@ -141,7 +135,7 @@ class SessionStore:
     def get(self, sid: str) -> Session:
         d = self.root / sid
         with open(d / "session.json", encoding="utf-8") as f:
-            return Session(d, json.load(f))
+            return Session(d, SessionRecord.from_dict(json.load(f)))
 
     def list(self) -> list[Session]:
         """All sessions, oldest first (unreadable records are skipped)."""
@@ -151,6 +145,6 @@ class SessionStore:
         for d in sorted(self.root.iterdir()):
             try:
                 out.append(self.get(d.name))
-            except (OSError, ValueError):
+            except (OSError, ValueError, TypeError):  # TypeError: a record of the wrong shape
                 continue
         return out

@@ -2,11 +2,12 @@
 
 `SessionHealth` is what the job (station.jobs.imaging) calls, so that the job itself stays small:
 
-- `begin()`, before the session is recorded: the host inventory; for a block device, a first
+- `begin(record)`, before the session is recorded: the host inventory; for a block device, a first
   SMART reading (the baseline, bounded by the SMART timeout and the job's cancel event) that
   gives the drive's identity and its verdict.  No smartctl, a file or simulated source, a loop
   device, a bridge without SAT: SMART is off for the session with the reason recorded, and the
-  identity comes from the kernel.  The job goes on in every case.
+  identity comes from the kernel.  The job goes on in every case.  All of it goes into the
+  record's `hardware`, `drive` and `smart` fields.
 - `start()`, once the engine exists: the polling thread (station.health.monitor), which holds
   and releases the engine's RunControl and is told by `busy` whether a read is outstanding.
 - `finish()`, after the engine returned: stops polling, takes the "after" reading unless a
@@ -22,14 +23,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from station.core.events import Event, Notice
+from station.core.record import SmartRecord, SmartSnapshot
 from station.health.assess import assess
 from station.health.monitor import HealthMonitor, MonitorLimits, difference, health_fields
 
 if TYPE_CHECKING:
     from station.core.control import RunControl
+    from station.core.identity import SourceIdentity
+    from station.core.record import SessionRecord
     from station.core.session import Session
     from station.health.smart import SmartReading
-    from station.media.base import SourceIdentity
 
 
 @dataclass(frozen=True)
@@ -41,14 +44,9 @@ class HealthOptions:
     smartctl: str | None = None  # a smartctl to use instead of the one on PATH
 
 
-def _reading_summary(r: SmartReading) -> dict[str, Any]:
-    a = assess(r)
-    return {
-        "taken": r.taken,
-        "smart_status": r.smart_status,
-        **a.to_dict(),
-        "attributes": health_fields(r),
-    }
+def _reading_summary(r: SmartReading, **more: Any) -> SmartSnapshot:
+    summary = {"taken": r.taken, "smart_status": r.smart_status, **assess(r).to_dict()}
+    return SmartSnapshot.from_dict({**summary, "attributes": health_fields(r), **more})
 
 
 class SessionHealth:
@@ -72,7 +70,7 @@ class SessionHealth:
         self.why_off: str | None = None
         self._notices: list[str] = []
         self._stop_polls = threading.Event()
-        self._smart: dict[str, Any] = {}
+        self._smart = SmartRecord()
 
     @property
     def limits(self) -> MonitorLimits:
@@ -90,8 +88,8 @@ class SessionHealth:
 
     # -- before ------------------------------------------------------------------------------------
 
-    def begin(self) -> dict[str, Any]:
-        """Inventory, identity and the SMART baseline: fields for the session record."""
+    def begin(self, record: SessionRecord) -> None:
+        """Inventory, identity and the SMART baseline, into the record about to be created."""
         from station.health.identity import identity_from_kernel, whole_disk_path
         from station.health.inventory import collect
 
@@ -100,7 +98,7 @@ class SessionHealth:
         except Exception as e:  # the inventory is a record, never a reason to refuse a job
             hw = {"error": f"{type(e).__name__}: {e}"}
         # "hardware", not "host": the record's "host" is the hostname that tells whether its pid is ours
-        fields: dict[str, Any] = {"hardware": hw}
+        record.hardware = hw
         src = self.source
         if self.options is None or not self.options.smart:
             self.why_off = "turned off (--no-smart)" if self.options is not None else "not asked for"
@@ -120,9 +118,9 @@ class SessionHealth:
                 self._notices.append(f"SMART off for this session: {self.why_off}")
         if self.baseline is not None:
             before = _reading_summary(self.baseline)
-            fields["drive"] = self.baseline.identity.to_dict()
-            why = "; ".join(before["reasons"])
-            self._notices.append(f"SMART before imaging: {before['verdict']} ({why}). {before['advice']}")
+            record.drive = self.baseline.identity.to_dict()
+            why = "; ".join(before.reasons)
+            self._notices.append(f"SMART before imaging: {before.verdict} ({why}). {before.advice}")
         else:
             before = None
             if src.kind == "block":
@@ -143,16 +141,14 @@ class SessionHealth:
                     physical_sector_size=src.physical_sector_size,
                     source=src.kind,
                 )
-            fields["drive"] = ident.to_dict()
-        self._smart = {
-            "state": "on" if self.baseline is not None else "off",
-            "why_off": self.why_off,
-            "device": self.device,
-            "limits": _limits_dict(self.limits) if self.baseline is not None else None,
-            "before": before,
-        }
-        fields["smart"] = self._smart
-        return fields
+            record.drive = ident.to_dict()
+        self._smart = record.smart = SmartRecord(
+            state="on" if self.baseline is not None else "off",
+            why_off=self.why_off,
+            device=self.device,
+            limits=_limits_dict(self.limits) if self.baseline is not None else None,
+            before=before,
+        )
 
     # -- during ------------------------------------------------------------------------------------
 
@@ -218,17 +214,15 @@ class SessionHealth:
                 source = f"last poll ({type(e).__name__}: {e})"
         if after is None:
             after = self.monitor.last if self.monitor is not None else self.baseline
-        summary = _reading_summary(after)
+        smart = self._smart
+        smart.after = _reading_summary(after, source=source)
         changes = difference(health_fields(self.baseline), health_fields(after))
-        before_verdict = self._smart["before"]["verdict"]
-        if summary["verdict"] != before_verdict:
-            changes.insert(0, f"verdict {before_verdict} → {summary['verdict']}")
-        self._smart.update(
-            after={**summary, "source": source},
-            changes=changes,
-            polling=self.monitor.summary() if self.monitor else None,
-        )
-        session.record["smart"] = self._smart
+        before_verdict = smart.before.verdict if smart.before else "UNKNOWN"
+        if smart.after.verdict != before_verdict:
+            changes.insert(0, f"verdict {before_verdict} → {smart.after.verdict}")
+        smart.changes = changes
+        smart.polling = self.monitor.summary() if self.monitor else None
+        session.record.smart = smart
         said = "; ".join(changes) if changes else "no change"
         emit(Notice(now(), f"SMART before → after imaging ({source}): {said}"))
 

@@ -27,7 +27,7 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from station.health.badge import HealthBadge
 from station.media import blockdev
@@ -84,6 +84,7 @@ class Attached:
 HealthProvider = Callable[[Drive], HealthBadge | None]
 AttachedProvider = Callable[[], list[Attached]]
 VirtualProvider = Callable[[], list[Drive]]
+T = TypeVar("T")
 
 
 # -- virtual drives -------------------------------------------------------------------------
@@ -157,15 +158,20 @@ def open_virtual(name: str, providers: Iterable[VirtualProvider] | None = None) 
     return None
 
 
-def virtual_drives(providers: Iterable[VirtualProvider] | None = None) -> list[Drive]:
-    """Every virtual drive; a provider that fails is skipped (it must not hide the others)."""
-    out: list[Drive] = []
-    for provider in default_virtual_providers() if providers is None else providers:
+def _gathered(providers: Iterable[Callable[[], list[T]]]) -> list[T]:
+    """What every provider lists; one that fails is skipped (it must not hide the others)."""
+    out: list[T] = []
+    for provider in providers:
         try:
             out.extend(provider())
         except Exception:
             continue
     return out
+
+
+def virtual_drives(providers: Iterable[VirtualProvider] | None = None) -> list[Drive]:
+    """Every virtual drive; a provider that fails is skipped (it must not hide the others)."""
+    return _gathered(default_virtual_providers() if providers is None else providers)
 
 
 # -- attached hardware and health (seams for the drivers and SMART features) -------------------
@@ -178,13 +184,7 @@ def default_attached_providers() -> list[AttachedProvider]:
 
 def attached_devices(providers: Iterable[AttachedProvider] | None = None) -> list[Attached]:
     """Every provider's devices (a provider that fails is skipped).  Blocking: call from a worker."""
-    out: list[Attached] = []
-    for provider in default_attached_providers() if providers is None else providers:
-        try:
-            out.extend(provider())
-        except Exception:
-            continue
-    return out
+    return _gathered(default_attached_providers() if providers is None else providers)
 
 
 def driver_devices(*, registry: Any = None, ports: Iterable[Any] | None = None) -> list[Attached]:

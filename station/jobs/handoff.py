@@ -1,12 +1,12 @@
 """A session handed off to a hardware imager: same events, same session record, same mapfile.
 
 `prepare_handoff` opens the imager through its driver and checks everything that can refuse
-the job (Refused, one line, nothing created); `HandoffJob.run` then writes the mapfile first,
-records the session (its method is the driver's name), starts the device's job and mirrors
-it: the device's map changes go into a local RescueMap saved in GNU ddrescue format as the job
-goes, and its status becomes the same Progress, PhaseStarted, ReadFailed, MapSaved, Paused and
-Finished events the engine emits.  `run` has ImageJob.run's signature, so every view (the
-CLI's progress panel, the TUI) runs either without asking which it is.
+the job (Refused, one line, nothing created); `HandoffJob.run` (the lifecycle every job has,
+station.jobs.lifecycle) then writes the mapfile first, records the session (its method is the
+driver's name), starts the device's job and mirrors it: the device's map changes go into a
+local RescueMap saved in GNU ddrescue format as the job goes, and its status becomes the same
+Progress, PhaseStarted, ReadFailed, MapSaved, Paused and Finished events the engine emits, so
+every view (the CLI's progress panel, the TUI) runs either without asking which it is.
 
 The imager writes the target, never the host: "data before map" is the device's promise (the
 protocol reports finished blocks only once the target holds them), and the local map only ever
@@ -19,33 +19,19 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import sys
-import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from station.core.control import RunControl
-from station.core.events import (
-    Event,
-    Finished,
-    MapSaved,
-    Notice,
-    Paused,
-    PhaseStarted,
-    Progress,
-    ReadFailed,
-    Resumed,
-)
-from station.core.session import Session, SessionStore
+from station.core.events import MapSaved, Notice, Paused, PhaseStarted, Progress, ReadFailed, Resumed
+from station.core.identity import SourceIdentity
+from station.core.record import SessionRecord
+from station.core.session import SessionStore
 from station.hw.api import DriverError, ImagerDescription, ImagerDriver, JobSpec, JobStatus, parse_spec
-from station.jobs.imaging import load_map
-from station.media.base import Refused, SourceIdentity
-from station.rescue.engine import RunResult
-from station.rescue.mapfile import write_mapfile
-from station.rescue.rescuemap import Phase, RescueMap, Status
+from station.jobs.lifecycle import Ending, JobRun, Lifecycle, load_map
+from station.media.base import Refused
+from station.rescue.rescuemap import Phase, Status
 
 POLL_INTERVAL = 0.25  # seconds between status polls (the progress display's pace)
 SAVE_INTERVAL = 5.0  # seconds between mapfile saves while the device works
@@ -55,7 +41,7 @@ _FAILED = (Status.NON_TRIMMED, Status.BAD_SECTOR)  # what a failed read leaves o
 
 
 @dataclass
-class HandoffJob:
+class HandoffJob(Lifecycle):
     """A prepared hardware session: the device is open and checked, the map loaded."""
 
     driver: ImagerDriver
@@ -63,12 +49,6 @@ class HandoffJob:
     description: ImagerDescription
     source: str  # port names in the imager's terms
     dest: str
-    map_path: str
-    rmap: RescueMap
-    new_map: bool
-    command: list[str] = field(default_factory=list)
-    store: SessionStore | None = None
-    session: Session | None = None
     save_interval: float = SAVE_INTERVAL
     poll_interval: float = POLL_INTERVAL
 
@@ -96,98 +76,56 @@ class HandoffJob:
                     out.append((b.pos, b.size))
         return out
 
-    def run(
-        self,
-        emit: Callable[[Event], None] = lambda e: None,
-        cancel: threading.Event | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        control: RunControl | None = None,
-    ) -> RunResult:
-        """Record the session, run the device's job to its end, mirror it; always saves the map."""
-        control = control or RunControl(cancel)
-        cancel = control.cancel
-        started = time.time()
-        cmdline = shlex.join(self.command)
+    def open(self) -> None:
+        """Nothing to take: the imager's target port was checked when the job was prepared."""
 
-        def save() -> None:
-            write_mapfile(self.map_path, self.rmap, command_line=cmdline, start_time=started)
-
-        try:
-            if self.new_map:
-                save()  # the map exists before the device writes a byte of the target
-        except OSError as e:
-            self.driver.close()
-            raise Refused(f"cannot write the mapfile {self.map_path}: {e.strerror}") from None
+    def describe(self) -> SessionRecord:
         d = self.description
-        store = self.store or SessionStore()
-        self.session = session = store.create(
+        return SessionRecord(
             method=self.driver.name,
-            source=self.identity.to_dict(),
-            dest=f"{self.spec}:{self.dest}",
-            mapfile=os.path.abspath(self.map_path),
+            source=self.identity,
+            destinations=[f"{self.spec}:{self.dest}"],
             options={
                 "imager": self.spec,
                 "device": {"vendor": d.vendor, "model": d.model, "firmware": d.firmware, "serial": d.serial},
                 "capabilities": sorted(d.capabilities),
             },
-            command=self.command,
-            resumed=not self.new_map,
         )
 
-        def both(e: Event) -> None:
-            session.log(e)
-            emit(e)
-
-        mirror = _Mirror(self, both, clock, control, save)
-        try:
-            outcome, reason, hashes, log = mirror.run()
-        finally:
-            with contextlib.suppress(Exception):
-                self.driver.close()
+    def work(self, run: JobRun) -> Ending:
+        """Run the device's job to its end and mirror it; always saves the map."""
+        mirror = _Mirror(self, run)
+        outcome, reason, hashes, log = mirror.run()
         if outcome == "finished":
             self.rmap.phase, self.rmap.current_pos = Phase.FINISHED, 0
         if not mirror.save(final=True):  # say so in the result itself: a view may show only this
             note = f"{mirror.save_error}; the mapfile was not updated"
             outcome, reason = ("failed", note) if outcome == "finished" else (outcome, f"{reason}; {note}")
         mirror.progress(force=True)
-        both(Finished(mirror.t(), outcome, reason))
-        device_log = ""
+        device_log = None
         if log:
-            p = session.dir / "device.log"
+            p = run.session.dir / "device.log"
             p.write_text("\n".join(log) + "\n", encoding="utf-8")
             device_log = str(p)
-        s = self.rmap.summary()
-        result = RunResult(outcome, reason, s, mirror.read_errors)
-        session.finish(
-            outcome,
-            reason,
-            {
-                "rescued": s.rescued,
-                "size": s.size,
-                "bad": s.bytes[Status.BAD_SECTOR],
-                "pending": s.pending,
-                "read_errors": mirror.read_errors,
-                "exit_status": result.exit_status,
-                "hashes": hashes,
-                "device_log": device_log,
-                "power_cycles": mirror.power_cycles,
-            },
-        )
-        return result
+        return Ending(outcome, reason, mirror.read_errors, mirror.power_cycles, hashes, device_log)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.driver.close()
 
 
 class _Mirror:
     """Follows the device's job and keeps the local map and the events in step with it."""
 
-    def __init__(self, job: HandoffJob, emit, clock, control: RunControl, save) -> None:
+    def __init__(self, job: HandoffJob, run: JobRun) -> None:
         self.job = job
         self.dev = job.driver
         self.map = job.rmap
-        self.emit = emit
-        self.clock = clock
-        self.control = control
-        self._save = save
-        self.t0 = clock()
+        self.emit = run.emit
+        self.clock = run.clock
+        self.control = run.control
+        self._save = lambda: run.save_map(job.rmap)
+        self.t0 = run.t0
         self.read_errors = 0
         self.power_cycles = 0
         self.save_error = ""
@@ -445,15 +383,7 @@ def _check(driver, spec, source, dest, map_path, command, store, save_interval) 
         raise Refused(f"mapfile {map_path} is a directory")
     rmap, new_map = load_map(map_path, sp.size, f"the drive on {sp.name} has {sp.size}")
     return HandoffJob(
-        driver=driver,
-        spec=spec,
-        description=desc,
-        source=sp.name,
-        dest=tp.name,
-        map_path=map_path,
-        rmap=rmap,
-        new_map=new_map,
-        command=command if command is not None else sys.argv,
-        store=store,
-        save_interval=save_interval,
-    )
+        driver=driver, spec=spec, description=desc, source=sp.name, dest=tp.name,
+        map_path=map_path, rmap=rmap, new_map=new_map,
+        command=command if command is not None else sys.argv, store=store, save_interval=save_interval,
+    )  # fmt: skip

@@ -1,160 +1,88 @@
-"""An imaging job from paths to a finished session, free of any UI.
+"""An imaging job by the software engine, from paths to a finished session, free of any UI.
 
 `prepare` checks everything that can refuse the job (raising Refused with one line) before
-anything is created or changed; `ImageJob.run` then writes the mapfile first, opens the sink,
-records the session and runs the engine in the calling thread.  Views run it in a worker
-thread and render the events it emits.
+anything is created or changed; `ImageJob.run` (station.jobs.lifecycle) then writes the mapfile
+first, opens the sink, records the session and runs the engine in the calling thread.  Views
+run it in a worker thread and render the events it emits.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import shlex
 import sys
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from station.core.control import RunControl
-from station.core.events import Event
-from station.core.session import Session, SessionStore
-from station.media.base import Refused, Source
-from station.rescue.engine import Engine, RunResult
-from station.rescue.mapfile import MapfileError, read_mapfile, write_mapfile
+from station.core.ranges import intersect
+from station.core.record import SessionRecord
+from station.core.session import SessionStore
+from station.jobs.lifecycle import Ending, JobRun, Lifecycle, load_map
+from station.media.base import Refused, Sink, Source
+from station.rescue.engine import Engine
+from station.rescue.mapfile import MapfileError, read_mapfile
 from station.rescue.options import RescueOptions
-from station.rescue.rescuemap import RescueMap, Status
+from station.rescue.rescuemap import Status
 
 if TYPE_CHECKING:
-    from station.health.watch import HealthOptions, SessionHealth
+    from station.health.watch import HealthOptions
 
 
 @dataclass
-class ImageJob:
+class ImageJob(Lifecycle):
     """A prepared job: the source is open, the map loaded, nothing written yet."""
 
     source: Source
     dest: str
-    map_path: str
-    rmap: RescueMap
     options: RescueOptions
-    new_map: bool
-    command: list[str] = field(default_factory=list)
-    store: SessionStore | None = None
-    session: Session | None = None
-    health: HealthOptions | None = None  # SMART before/during/after (None: off); inventory always
     # Called when the source stops answering (see Engine); e.g. station.jobs.power.PowerRecovery.
     recover: Callable[[str], str] | None = None
-    watch: SessionHealth | None = None  # while run() runs: its SMART watch (a view may acknowledge a hold)
+    _sink: Sink | None = field(default=None, init=False, repr=False)
+    _engine: Engine | None = field(default=None, init=False, repr=False)
 
-    def run(
-        self,
-        emit: Callable[[Event], None] = lambda e: None,
-        cancel: threading.Event | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        control: RunControl | None = None,
-    ) -> RunResult:
-        """Create the map and sink, record the session, and run the engine to its end."""
+    def open(self) -> None:
+        """The sink: an image file (created sparse, never truncated) or a target drive."""
         from station.media.sink import open_sink
 
-        if cancel is None and control is not None:
-            cancel = control.cancel  # a view's stop also cuts short the SMART readings around the run
-        start = time.time()
-        cmdline = shlex.join(self.command)
-
-        def save(m: RescueMap) -> None:
-            write_mapfile(self.map_path, m, command_line=cmdline, start_time=start)
-
-        if self.new_map:
-            save(self.rmap)  # the map exists before the sink: a crash here leaves a valid pair
         try:
-            sink = open_sink(self.dest, size=self.source.size, create=True, source=self.source.identity)
-        except (Refused, OSError) as e:
-            if self.new_map:  # refused after all: leave nothing behind
-                Path(self.map_path).unlink(missing_ok=True)
-            self.source.close()
-            if isinstance(e, Refused):
-                raise
+            self._sink = open_sink(self.dest, size=self.source.size, create=True, source=self.source.identity)
+        except OSError as e:
             raise Refused(f"cannot open destination {self.dest}: {e.strerror}") from None
-        from station.health.watch import SessionHealth
 
-        self.watch = health = SessionHealth(self.health, self.source.identity, cancel=cancel)
-        health_fields = health.begin()  # host inventory, drive identity, SMART baseline
-        store = self.store or SessionStore()
-        identity = self.source.identity.to_dict()
-        if self.source.identity.kind in ("file", "block"):  # the same drive from any working directory
-            identity["path"] = os.path.abspath(identity["path"])
-        self.session = session = store.create(
+    def describe(self) -> SessionRecord:
+        identity = self.source.identity
+        if identity.kind in ("file", "block"):  # the same drive from any working directory
+            identity = dataclasses.replace(identity, path=os.path.abspath(identity.path))
+        return SessionRecord(
             method="engine",
             source=identity,
-            dest=os.path.abspath(self.dest),
-            mapfile=os.path.abspath(self.map_path),
+            destinations=[os.path.abspath(self.dest)],
             options=self.options.to_dict(),
-            command=self.command,
-            resumed=not self.new_map,
-            **health_fields,
         )
-        log_lock = threading.Lock()  # the SMART monitor emits from its own thread
 
-        def both(e: Event) -> None:
-            with log_lock:
-                session.log(e)
-                emit(e)
-
-        engine = Engine(
-            self.source, sink, self.rmap, self.options,
-            emit=both, save_map=save, map_path=self.map_path, clock=clock, cancel=cancel, control=control,
-            recover=self.recover,
+    def work(self, run: JobRun) -> Ending:
+        """The engine, to its end (it emits its own Finished)."""
+        assert self._sink is not None
+        self._engine = engine = Engine(
+            self.source, self._sink, self.rmap, self.options,
+            emit=run.emit, save_map=run.save_map, map_path=self.map_path, clock=run.clock,
+            control=run.control, recover=self.recover,
         )  # fmt: skip
+        r = engine.run()
+        return Ending(r.outcome, r.reason, r.read_errors, engine.power_cycles)
 
-        def session_time() -> float:
-            return clock() - engine.t0 if engine.t0 else 0.0
+    def close(self) -> None:
+        if self._sink is not None:
+            self._sink.close()
+        self.source.close()
+        if hasattr(self.recover, "close"):
+            self.recover.close()
 
-        health.start(engine.control, both, now=session_time, busy=engine.read_outstanding)
-        try:
-            result = engine.run()
-        finally:
-            health.stop()
-            sink.close()
-            self.source.close()
-            if hasattr(self.recover, "close"):
-                self.recover.close()
-        health.finish(session, both, now=session_time, stuck=engine.read_outstanding() > 0)
-        s = result.summary
-        session.finish(
-            result.outcome,
-            result.reason,
-            {
-                "rescued": s.rescued,
-                "size": s.size,
-                "bad": s.bytes[Status.BAD_SECTOR],
-                "pending": s.pending,
-                "read_errors": result.read_errors,
-                "exit_status": result.exit_status,
-                "power_cycles": engine.power_cycles,
-            },
-        )
-        return result
-
-
-def load_map(map_path: str, size: int, has: str) -> tuple[RescueMap, bool]:
-    """(the map to resume, or a fresh one; whether it is new) for a drive of `size` bytes.
-
-    Refused, naming the file, when it is malformed or covers more than the drive (`has` says
-    what the drive has, for that message).
-    """
-    if not os.path.exists(map_path):
-        return RescueMap(size), True
-    try:
-        rmap = read_mapfile(map_path)
-    except MapfileError as e:
-        raise Refused(str(e)) from None
-    if rmap.size > size:
-        raise Refused(f"{map_path}: mapfile covers {rmap.size} bytes but {has}")
-    rmap.resize(size)
-    return rmap, False
+    def busy(self) -> float:
+        engine = self._engine
+        return engine.read_outstanding() if engine is not None else 0.0
 
 
 def domain_from_mapfile(path: str) -> list[tuple[int, int]]:
@@ -164,20 +92,6 @@ def domain_from_mapfile(path: str) -> list[tuple[int, int]]:
     except MapfileError as e:
         raise Refused(f"domain mapfile: {e}") from None
     return [(b.pos, b.end) for b in m if b.status == Status.FINISHED]
-
-
-def intersect(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Intersection of two sorted lists of disjoint ranges."""
-    out, i, j = [], 0, 0
-    while i < len(a) and j < len(b):
-        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-        if hi > lo:
-            out.append((lo, hi))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return out
 
 
 def prepare(
@@ -234,16 +148,10 @@ def prepare(
         source.close()
         raise
     return ImageJob(
-        source=source,
-        dest=dest,
-        map_path=map_path,
-        rmap=rmap,
-        options=options,
-        new_map=new_map,
-        command=command if command is not None else sys.argv,
-        store=store,
-        health=health,
-    )
+        source=source, dest=dest, options=options,
+        map_path=map_path, rmap=rmap, new_map=new_map,
+        command=command if command is not None else sys.argv, store=store, health=health,
+    )  # fmt: skip
 
 
 def _check_virtual_job(dest: str, map_path: str, force: bool) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 
 from station.hw.api import DriverError, PowerDriver
@@ -26,36 +26,23 @@ from station.media.base import Refused
 from station.rescue.engine import RecoveryFailed
 
 
+@dataclass(eq=False)
 class PowerRecovery:
     """recover(reason) -> how the source came back; RecoveryFailed when it does not."""
 
-    def __init__(
-        self,
-        relay: PowerDriver,
-        channel: int,
-        *,
-        serial: str,
-        locate: Callable[[], str | None],
-        reattach: Callable[[str], None],
-        polarity: str = "nc",
-        hold: float = 5.0,
-        wait: float = 60.0,
-        max_cycles: int = 10,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.relay = relay
-        self.channel = channel
-        self.serial = serial
-        self.locate = locate
-        self.reattach = reattach
-        self.polarity = polarity
-        self.hold = hold
-        self.wait = wait
-        self.max_cycles = max_cycles
-        self.sleep = sleep
-        self.clock = clock
-        self.cycles = 0
+    relay: PowerDriver
+    channel: int
+    _: KW_ONLY
+    serial: str
+    locate: Callable[[], str | None]  # where the drive is now, or None while it is not back
+    reattach: Callable[[str], None]  # reopen the source there
+    polarity: str = "nc"
+    hold: float = 5.0  # seconds without power
+    wait: float = 60.0  # seconds for the drive to come back
+    max_cycles: int = 10
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    cycles: int = field(default=0, init=False)
 
     def __call__(self, reason: str) -> str:
         if self.cycles >= self.max_cycles:

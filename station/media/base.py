@@ -6,30 +6,13 @@ opened through checks that prove it is not the source (see station.media.safety)
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from typing import Protocol, runtime_checkable
+
+from station.core.identity import SourceIdentity
 
 
 class Refused(Exception):
     """Bad input: the job is refused with this one-line message, nothing changed (exit 2)."""
-
-
-@dataclass(frozen=True)
-class SourceIdentity:
-    """Who the source is, as far as the kernel (or the simulator) knows."""
-
-    path: str
-    kind: str  # "block", "file" or "virtual"
-    size: int
-    sector_size: int = 512
-    physical_sector_size: int | None = None
-    model: str | None = None
-    serial: str | None = None
-    device: str | None = None  # "major:minor" for block devices
-    extra: dict[str, str] = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @runtime_checkable

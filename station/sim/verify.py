@@ -14,13 +14,12 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field
 
+from station.core.ranges import Range, intersect
 from station.sim.content import sectors_content
 from station.sim.model import BAD, DriveModel
 
 CHUNK = 8 << 20
 FIRST = 10  # offsets listed per kind of problem
-
-Range = tuple[int, int]
 
 
 @dataclass
@@ -75,19 +74,6 @@ def finished_ranges(mapfile: str, size: int) -> list[Range]:
     return out
 
 
-def _intersect(a: list[Range], b: list[Range]) -> list[Range]:
-    out, i, j = [], 0, 0
-    while i < len(a) and j < len(b):
-        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-        if lo < hi:
-            out.append((lo, hi))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return out
-
-
 def _differences(got: bytes, want: bytes) -> tuple[int, list[int]]:
     """How many bytes differ between two equal-length strings, and the first few offsets."""
     n = len(want)
@@ -113,7 +99,7 @@ def verify(model: DriveModel, image: str, mapfile: str) -> Verdict:
     size = model.size
     finished = finished_ranges(mapfile, size)
     bad = [(s.start * ss, s.end * ss) for s in layout.segments if s.flags & BAD]
-    impossible = _intersect(finished, bad)
+    impossible = intersect(finished, bad)
     finished_bytes = sum(hi - lo for lo, hi in finished)
     impossible_bytes = sum(hi - lo for lo, hi in impossible)
     try:

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
@@ -37,6 +37,7 @@ from station.core.events import (
     SmartPolled,
     SourceReopened,
 )
+from station.core.record import SmartRecord
 from station.core.units import fmt_bytes
 from station.jobs.imaging import ImageJob
 from station.rescue.engine import RunResult
@@ -130,7 +131,7 @@ class LiveJob:
         # as the technician last set them; None for a hardware imager (it takes no engine options)
         job_options: RescueOptions | None = getattr(job, "options", None)
         self.options = dataclasses.replace(job_options) if job_options is not None else None
-        self.smart: dict[str, Any] | None = None  # the session's SMART record (on/off, before), once known
+        self.smart: SmartRecord | None = None  # the session's SMART record (on/off, before), once known
         self.smart_last: SmartPolled | None = None  # the latest poll while the job runs
         self.smart_polls = 0
         self.state = "starting"  # starting, running, paused, stopping, then the outcome
@@ -206,7 +207,7 @@ class LiveJob:
         if self.smart is None:
             session = self.job.session  # recorded (with its SMART baseline) before the first progress
             if session is not None:
-                self.smart = session.record.get("smart") or {}
+                self.smart = session.record.smart or SmartRecord()
 
     def on_events(self, m: JobEvents) -> None:
         for e in m.events:

@@ -272,26 +272,19 @@ def session_figures(session, events: list[Event] | None = None) -> SessionFigure
     last = next((e for e in reversed(events) if isinstance(e, Progress)), None)
     series = SpeedSeries().extend(events)
     r = session.record
-    res = r.get("result") or {}
-    src = r.get("source") or {}
-    size = res.get("size") or (last.size if last else src.get("size") or 0)
-    rescued = res.get("rescued") if res.get("rescued") is not None else (last.rescued if last else 0)
-    bad = res.get("bad") if res.get("bad") is not None else (last.bad if last else 0)
-    errors = (
-        res.get("read_errors") if res.get("read_errors") is not None else (last.read_errors if last else 0)
-    )
+    now = r.result_so_far(last)
     finished = next((e for e in reversed(events) if isinstance(e, Finished)), None)
     elapsed = last.elapsed if last else (finished.t if finished else 0.0)
-    label = f"{src.get('model') or src.get('path') or '?'} → {Path(r.get('dest') or '?').name}"
+    label = f"{r.source.model or r.source.path or '?'} → {Path(r.dest or '?').name}"
     return SessionFigures(
         id=session.id,
         label=label,
-        method=r.get("method") or "engine",
+        method=r.method,
         state=session.state,
-        size=size,
-        rescued=rescued,
-        bad=bad,
-        read_errors=errors,
+        size=now.size or 0,
+        rescued=now.rescued or 0,
+        bad=now.bad or 0,
+        read_errors=now.read_errors or 0,
         elapsed=elapsed,
         average_rate=(last.average_rate if last else 0.0),
         series=series,

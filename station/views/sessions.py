@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from station.core.record import SessionRecord
 from station.rescue.options import RescueOptions
 
 
-def method_text(record: dict) -> str:
+def method_text(record: SessionRecord) -> str:
     """The method and the options that differ from the defaults, briefly."""
-    opts = record.get("options") or {}
+    opts = record.options
     d = RescueOptions().to_dict()
     bits = []
     for key, label in (("reverse", "reverse"), ("no_trim", "no trim"), ("no_scrape", "no scrape"),
@@ -16,5 +17,5 @@ def method_text(record: dict) -> str:
             bits.append(label)
     if opts.get("retry_passes"):
         bits.append(f"{opts['retry_passes']} retries")
-    method = record.get("method") or "engine"
+    method = record.method or "engine"
     return method + (f" ({', '.join(bits)})" if bits else "")

@@ -26,6 +26,7 @@ from station.core.events import (
     Resumed,
 )
 from station.core.session import SessionStore
+from station.jobs.base import Job
 from station.jobs.handoff import default_map_path, prepare_handoff
 from station.media.base import Refused
 from station.rescue.mapfile import read_mapfile
@@ -53,6 +54,7 @@ def test_a_hardware_session_looks_like_a_software_one(emulators, make_model, tmp
     target = str(tmp_path / "t1.img")
     emu, core, drive = emulators.imager(make_model(bad=20, hang=30), time_scale=0.0005, target=target)
     job, store = handoff(emu, tmp_path, save_interval=0.1)
+    assert isinstance(job, Job)
     result, events = run(job)
     assert (result.outcome, result.exit_status) == ("finished", 0)
     kinds = {type(e) for e in events}
@@ -78,12 +80,14 @@ def test_a_hardware_session_looks_like_a_software_one(emulators, make_model, tmp
     # the session record: method = the driver, the same result fields, plus hashes and the device log
     (s,) = store.list()
     rec = s.record
-    assert (s.state, rec["method"]) == ("finished", "serial-imager")
-    assert rec["source"]["serial"] == drive.model.serial and rec["source"]["size"] == drive.model.size
-    assert rec["result"]["rescued"] == m.bytes_in(Status.FINISHED) and rec["result"]["exit_status"] == 0
-    assert rec["result"]["hashes"] == core.hashes and len(core.hashes["sha256"]) == 64
-    assert "power-cycling" in Path(rec["result"]["device_log"]).read_text()
-    assert rec["options"]["device"]["serial"] == "SI2-EMU-0001"
+    assert (s.state, rec.method) == ("finished", "serial-imager")
+    assert rec.source.serial == drive.model.serial and rec.source.size == drive.model.size
+    assert rec.result.rescued == m.bytes_in(Status.FINISHED) and rec.result.exit_status == 0
+    assert rec.result.hashes == core.hashes and len(core.hashes["sha256"]) == 64
+    assert "power-cycling" in Path(rec.result.device_log).read_text()
+    assert rec.options["device"]["serial"] == "SI2-EMU-0001"
+    assert rec.kind == "imaging" and rec.dest == f"{job.spec}:T1"
+    assert rec.drive["serial"] == drive.model.serial and rec.smart.state == "off" and "cpu" in rec.hardware
     logged = [type(e) for e in s.events()]
     assert Finished in logged and PhaseStarted in logged
 
@@ -113,7 +117,7 @@ def test_a_device_fault_mid_job_ends_the_session_interrupted_with_its_map(
         if b.status == Status.FINISHED:
             assert all(x.status == Status.FINISHED for x in core.map.blocks(b.pos, b.end))
     (s,) = store.list()
-    assert s.state == "interrupted" and why in s.record["reason"]
+    assert s.state == "interrupted" and why in s.record.reason
     assert events[-1] == Finished(events[-1].t, "interrupted", result.reason)
 
 
@@ -140,8 +144,8 @@ def test_rerun_resumes_where_the_interrupted_session_stopped(emulators, make_mod
     assert not m.summary().pending
     # only what was left was handed to the imager: the finished part was not read again
     assert drive2.stats.covered <= drive2.readable_sectors * 512 - done_before
-    runs = sorted(store.list(), key=lambda s: s.record["started"])
-    assert [s.record["resumed"] for s in runs] == [False, True]
+    runs = sorted(store.list(), key=lambda s: s.record.started)
+    assert [s.record.resumed for s in runs] == [False, True]
 
 
 def test_changes_left_when_the_job_ends_are_all_read(emulators, make_model, tmp_path, monkeypatch) -> None:

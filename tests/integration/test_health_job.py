@@ -187,9 +187,9 @@ def test_smart_off_for_files_and_without_smartctl(tmp_path, store, monkeypatch):
     job = prepare(str(src_file), str(tmp_path / "a.img"), store=store, health=HealthOptions(), command=["t"])
     assert job.run().outcome == "finished"
     rec = job.session.record
-    assert rec["smart"]["state"] == "off" and rec["smart"]["why_off"] == "the source is a file, not a drive"
-    assert rec["drive"]["capacity_bytes"] == 65536 and rec["drive"]["source"] == "file"
-    assert "cpu" in rec["hardware"] and rec["host"] == socket.gethostname()
+    assert rec.smart.state == "off" and rec.smart.why_off == "the source is a file, not a drive"
+    assert rec.drive["capacity_bytes"] == 65536 and rec.drive["source"] == "file"
+    assert "cpu" in rec.hardware and rec.host == socket.gethostname()
 
     empty = tmp_path / "empty-bin"
     empty.mkdir()
@@ -201,8 +201,8 @@ def test_smart_off_for_files_and_without_smartctl(tmp_path, store, monkeypatch):
     )
     assert job.run(emit=events.append).outcome == "finished"
     rec = job.session.record
-    assert rec["smart"]["state"] == "off"
-    assert rec["smart"]["why_off"] == "smartctl not found on PATH (install smartmontools)"
+    assert rec.smart.state == "off"
+    assert rec.smart.why_off == "smartctl not found on PATH (install smartmontools)"
     notes = [e.message for e in events if isinstance(e, Notice)]
     assert "SMART off for this session: smartctl not found on PATH (install smartmontools)" in notes
 
@@ -220,5 +220,5 @@ def test_baseline_read_that_hangs_does_not_hold_the_job(fake_smartctl, store, tm
     t0 = time.monotonic()
     assert job.run().outcome == "finished"
     assert time.monotonic() - t0 < 10
-    smart = job.session.record["smart"]
-    assert smart["state"] == "off" and "did not answer within 1 s" in smart["why_off"]
+    smart = job.session.record.smart
+    assert smart.state == "off" and "did not answer within 1 s" in smart.why_off

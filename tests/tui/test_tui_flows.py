@@ -77,8 +77,8 @@ def test_new_session_on_a_virtual_drive_runs_to_the_end(make_app, tmp_path: Path
             assert data[b.pos : b.end] == expected_bytes(b.pos, b.size), f"wrong bytes at {b.pos:#x}"
     assert m.bytes_in(Status.BAD_SECTOR) == BAD_BYTES
     (rec,) = [s.record for s in app.store.list()]
-    assert rec["state"] == "finished" and rec["command"][:2] == ["station", "image"]
-    assert rec["result"]["rescued"] == SIZE - BAD_BYTES
+    assert rec.state == "finished" and rec.command[:2] == ["station", "image"]
+    assert rec.result.rescued == SIZE - BAD_BYTES
 
 
 def test_a_refused_job_shows_one_line_and_creates_nothing(make_app, tmp_path: Path) -> None:
@@ -198,7 +198,7 @@ def test_stop_asks_first_and_saves_the_map(make_app, tmp_path: Path) -> None:
     assert 0 < rescued < SIZE
     assert read_mapfile(str(image) + ".map").bytes_in(Status.FINISHED) == rescued
     (rec,) = [s.record for s in app.store.list()]
-    assert rec["state"] == "stopped"
+    assert rec.state == "stopped"
 
 
 def test_options_change_between_passes(make_app, tmp_path: Path) -> None:
@@ -250,7 +250,7 @@ def test_quit_while_imaging_asks_then_stops_and_saves(make_app, tmp_path: Path) 
     assert app.return_code == 0
     assert app.live.result.outcome == "stopped"
     (rec,) = [s.record for s in app.store.list()]
-    assert rec["state"] == "stopped"
+    assert rec.state == "stopped"
     assert read_mapfile(str(image) + ".map").bytes_in(Status.FINISHED) == app.live.result.summary.rescued
 
 
@@ -387,6 +387,6 @@ def test_simulator_presets_are_listed_after_the_demo_drive_and_image(tmp_path: P
 
     run(go())
     (rec,) = [s.record for s in app.store.list()]
-    assert rec["source"]["path"] == "sim:healthy" and rec["source"]["kind"] == "virtual"
-    assert rec["source"]["model"] == "Station virtual drive (healthy)" and rec["state"] == "stopped"
-    assert rec["smart"]["state"] == "off"
+    assert rec.source.path == "sim:healthy" and rec.source.kind == "virtual"
+    assert rec.source.model == "Station virtual drive (healthy)" and rec.state == "stopped"
+    assert rec.smart.state == "off"

@@ -195,9 +195,9 @@ def test_a_session_handed_off_to_the_imager_runs_live_like_a_software_one(
     assert [(b.pos, b.size, b.status) for b in m] == [(b.pos, b.size, b.status) for b in core.map]
     assert m.bytes_in(Status.BAD_SECTOR) > 0 and m.bytes_in(Status.FINISHED) == app.live.progress.rescued
     (s,) = app.store.list()
-    assert s.record["method"] == "serial-imager" and s.state == "finished"
-    assert s.record["command"][:3] == ["station", "image", "--imager"]
-    assert s.record["source"]["serial"] == core.drive.model.serial
+    assert s.record.method == "serial-imager" and s.state == "finished"
+    assert s.record.command[:3] == ["station", "image", "--imager"]
+    assert s.record.source.serial == core.drive.model.serial
 
 
 def test_a_relay_picked_for_a_software_session_power_cycles_a_hung_drive(
@@ -256,6 +256,6 @@ def test_a_relay_picked_for_a_software_session_power_cycles_a_hung_drive(
     assert drive.stats.power_cycles >= 1
     assert board.switches[:2] == [(3, True), (3, False)], "cut, then restored, through relay 3"
     (rec,) = [s.record for s in app.store.list()]
-    assert rec["result"]["power_cycles"] == drive.stats.power_cycles
+    assert rec.result.power_cycles == drive.stats.power_cycles
     m = read_mapfile(str(image) + ".map")
     assert m.bytes_in(Status.BAD_SECTOR) == sum(b - a for a, b in drive.bad_ranges()) * 512

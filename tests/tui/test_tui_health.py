@@ -100,11 +100,11 @@ def test_a_hot_drive_holds_the_session_until_it_cools(make_app, fake_smartctl, t
 
     run(go())
     (rec,) = [s.record for s in app.store.list()]
-    smart = rec["smart"]
-    assert smart["state"] == "on" and smart["device"] == "/dev/sdau"
-    assert smart["before"]["verdict"] == "WARNING" and smart["after"]["verdict"] == "GOOD"
-    assert smart["polling"]["polls"] >= 2 and "temperature c 65 → 50" in smart["changes"]
-    assert rec["drive"]["serial"] == "00008AXB" and rec["drive"]["source"] == "smart"
+    smart = rec.smart
+    assert smart.state == "on" and smart.device == "/dev/sdau"
+    assert smart.before.verdict == "WARNING" and smart.after.verdict == "GOOD"
+    assert smart.polling["polls"] >= 2 and "temperature c 65 → 50" in smart.changes
+    assert rec.drive["serial"] == "00008AXB" and rec.drive["source"] == "smart"
 
 
 def test_resume_accepts_grown_pending_sectors(make_app, fake_smartctl, tmp_path: Path) -> None:
@@ -151,5 +151,5 @@ def test_virtual_drives_have_no_smart_in_their_session(make_app, fake_smartctl, 
 
     run(go())
     (rec,) = [s.record for s in app.store.list()]
-    assert rec["smart"]["state"] == "off"
+    assert rec.smart.state == "off"
     assert fake_smartctl.calls() == [], "smartctl is never asked about a virtual drive"

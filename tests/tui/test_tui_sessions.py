@@ -10,6 +10,8 @@ from textual.widgets import DataTable
 from tuikit import run, wait_for
 
 from station.core.events import Finished, Progress, ReadFailed
+from station.core.identity import SourceIdentity
+from station.core.record import SessionRecord
 from station.core.session import SessionStore
 from station.rescue.mapfile import write_mapfile
 from station.rescue.rescuemap import RescueMap, Status
@@ -29,12 +31,14 @@ def progress(t: float, rescued: int, errors: int = 0, rate: float = 1e5, size: i
     )
 
 
-def other_terminal_session(store: SessionStore, tmp_path: Path, name: str = "a", **record):
+def other_terminal_session(store: SessionStore, tmp_path: Path, name: str = "a"):
     """A session as `station image` in another process writes it (here: this pid, so it reads as running)."""
     s = store.create(
-        method="engine", source={"path": f"/dev/{name}", "model": f"Drive {name}", "size": SIZE},
-        dest=str(tmp_path / f"{name}.img"), mapfile=str(tmp_path / f"{name}.img.map"),
-        options={"retry_passes": 0}, command=["station", "image"], resumed=False, **record,
+        SessionRecord(
+            method="engine", source=SourceIdentity(f"/dev/{name}", "block", SIZE, model=f"Drive {name}"),
+            destinations=[str(tmp_path / f"{name}.img")], mapfile=str(tmp_path / f"{name}.img.map"),
+            options={"retry_passes": 0}, command=["station", "image"], resumed=False,
+        )
     )  # fmt: skip
     return s
 
@@ -99,7 +103,7 @@ def test_follow_screen_reads_the_map_as_the_other_process_saves_it(make_app, tmp
     m = RescueMap(SIZE)
     m.set_status(0, SIZE // 4, Status.FINISHED)
     m.set_status(SIZE // 4, 4096, Status.BAD_SECTOR)
-    write_mapfile(s.record["mapfile"], m)
+    write_mapfile(s.record.mapfile, m)
     s.log(progress(1.0, SIZE // 4, errors=1))
     s.log(ReadFailed(1.0, SIZE // 4, 4096, "EIO", "copying"))
 
@@ -115,7 +119,7 @@ def test_follow_screen_reads_the_map_as_the_other_process_saves_it(make_app, tmp
             assert Status.BAD_SECTOR in smap.snapshot.cells
             assert smap.snapshot.cells.count(Status.FINISHED) < len(smap.snapshot.cells) // 3
             m.set_status(SIZE // 2, SIZE // 2, Status.FINISHED)  # the other process saves again
-            write_mapfile(s.record["mapfile"], m)
+            write_mapfile(s.record.mapfile, m)
             await wait_for(pilot, lambda: smap.snapshot.cells[-1] == Status.FINISHED, 5, "the new map")
             s._last_progress_log = -1e9
             s.log(progress(2.0, SIZE * 3 // 4, errors=1))

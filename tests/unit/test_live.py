@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from station.core.events import Finished, Progress, ReadFailed
+from station.core.identity import SourceIdentity
+from station.core.record import SessionRecord, SessionResult
 from station.core.session import SessionStore
 from station.rescue.rescuemap import RescueMap, Status
 from station.views.live import EventTail, MapProbe, MapSnapshot, SpeedSeries, Zoom, session_figures
@@ -125,13 +127,14 @@ def test_event_tail_reads_only_complete_new_lines(tmp_path: Path) -> None:
 
 def test_session_figures_from_record_and_log(tmp_path: Path) -> None:
     store = SessionStore(tmp_path)
-    s = store.create(method="engine", source={"path": "demo", "model": "Demo", "size": 1000}, dest="/x/d.img")
+    source = SourceIdentity("demo", "virtual", 1000, model="Demo")
+    s = store.create(SessionRecord(method="engine", source=source, destinations=["/x/d.img"]))
     for i in range(1, 5):
         s.log(progress(float(i * 2), 100.0 * i, rescued=200 * i, errors=i))
     s.log(Finished(8.0, "finished", "rescue finished"))
     running = session_figures(store.get(s.id))
     assert (running.rescued, running.read_errors, running.elapsed, running.size) == (800, 4, 8.0, 1000)
     assert running.label == "Demo → d.img" and len(running.series.times) == 4
-    s.finish("finished", "rescue finished", {"rescued": 900, "size": 1000, "bad": 100, "read_errors": 7})
+    s.finish("finished", "rescue finished", SessionResult(rescued=900, size=1000, bad=100, read_errors=7))
     done = session_figures(store.get(s.id))
     assert (done.rescued, done.bad, done.read_errors, done.state) == (900, 100, 7, "finished")

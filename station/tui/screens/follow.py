@@ -45,13 +45,12 @@ class FollowScreen(Screen):
 
     def compose(self) -> ComposeResult:
         r = self.session.record
-        src = r.get("source") or {}
         yield Header()
         with Horizontal(id="top"):
             with Vertical(id="map-pane"):
-                name = src.get("model") or src.get("path")
-                yield Static(f"[b]{name} → {r.get('dest')}[/b]  session {self.session.id}", id="job-title")
-                yield SectorMap(src.get("size") or 0, id="map")
+                name = r.source.model or r.source.path
+                yield Static(f"[b]{name} → {r.dest}[/b]  session {self.session.id}", id="job-title")
+                yield SectorMap(r.source.size or 0, id="map")
                 yield Static("", id="map-caption")
             with Vertical(id="side"):
                 yield Counters(id="counters")
@@ -72,7 +71,7 @@ class FollowScreen(Screen):
     def watch_session(self) -> None:
         interval = self.app.follow_interval  # type: ignore[attr-defined]
         tail = EventTail(self.session.dir / "events.jsonl")
-        mapfile = self.session.record.get("mapfile")
+        mapfile = self.session.record.mapfile
         map_stamp = None
         while not self._stop.is_set():
             events = tail.poll()
@@ -127,9 +126,9 @@ class FollowScreen(Screen):
         self.query_one("#map-caption", Static).update(f"{smap.caption()} ({saved})\n{legend}")
         state = self.session.state
         self.query_one(Counters).show(self.progress, state)
-        res = self.session.record.get("reason")
+        res = self.session.record.reason
         self.query_one("#follow-state", Static).update(
-            f"state: {state}" + (f"\n{res}" if res else "") + f"\npid {self.session.record.get('pid')}"
+            f"state: {state}" + (f"\n{res}" if res else "") + f"\npid {self.session.record.pid}"
         )
         self.query_one(SpeedChart).set_curves([Curve(self.series, "session")])
 

@@ -15,6 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from station.core.record import SmartRecord, SmartSnapshot
 from station.tui.runner import LiveJob
 from station.tui.widgets.counters import Counters
 from station.tui.widgets.event_log import EventLog
@@ -44,17 +45,17 @@ def ask_stop(app: App, live: LiveJob) -> None:
 
 def smart_markup(live: LiveJob) -> str:
     """The session's SMART: its baseline verdict and reasons, then the latest poll's counters."""
-    rec = live.smart or {}
-    if rec.get("state") != "on":
-        return f"[dim]SMART: off for this session ({rec.get('why_off') or 'not asked for'})[/]"
+    rec = live.smart or SmartRecord()
+    if rec.state != "on":
+        return f"[dim]SMART: off for this session ({rec.why_off or 'not asked for'})[/]"
     colour = {"GOOD": "green", "WARNING": "yellow", "FAILING": "bold red"}
-    before = rec.get("before") or {}
-    verdict = before.get("verdict", "UNKNOWN")
+    before = rec.before or SmartSnapshot()
+    verdict = before.verdict
     lines = [f"SMART before: [{colour.get(verdict, 'dim')}]{verdict}[/]"]
-    lines += [f"  • {r}" for r in before.get("reasons", [])[:3]]
+    lines += [f"  • {r}" for r in before.reasons[:3]]
     polled = live.smart_last
     if polled is None:
-        limits = rec.get("limits") or {}
+        limits = rec.limits or {}
         lines.append(f"[dim]polls every {limits.get('interval', 0):g} s[/]")
     else:
         a = polled.attributes

@@ -34,27 +34,22 @@ class SessionRow:
 
     def cells(self, marked: bool) -> tuple:
         s, r = self.session, self.session.record
-        res = r.get("result") or {}
         p = self.progress
-        size = res.get("size") or (p.size if p else (r.get("source") or {}).get("size") or 0)
-        rescued = res.get("rescued") if res.get("rescued") is not None else (p.rescued if p else None)
-        errors = (
-            res.get("read_errors") if res.get("read_errors") is not None else (p.read_errors if p else None)
-        )
+        now = r.result_so_far(p)
+        size, rescued, errors = now.size or 0, now.rescued, now.read_errors
         state = s.state
         colour = {"running": "green", "finished": "bold green", "interrupted": "red", "failed": "red"}.get(
             state, ""
         )
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.get("started") or 0))
-        src = r.get("source") or {}
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started or 0))
         return (
             "●" if marked else " ",
             s.id,
             when,
             f"[{colour}]{state}[/]" if colour else state,
             method_text(r),
-            src.get("model") or src.get("path") or "?",
-            r.get("dest") or "?",
+            r.source.model or r.source.path or "?",
+            r.dest or "?",
             "-" if rescued is None else f"{fmt_bytes(rescued)} ({fmt_percent(rescued, size)})",
             "-" if errors is None else str(errors),
             fmt_duration(p.elapsed) if p else "-",
@@ -126,7 +121,7 @@ class SessionsScreen(Screen):
                 if sid not in tails:
                     tails[sid] = EventTail(s.dir / "events.jsonl")
                     events = tails[sid].poll()  # the whole log once, then only what is new
-                elif s.record.get("state") == "running":
+                elif s.record.state == "running":
                     events = tails[sid].poll()
                 else:
                     continue
@@ -135,9 +130,7 @@ class SessionsScreen(Screen):
                     latest[sid] = p
                     changed = True
             if changed:
-                newest = sorted(
-                    known, key=lambda sid: (known[sid].record.get("started") or 0, sid), reverse=True
-                )
+                newest = sorted(known, key=lambda sid: (known[sid].record.started or 0, sid), reverse=True)
                 rows = [SessionRow(known[sid], latest.get(sid)) for sid in newest]
                 self.app.call_from_thread(self._show, rows)
             self._stop.wait(interval)

@@ -1,0 +1,243 @@
+"""One lifecycle for every job: the map first, then the session, every event logged, the end recorded.
+
+`Lifecycle.run` is the same for imaging by the engine (station.jobs.imaging), a hand-off to a
+hardware imager (station.jobs.handoff) and the jobs to come (verify, restore to several
+targets, conversion): a job is a subclass that says only what differs, in these steps:
+
+    open()         take the destination (a sink, a device); Refused if it cannot
+    describe()     the record's method, source, destinations and options
+    work(run)      the job itself, emitting events through `run.emit`; returns how it ended
+    close()        let go of everything the job holds (always called, refusals included)
+    busy()         seconds a read has been stuck in the source (the SMART watch waits for it)
+
+and `run` does, around them:
+
+1. a new mapfile is written before anything else (a crash from here on leaves a valid pair);
+   a refusal before the session exists removes it again: a refused job leaves nothing;
+2. the inventory, the drive's identity and SMART before (station.health.watch) go into the
+   record, created in the store as running by this process;
+3. every event goes to the session log and to the view, one at a time (the SMART monitor
+   emits from its own thread); the SMART monitor polls, and may pause the job, while it works;
+4. after close(): SMART after, and a Finished event if the work emitted none;
+5. the record's end: state, reason, and a SessionResult from the map.  A job that raises is
+   recorded as failed before the error goes on to the view.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from station.core.control import RunControl
+from station.core.events import Event, Finished
+from station.core.exits import EXIT_OK, EXIT_STOPPED
+from station.core.record import JobKind, SessionRecord, SessionResult
+from station.core.session import Session, SessionStore
+from station.media.base import Refused
+from station.rescue.engine import RunResult
+from station.rescue.mapfile import MapfileError, read_mapfile, write_mapfile
+from station.rescue.rescuemap import RescueMap, Status
+
+if TYPE_CHECKING:
+    from station.health.watch import HealthOptions, SessionHealth
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a job's work ended, and the figures only the job knows."""
+
+    outcome: str  # finished, stopped or failed
+    reason: str
+    read_errors: int = 0
+    power_cycles: int = 0
+    hashes: dict[str, str] | None = None
+    device_log: str | None = None  # a log the job kept beside the session's own
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """What the lifecycle hands a job's work."""
+
+    session: Session
+    emit: Callable[[Event], None]  # to the session log and the view
+    control: RunControl  # stop, pause, option changes
+    clock: Callable[[], float]
+    save_map: Callable[[RescueMap], None]  # writes the job's mapfile (atomically, with its .bak)
+    t0: float  # clock() when the work began
+
+    def t(self) -> float:
+        """Seconds since the work began: the time of the events the lifecycle emits."""
+        return self.clock() - self.t0
+
+
+def exit_status(outcome: str) -> int:
+    """The exit status of the command that ran a job to this outcome."""
+    return EXIT_OK if outcome == "finished" else EXIT_STOPPED
+
+
+def _ignore(event: Event) -> None:
+    """The view of a job run without one."""
+
+
+class _Log:
+    """A run's events, to the session log and the view, one at a time."""
+
+    def __init__(self, session: Session, emit: Callable[[Event], None]) -> None:
+        self.session, self.emit = session, emit
+        self.finished = False
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            self.session.log(event)
+            self.emit(event)
+            self.finished = self.finished or isinstance(event, Finished)
+
+
+@dataclass(kw_only=True)
+class Lifecycle(ABC):
+    """A job, prepared: checked, its map loaded, nothing written yet (see the module's docstring)."""
+
+    kind: ClassVar[str] = JobKind.IMAGING
+    map_path: str
+    rmap: RescueMap
+    new_map: bool  # no mapfile yet: `run` writes it first
+    command: list[str] = field(default_factory=list)  # recorded, and in the mapfile's header
+    store: SessionStore | None = None
+    health: HealthOptions | None = None  # SMART before/during/after (None: off); inventory always
+    session: Session | None = None  # from the moment `run` records it
+    watch: SessionHealth | None = None  # while `run` runs: its SMART watch (a view may acknowledge a hold)
+
+    # -- what a job says ----------------------------------------------------------------------
+
+    @abstractmethod
+    def open(self) -> None:
+        """Take the destination; Refused (one line) if it cannot be."""
+
+    @abstractmethod
+    def describe(self) -> SessionRecord:
+        """A record with the method, source, destinations and options (the rest is filled in)."""
+
+    @abstractmethod
+    def work(self, run: JobRun) -> Ending:
+        """Do the job to its end in this thread, emitting its events through `run.emit`."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Let go of what the job holds; called once, however the run ended."""
+
+    def busy(self) -> float:
+        """Seconds the oldest read still in flight has taken (0.0: none), from any thread."""
+        return 0.0
+
+    # -- the lifecycle --------------------------------------------------------------------------
+
+    def run(
+        self,
+        emit: Callable[[Event], None] = _ignore,
+        cancel: threading.Event | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        control: RunControl | None = None,
+    ) -> RunResult:
+        """Map, destination, session, the work, the record's end; returns how it ended."""
+        from station.health.watch import SessionHealth
+
+        control = control or RunControl(cancel)  # a view's stop also cuts short SMART readings
+        started = time.time()
+        cmdline = shlex.join(self.command)
+
+        def save_map(m: RescueMap) -> None:
+            write_mapfile(self.map_path, m, command_line=cmdline, start_time=started)
+
+        self._take(save_map)
+        try:
+            record = self._record()
+            self.watch = watch = SessionHealth(self.health, record.source, cancel=control.cancel)
+            watch.begin(record)  # host inventory, drive identity, SMART baseline
+            self.session = session = (self.store or SessionStore()).create(record)
+        except BaseException:
+            self.close()
+            raise
+        log = _Log(session, emit)
+        run = JobRun(session, log, control, clock, save_map, clock())
+        try:
+            try:
+                watch.start(control, log, now=run.t, busy=self.busy)
+                ending = self.work(run)
+            finally:
+                watch.stop()
+                self.close()
+        except Exception as e:  # recorded, then on to the view as before
+            self._end(run, log, Ending("failed", f"{type(e).__name__}: {e}"))
+            raise
+        watch.finish(session, log, now=run.t, stuck=self.busy() > 0)
+        return self._end(run, log, ending)
+
+    def _take(self, save_map: Callable[[RescueMap], None]) -> None:
+        """The mapfile first, then the destination; a refusal leaves neither."""
+        try:
+            if self.new_map:
+                save_map(self.rmap)
+        except OSError as e:
+            self.close()
+            raise Refused(f"cannot write the mapfile {self.map_path}: {e.strerror}") from None
+        try:
+            self.open()
+        except BaseException:
+            if self.new_map:
+                Path(self.map_path).unlink(missing_ok=True)
+            self.close()
+            raise
+
+    def _record(self) -> SessionRecord:
+        """The job's record with what every job records: its kind, map, command, whether resumed."""
+        record = self.describe()
+        record.kind = self.kind
+        record.mapfile = os.path.abspath(self.map_path)
+        record.command = list(self.command)
+        record.resumed = not self.new_map
+        return record
+
+    def _end(self, run: JobRun, log: _Log, ending: Ending) -> RunResult:
+        """The last event and the record's end."""
+        if not log.finished:
+            log(Finished(run.t(), ending.outcome, ending.reason))
+        s = self.rmap.summary()
+        result = SessionResult(
+            rescued=s.rescued,
+            size=s.size,
+            bad=s.bytes[Status.BAD_SECTOR],
+            pending=s.pending,
+            read_errors=ending.read_errors,
+            exit_status=exit_status(ending.outcome),
+            power_cycles=ending.power_cycles,
+            hashes=ending.hashes,
+            device_log=ending.device_log,
+        )
+        run.session.finish(ending.outcome, ending.reason, result)
+        return RunResult(ending.outcome, ending.reason, s, ending.read_errors)
+
+
+def load_map(map_path: str, size: int, has: str) -> tuple[RescueMap, bool]:
+    """(the map to resume, or a fresh one; whether it is new) for a source of `size` bytes.
+
+    Refused, naming the file, when it is malformed or covers more than the source (`has` says
+    what the source has, for that message).
+    """
+    if not os.path.exists(map_path):
+        return RescueMap(size), True
+    try:
+        rmap = read_mapfile(map_path)
+    except MapfileError as e:
+        raise Refused(str(e)) from None
+    if rmap.size > size:
+        raise Refused(f"{map_path}: mapfile covers {rmap.size} bytes but {has}")
+    rmap.resize(size)
+    return rmap, False
