@@ -22,6 +22,7 @@ COMMAND_MODULES: list[str] = [
     "station.cli.bench",
     "station.cli.health",
     "station.cli.sim",
+    "station.cli.fs",
 ]
 
 

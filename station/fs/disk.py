@@ -16,6 +16,8 @@ from station.fs.structures import Layout, layout_for
 from station.fs.tsk import FS_TYPES, FsError, ReaderImg, TskWalker, open_tsk
 from station.images.reader import ImageReader
 
+_UNSET = object()
+
 
 class Filesystem:
     """One filesystem in one partition: walk it, read its files, locate its metadata.
@@ -34,6 +36,7 @@ class Filesystem:
         self._walker.classify = self._layout.classify
         self._walker.record = self._layout.record
         self.notes: list[str] = self._layout.notes
+        self._label: str | None | object = _UNSET
 
     def __repr__(self) -> str:
         return f"<Filesystem {self.type} in partition {self.partition.number}>"
@@ -43,22 +46,29 @@ class Filesystem:
         return self._walker.walk(self.notes, path)
 
     def entry(self, path: str) -> Entry:
-        """The entry at an absolute path; FsError if there is none."""
+        """The entry at an absolute path; FsError ("...: no such file or directory") if none.
+
+        On filesystems that ignore case (FAT, exFAT, NTFS, HFS+) the path is matched as they
+        do, and the entry's path is spelled as the filesystem stores it.
+        """
         path = "/" + path.strip("/")
-        if path == "/":
-            f = self._walker.open_inode(self._walker.fs.info.root_inum)
-        else:
-            f = self._walker.open_path(path)
+        f = self._open(path)
+        if path != "/" and self.ignores_case:
+            path = self._lookup(path)[0] or path
         e = self._walker.entry_of(f, path)
         if e is None:
-            raise FsError(f"{path}: not a file")
+            raise FsError(f"{path}: no such file or directory")
         return e
 
     def list(self, path: str = "/") -> list[Entry]:
-        """A directory's entries (one level), in the filesystem's order."""
+        """A directory's entries (one level), in the filesystem's order; FsError if not a directory."""
         path = "/" + path.strip("/")
-        w = self._walker
-        d = w.open_inode(w.fs.info.root_inum) if path == "/" else w.open_path(path)
+        d = self._open(path)
+        top = self._walker.entry_of(d, path)
+        if top is None:
+            raise FsError(f"{path}: no such file or directory")
+        if top.kind != DIR:
+            raise FsError(f"{path}: not a directory")
         out = []
         for f, p, deleted in self._walker.children(d, path, self.notes):
             e = self._walker.entry_of(f, p, deleted)
@@ -73,6 +83,59 @@ class Filesystem:
         if size <= 0:
             return b""
         return self._walker.read(entry.inode, offset, size)
+
+    def _open(self, path: str):
+        """TSK's file at an absolute path, or FsError saying which component is missing."""
+        w = self._walker
+        if path == "/":
+            return w.open_inode(w.fs.info.root_inum)
+        try:
+            return w.open_path(path)
+        except FsError as e:
+            raise FsError(self._lookup(path)[1] or str(e)) from None
+
+    def _lookup(self, path: str) -> tuple[str | None, str | None]:
+        """(the path as stored, None), or (None, why it does not resolve), one directory at a time.
+
+        A name matches exactly, or else, on a filesystem that ignores case, ignoring case.
+        """
+        fold = self.ignores_case
+        w = self._walker
+        d = w.open_inode(w.fs.info.root_inum)
+        here = ""
+        names = path.strip("/").split("/")
+        for i, name in enumerate(names):
+            found, stored = None, name
+            for f, p, deleted in w.children(d, here, []):
+                other = p.rsplit("/", 1)[-1]
+                if not deleted and other == name:
+                    found, stored = f, other
+                    break
+                if fold and not deleted and found is None and other.casefold() == name.casefold():
+                    found, stored = f, other
+            e = w.entry_of(found, f"{here}/{stored}") if found is not None else None
+            if e is None:
+                return None, f"{here}/{name}: no such file or directory"
+            here = e.path
+            if i < len(names) - 1 and e.kind != DIR:
+                return None, f"{here}: not a directory"
+            d = found
+        return here, None
+
+    @property
+    def ignores_case(self) -> bool:
+        """FAT, exFAT, NTFS and HFS+ (not HFSX, which TSK reads the same) match names ignoring case."""
+        return not self.type.startswith(("ext", "ufs", "iso"))
+
+    @property
+    def label(self) -> str | None:
+        """The volume's label (ext, FAT, NTFS, exFAT, HFS+ volume name), None if none or unreadable."""
+        if self._label is _UNSET:
+            try:
+                self._label = self._layout.label() or None
+            except Exception:  # a damaged or unrescued structure: no label, not an error
+                self._label = None
+        return self._label  # type: ignore[return-value]
 
     def link_target(self, entry: Entry) -> str:
         """A symlink's target."""
@@ -142,7 +205,8 @@ def open_disk(reader: ImageReader) -> Disk:
         except FsError as e:
             where = "whole disk" if p.number == 0 else f"partition {p.number}"
             unread = " (its first sectors are not rescued)" if reader.unrescued(p.start, 65536) else ""
-            disk.notes.append(f"{where}: no filesystem recognised{unread}: {e}")
+            why = "" if str(e) == "Cannot determine file system type" else f": {e}"
+            disk.notes.append(f"{where}: no filesystem recognised{unread}{why}")
     return disk
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from dataclasses import dataclass, field
 
 from station.fs.disk import Disk, open_disk
@@ -22,6 +23,7 @@ from station.rescue.rescuemap import RescueMap, Status
 
 MiB = 1 << 20
 BOOT_SPAN = MiB  # read first: the partition table and every partition's boot sector/superblock
+_QUALIFIED = re.compile(r"/p(\d+)(/.*)?\Z")  # a glob naming its partition: /p1/docs/*
 
 
 def _metadata_of(e: Entry) -> list[Range]:
@@ -93,12 +95,34 @@ def matches(path: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(path if "/" in p else name, p) for p in patterns)
 
 
+def for_partition(patterns: list[str], number: int) -> list[str]:
+    """The globs that apply inside partition `number`.
+
+    A glob may name its partition as the CLI's paths do, `/p1/docs/*`: it applies there only,
+    without its `/p1`.  Other globs apply in every partition.  On a disk without partitions
+    (number 0) every glob applies as written.
+    """
+    if number == 0:
+        return list(patterns)
+    out = []
+    for p in patterns:
+        m = _QUALIFIED.match(p)
+        if m is None:
+            out.append(p)
+        elif int(m[1]) == number:
+            out.append(m[2] or "/")
+    return out
+
+
 def files_domain(disk: Disk, patterns: list[str], *, under: bool = True) -> list[Range]:
     """The extents and records of live files matching the globs (and, with under, files in
     directories that match)."""
     out: list[Range] = []
     for fs in disk.filesystems:
-        for e in _matching(fs.walk(), patterns, under):
+        pats = for_partition(patterns, fs.partition.number)
+        if not pats:
+            continue
+        for e in _matching(fs.walk(), pats, under):
             out += e.extents + e.record
     return merge(clip(out, 0, disk.reader.size))
 
@@ -142,14 +166,22 @@ class Resolution:
         return not self.pending_metadata
 
 
-def resolve(reader: ImageReader, patterns: list[str] | None = None) -> Resolution:
+def resolve(
+    reader: ImageReader,
+    patterns: list[str] | None = None,
+    *,
+    disk: Disk | None = None,
+    used: bool = True,
+) -> Resolution:
     """What a files-first rescue should read next, from what has been rescued so far.
 
-    Never raises for damaged or missing metadata; each thing not resolved is one note.
+    Never raises for damaged or missing metadata; each thing not resolved is one note.  `disk`:
+    the image already opened with open_disk (opened here otherwise); `used=False` leaves the
+    used blocks out (and their notes).
     """
     notes: list[str] = []
     try:
-        disk = open_disk(reader)
+        disk = disk if disk is not None else open_disk(reader)
     except Exception as e:  # a bug or a TSK failure we did not foresee: say it, go on
         return Resolution([(0, min(BOOT_SPAN, reader.size))], [], [], [f"image unreadable: {e}"])
     metadata = bootstrap_ranges(disk) + list(disk.table.ranges)
@@ -159,6 +191,7 @@ def resolve(reader: ImageReader, patterns: list[str] | None = None) -> Resolutio
             for e in fs.structures():
                 metadata += e.extents + e.record
             chosen: list[str] = []
+            pats = for_partition(patterns or [], fs.partition.number)
             for e in fs.walk():
                 if e.deleted:
                     continue
@@ -166,20 +199,21 @@ def resolve(reader: ImageReader, patterns: list[str] | None = None) -> Resolutio
                 if e.kind == DIR and any(reader.unrescued(lo, hi - lo) for lo, hi in e.extents):
                     where = f"partition {fs.partition.number}: {e.path}"
                     notes.append(f"{where}: directory not (yet) rescued, what it holds is unknown")
-                if patterns:
+                if pats:
                     inside = any(e.path.startswith(d + "/") for d in chosen)
-                    if inside or matches(e.path, patterns):
+                    if inside or matches(e.path, pats):
                         if e.kind == DIR:
                             chosen.append(e.path.rstrip("/"))
                         files += e.extents + e.record
         except Exception as e:
             notes.append(f"partition {fs.partition.number}: walk stopped: {e}")
+    used_ranges: list[Range] = []
     try:
-        used = used_domain(disk, notes)
+        used_ranges = used_domain(disk, notes) if used else []
     except Exception as e:
-        used, notes = [], notes + [f"used blocks unknown: {e}"]
+        notes.append(f"used blocks unknown: {e}")
     notes = disk.all_notes() + notes
     metadata = merge(clip(metadata, 0, reader.size))
     pending = [r for lo, hi in metadata for r in reader.unrescued(lo, hi - lo)]
     files = merge(clip(files, 0, reader.size))
-    return Resolution(metadata, files, used, notes, pending)
+    return Resolution(metadata, files, used_ranges, notes, pending)

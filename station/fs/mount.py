@@ -15,7 +15,6 @@ the process that serves it can deadlock on the GIL.
 
 from __future__ import annotations
 
-import argparse
 import errno
 import json
 import os
@@ -31,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from station.fs.partitions import read_partitions
-from station.images.reader import ImageReader, RawImageReader
+from station.images.reader import ImageReader
 from station.media.fusekit import (
     PARENT_ENV,
     FuseThread,
@@ -39,7 +38,6 @@ from station.media.fusekit import (
     is_mountpoint,
     lazy_unmount,
     read_line,
-    serve_until_signal,
     terminate,
 )
 
@@ -161,14 +159,6 @@ class ImageServer:
             self._fuse.stop(timeout)
 
 
-def open_image(image: str, mapfile: str | None) -> ImageReader:
-    """A reader for a raw image (with its ddrescue mapfile, if given)."""
-    from station.rescue.mapfile import read_mapfile
-
-    m = read_mapfile(mapfile) if mapfile else None
-    return RawImageReader(image, m)
-
-
 # -- serving from a child process -------------------------------------------------------------------
 
 
@@ -200,9 +190,12 @@ def mounted(
     eio: bool = False,
     ready_timeout: float = 30.0,
 ) -> Iterator[MountedImage]:
-    """Serve an image's disk and partitions at mountpoint from a child process, for the block."""
+    """Serve an image's disk and partitions at mountpoint from a child process, for the block.
+
+    The child is `station mount IMAGE MOUNTPOINT --json` (without mapfile, IMAGE.map if any).
+    """
     mp = Path(mountpoint).resolve()
-    cmd = [sys.executable, "-m", "station.fs.mount", str(image), str(mp), "--json"]
+    cmd = [sys.executable, "-m", "station.cli", "mount", str(image), str(mp), "--json"]
     if mapfile:
         cmd += ["--map", str(mapfile)]
     if eio:
@@ -229,44 +222,3 @@ def mounted(
         err.close()
         if proc.stdout is not None:
             proc.stdout.close()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m station.fs.mount IMAGE MOUNTPOINT [--map MAPFILE] [--eio] [--json]`."""
-    ap = argparse.ArgumentParser(prog="station-fs-mount", description=__doc__.split("\n\n")[0])
-    ap.add_argument("image")
-    ap.add_argument("mountpoint")
-    ap.add_argument("--map", dest="mapfile")
-    ap.add_argument("--eio", action="store_true")
-    ap.add_argument("--json", action="store_true")
-    a = ap.parse_args(argv)
-    try:
-        reader = open_image(a.image, a.mapfile)
-    except (OSError, ValueError) as e:
-        print(f"station: {a.image}: {e}", file=sys.stderr)
-        return 2
-    server = ImageServer(reader, a.mountpoint, eio=a.eio)
-
-    def announce() -> None:
-        files = list(server.fs.files) if server.fs else []
-        if a.json:
-            print(
-                json.dumps({"mountpoint": server.mountpoint, "files": files, "pid": os.getpid()}), flush=True
-            )
-        else:
-            print(f"serving {a.image} at {server.mountpoint}: {', '.join(files)}; Ctrl-C stops", flush=True)
-
-    try:
-        status = serve_until_signal(server.start, server.stop, lambda: server.alive, announce)
-    except MountError as e:
-        print(f"station: {e}", file=sys.stderr)
-        return 1
-    if server.alive:  # a reader still holds a file: exiting closes /dev/fuse (see sim serve)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
-    return status
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,6 +7,7 @@ rescue got and zeros elsewhere; it never opens the image file itself.  Everythin
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Callable, Iterator
 
@@ -84,9 +85,17 @@ def open_tsk(img: ReaderImg, partition: Partition) -> pytsk3.FS_Info:
         raise FsError(_tsk_message(e)) from None
 
 
+_TSK_WHERE = re.compile(r"\w+: \(tsk3\.cpp:\d+\)\s*")  # pytsk3's own "FS_Info_open: (tsk3.cpp:378) "
+_TSK_WHAT = re.compile(
+    r"Unable to open (?:the filesystem|file): "
+    r"|Unable to open the image as a filesystem at offset: \w+ with error: "
+)
+
+
 def _tsk_message(e: BaseException) -> str:
-    text = " ".join(str(e).split())
-    return text.removeprefix("Unable to open the filesystem: ") or type(e).__name__
+    """pytsk3's error as one short line: its source locations and boilerplate dropped."""
+    text = _TSK_WHAT.sub("", _TSK_WHERE.sub("", " ".join(str(e).split())))
+    return text.strip() or type(e).__name__
 
 
 def _time(meta, name: str) -> float | None:

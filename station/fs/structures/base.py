@@ -41,6 +41,10 @@ class Layout:
     def used(self) -> list[Range] | None:
         return None
 
+    def label(self) -> str | None:
+        """The volume label, None if the filesystem has none (or we cannot read it)."""
+        return None
+
     # -- helpers for subclasses ----------------------------------------------------------------
 
     def read(self, pos: int, size: int, what: str) -> bytes | None:
@@ -74,6 +78,18 @@ class Layout:
             return None
         e.kind = METADATA
         return e
+
+
+VOLUME_LABEL_ENTRY = " (Volume Label Entry)"  # how TSK names a FAT or exFAT volume label entry
+
+
+def root_label_entry(walker: TskWalker) -> str | None:
+    """A FAT or exFAT label from its root directory's volume label entry, as TSK lists it."""
+    root = walker.open_inode(walker.fs.info.root_inum)
+    for _, path, deleted in walker.children(root, "/", []):
+        if not deleted and path.endswith(VOLUME_LABEL_ENTRY) and path.count("/") == 1:
+            return path[1 : -len(VOLUME_LABEL_ENTRY)].strip() or None
+    return None
 
 
 def bitmap_ranges(bitmap: bytes, count: int, unit: int, base: int, *, msb_first: bool = False) -> list[Range]:

@@ -43,6 +43,7 @@ class ExtLayout(Layout):
         u32 = lambda o: struct.unpack_from("<I", sb, o)[0]  # noqa: E731
         u16 = lambda o: struct.unpack_from("<H", sb, o)[0]  # noqa: E731
         self.compat, self.incompat, self.ro_compat = u32(92), u32(96), u32(100)
+        self.volume_name = sb[120:136].split(b"\0", 1)[0].decode("utf-8", "replace")
         self.bs = 1024 << u32(24)
         self.first_data_block = u32(20)
         self.bpg, self.ipg = u32(32), u32(40)
@@ -66,6 +67,9 @@ class ExtLayout(Layout):
             gdt_blocks = min(gdt_blocks, self.first_meta_bg)
         self.gdt_blocks = gdt_blocks
         self._read_descriptors()
+
+    def label(self) -> str | None:
+        return getattr(self, "volume_name", None)
 
     def group_start(self, g: int) -> int:
         return self.first_data_block + g * self.bpg

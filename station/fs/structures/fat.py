@@ -8,9 +8,19 @@ import numpy as np
 
 from station.fs.entry import METADATA, Entry
 from station.fs.ranges import Range, merge
-from station.fs.structures.base import Layout, bitmap_ranges, nonzero_ranges
+from station.fs.structures.base import (
+    VOLUME_LABEL_ENTRY,
+    Layout,
+    bitmap_ranges,
+    nonzero_ranges,
+    root_label_entry,
+)
 
 _TSK_VIRTUAL = {"/$MBR", "/$FAT1", "/$FAT2"}  # TSK's stand-ins for the regions we list ourselves
+
+
+def _is_label_entry(path: str) -> bool:
+    return path.count("/") == 1 and path.endswith(VOLUME_LABEL_ENTRY)
 
 
 class FatLayout(Layout):
@@ -36,12 +46,24 @@ class FatLayout(Layout):
         self.data_start = self.root_start + self.root_bytes
         self.clusters = max(0, (self.total - self.data_start) // self.cluster)
         self.bits = {"fat12": 12, "fat16": 16, "fat32": 32}.get(self.fs_type, 32)
+        self.boot_label = bpb[71 if self.bits == 32 else 43 :][:11].decode("latin-1").strip()
         self.ok = True
 
     def classify(self, path: str, inode: int, kind: str) -> str | None:
         if kind == METADATA and path in _TSK_VIRTUAL:
             return None
+        if _is_label_entry(path):
+            return None  # the volume label: a directory entry, not a file (see label())
         return kind
+
+    def label(self) -> str | None:
+        """The root directory's label entry (what Windows shows), else the boot sector's."""
+        found = root_label_entry(self.walker)
+        if found:
+            return found
+        if self.ok and self.boot_label not in ("", "NO NAME"):
+            return self.boot_label
+        return None
 
     def _find_structures(self) -> list[Entry]:
         if not self.ok:
@@ -107,11 +129,14 @@ class ExfatLayout(Layout):
         self.ok = True
 
     def classify(self, path: str, inode: int, kind: str) -> str | None:
-        if path in ("/$MBR", "/$FAT1", "/$FAT2"):
+        if path in ("/$MBR", "/$FAT1", "/$FAT2") or _is_label_entry(path):
             return None
         if path in ("/$ALLOC_BITMAP", "/$UPCASE_TABLE", "/$VOLUME_GUID", "/$TEXFAT"):
             return METADATA
         return kind
+
+    def label(self) -> str | None:
+        return root_label_entry(self.walker)
 
     def _find_structures(self) -> list[Entry]:
         if not self.ok:

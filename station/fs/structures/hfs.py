@@ -17,6 +17,7 @@ _SPECIAL = {
     8: "$AttributesFile",
 }
 _JOURNALED = 1 << 13
+_CATALOG = 4  # the catalog file's CNID
 
 
 class HfsLayout(Layout):
@@ -30,6 +31,22 @@ class HfsLayout(Layout):
         self.attributes, _, self.journal_block = struct.unpack_from(">III", vh, 4)
         self.block_size, self.total_blocks = struct.unpack_from(">II", vh, 40)
         self.ok = self.block_size >= 512
+
+    def label(self) -> str | None:
+        """The volume name: the root folder's name, the key of the catalog's first leaf record."""
+        if not self.ok:
+            return None
+        header = self.walker.read(_CATALOG, 0, 256)
+        (first_leaf,) = struct.unpack_from(">I", header, 24)
+        (node_size,) = struct.unpack_from(">H", header, 32)
+        if not first_leaf or node_size < 512:
+            return None
+        node = self.walker.read(_CATALOG, first_leaf * node_size, node_size)
+        (at,) = struct.unpack_from(">H", node, node_size - 2)  # the first record's offset
+        parent, length = struct.unpack_from(">IH", node, at + 2)
+        if parent != 1:  # the root folder's record has the root's parent, 1, in its key
+            return None
+        return node[at + 8 : at + 8 + 2 * length].decode("utf-16-be")
 
     def classify(self, path: str, inode: int, kind: str) -> str | None:
         if path.count("/") == 1 and (inode in _SPECIAL or path in ("/.journal", "/.journal_info_block")):

@@ -10,6 +10,7 @@ from station.fs.entry import METADATA, Entry
 from station.fs.ranges import Range, merge
 from station.fs.structures.base import Layout, bitmap_ranges
 
+_VOLUME_NAME = 0x60  # $Volume's attribute holding the label
 _FIRST_USER_RECORD = 16  # records 0-15 are the system files; $Extend's children are metadata too
 
 
@@ -63,6 +64,14 @@ class NtfsLayout(Layout):
             if b > a:
                 out.append((at + a - vpos, at + b - vpos))
         return out
+
+    def label(self) -> str | None:
+        """$Volume's $VOLUME_NAME attribute (UTF-16LE)."""
+        f = self.walker.open_inode(3)
+        for a in f:
+            if int(a.info.type) == _VOLUME_NAME and int(a.info.size):
+                return f.read_random(0, int(a.info.size), _VOLUME_NAME, int(a.info.id)).decode("utf-16-le")
+        return None
 
     def _find_structures(self) -> list[Entry]:
         if not self.bps:
