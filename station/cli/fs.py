@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from station.cli.common import fail
+from station.media.base import Refused
 
 if TYPE_CHECKING:
     from station.fs import Disk, Entry, Filesystem
@@ -127,10 +128,6 @@ def _command(
 # -- refusals ---------------------------------------------------------------------------------------
 
 
-class Refusal(Exception):
-    """Bad input: one line, exit status 2, nothing created."""
-
-
 def refusing(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Refusals, TSK's and the filesystem's errors, and any surprise become one line (exit 2)."""
 
@@ -145,7 +142,7 @@ def refusing(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
         except KeyboardInterrupt:
             print("station: interrupted", file=sys.stderr)
             return 1
-        except (Refusal, FsError, OSError, ValueError) as e:  # MapfileError is a ValueError
+        except (Refused, FsError, OSError, ValueError) as e:  # MapfileError is a ValueError
             return fail(_one_line(e))
         except Exception as e:  # a damaged structure we did not foresee: still one line
             return fail(f"{a.image if 'image' in a else a.source}: {type(e).__name__}: {_one_line(e)}")
@@ -163,11 +160,10 @@ def _one_line(e: BaseException) -> str:
 
 
 def open_image(path: str, map_path: str | None) -> ImageReader:
-    """The one place images are opened: raw + map now (station.images' open_image for zst)."""
-    from station.images.reader import RawImageReader
-    from station.rescue.mapfile import read_mapfile
+    """The one place these commands open images: raw + map, or zst (sealed or still being written)."""
+    from station.images.formats import open_image as open_any
 
-    return RawImageReader(path, read_mapfile(map_path) if map_path else None)
+    return open_any(path, map_path)
 
 
 @dataclass
@@ -179,22 +175,24 @@ class Opened:
 
 
 def load(image: str, given_map: str | None) -> Opened:
-    """Check the image and its map, choose the map, open the image; Refusal says what is wrong."""
+    """Check the image and its map, choose the map, open the image; Refused says what is wrong."""
     stored = _check_image(image)
     if given_map:
         if not os.path.exists(given_map):
-            raise Refusal(f"{given_map}: no such mapfile")
+            raise Refused(f"{given_map}: no such mapfile")
         if os.path.isdir(given_map):
-            raise Refusal(f"{given_map}: is a directory, not a mapfile")
+            raise Refused(f"{given_map}: is a directory, not a mapfile")
         map_path, note = given_map, f"map: {given_map}"
     elif os.path.isfile(image + ".map"):
         map_path, note = image + ".map", f"map: {image}.map (found beside the image; --map to use another)"
     else:
         map_path, note = None, f"no map (no --map, no {image}.map): every byte counts as rescued"
     reader = open_image(image, map_path)
+    if map_path is None and reader.rescue_map is not None:
+        note = "map: the one carried inside the image"
     try:
         _check_map(reader, map_path, image, stored)
-    except Refusal:
+    except Refused:
         reader.close()
         raise
     return Opened(image, reader, map_path, note)
@@ -209,36 +207,36 @@ def _check_map(reader: ImageReader, map_path: str | None, image: str, stored: in
     if m is None or map_path is None:
         return
     if m.size == 0:
-        raise Refusal(f"{map_path}: empty mapfile (it covers no bytes)")
+        raise Refused(f"{map_path}: empty mapfile (it covers no bytes)")
     if isinstance(reader, RawImageReader):  # a zst image knows its own size
         past = [b for b in m.blocks(min(stored, m.size), m.size) if b.status == Status.FINISHED]
         if past:
-            raise Refusal(
+            raise Refused(
                 f"{map_path}: says bytes up to {past[-1].end} are rescued, but {image} holds "
                 f"only {stored}: not this image's map?"
             )
 
 
 def _check_image(path: str) -> int:
-    """The image's size on disk (a drive's size); Refusal for what cannot be an image."""
+    """The image's size on disk (a drive's size); Refused for what cannot be an image."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise Refusal(f"{path}: no such file") from None
+        raise Refused(f"{path}: no such file") from None
     except OSError as e:
-        raise Refusal(f"{path}: {e.strerror}") from None
+        raise Refused(f"{path}: {e.strerror}") from None
     if stat.S_ISDIR(st.st_mode):
-        raise Refusal(f"{path}: is a directory, not an image")
+        raise Refused(f"{path}: is a directory, not an image")
     if not (stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode)):
-        raise Refusal(f"{path}: not a file or a drive")
+        raise Refused(f"{path}: not a file or a drive")
     if stat.S_ISREG(st.st_mode):
         if st.st_size == 0:
-            raise Refusal(f"{path}: empty file, not an image")
+            raise Refused(f"{path}: empty file, not an image")
         return st.st_size
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as e:
-        raise Refusal(f"{path}: {e.strerror}") from None
+        raise Refused(f"{path}: {e.strerror}") from None
     try:
         return os.lseek(fd, 0, os.SEEK_END)
     finally:
@@ -246,16 +244,16 @@ def _check_image(path: str) -> int:
 
 
 def open_disk(op: Opened, *, unread_ok: bool = False) -> Disk:
-    """Partitions and filesystems; Refusal when there is nothing to read (unless unread_ok and the
+    """Partitions and filesystems; Refused when there is nothing to read (unless unread_ok and the
     image's first sectors are simply not rescued yet)."""
     from station.fs import open_disk as open_
 
     disk = open_(op.reader)
     if not disk.filesystems and disk.table.scheme == "none":
         if not op.reader.unrescued(0, min(65536, op.reader.size)):
-            raise Refusal(f"{op.image}: no partition table and no filesystem found: not a disk image?")
+            raise Refused(f"{op.image}: no partition table and no filesystem found: not a disk image?")
         if not unread_ok:
-            raise Refusal(
+            raise Refused(
                 f"{op.image}: its first sectors are not rescued yet, so nothing in it can be read "
                 "(station domain --metadata says what to rescue first)"
             )
@@ -277,7 +275,7 @@ def locate(op: Opened, disk: Disk, path: str | None, partition: int | None) -> t
     m = _PARTITION_PATH.match(inner)
     if m is None:
         first = disk.table.partitions[0].number if disk.table.partitions else 1
-        raise Refusal(
+        raise Refused(
             f"{path}: {op.image} has partitions ({_numbers(disk)}): start the path with one, "
             f"as /p{first}{inner.rstrip('/')}, or give --partition N"
         )
@@ -285,7 +283,7 @@ def locate(op: Opened, disk: Disk, path: str | None, partition: int | None) -> t
 
 
 def entry_at(op: Opened, disk: Disk, fs: Filesystem, inner: str) -> Entry:
-    """The entry at a path inside fs; Refusal naming the image and the path as the user wrote it."""
+    """The entry at a path inside fs; Refused naming the image and the path as the user wrote it."""
     from station.fs import FsError
 
     try:
@@ -294,7 +292,7 @@ def entry_at(op: Opened, disk: Disk, fs: Filesystem, inner: str) -> Entry:
         msg = str(e)
         if msg.startswith("/"):
             msg = shown(disk, fs.partition.number, msg)
-        raise Refusal(f"{op.image}: {msg}") from None
+        raise Refused(f"{op.image}: {msg}") from None
 
 
 def _numbers(disk: Disk) -> str:
@@ -307,10 +305,10 @@ def _filesystem(op: Opened, disk: Disk, number: int) -> Filesystem:
             return fs
     if any(p.number == number for p in disk.table.partitions):
         why = [n for n in disk.notes if n.startswith(f"partition {number}:")]
-        raise Refusal(f"{op.image}: " + (why[0] if why else f"partition {number}: no filesystem recognised"))
+        raise Refused(f"{op.image}: " + (why[0] if why else f"partition {number}: no filesystem recognised"))
     if number == 0:
-        raise Refusal(f"{op.image} has partitions ({_numbers(disk)}): --partition 0 names none of them")
-    raise Refusal(f"{op.image}: partition {number}: no such partition (it has {_numbers(disk)})")
+        raise Refused(f"{op.image} has partitions ({_numbers(disk)}): --partition 0 names none of them")
+    raise Refused(f"{op.image}: partition {number}: no such partition (it has {_numbers(disk)})")
 
 
 def shown(disk: Disk, partition: int, inner: str) -> str:
@@ -506,7 +504,7 @@ def cmd_extract(a: argparse.Namespace) -> int:
         e = entry_at(op, disk, fs, inner)
         name = shown(disk, fs.partition.number, e.path)
         if e.kind not in (FILE, DIR, SYMLINK):
-            raise Refusal(f"{name}: filesystem metadata ({e.kind}), not a file or directory")
+            raise Refused(f"{name}: filesystem metadata ({e.kind}), not a file or directory")
         if e.path == "/":  # a partition's root lands in DIR/pN, a lone filesystem's in DIR
             dest = to / f"p{fs.partition.number}" if disk.table.scheme != "none" else to
         else:
@@ -515,14 +513,14 @@ def cmd_extract(a: argparse.Namespace) -> int:
     for i, (fs, inner, dest, name) in enumerate(chosen):
         for fs2, inner2, dest2, name2 in chosen[:i]:
             if fs is fs2 and (_under(inner, inner2) or _under(inner2, inner)):
-                raise Refusal(f"{name} and {name2}: one holds the other, give one of them")
+                raise Refused(f"{name} and {name2}: one holds the other, give one of them")
             if dest == dest2 or to in (dest, dest2):
-                raise Refusal(f"{name2} and {name} would both be written to {dest}")
+                raise Refused(f"{name2} and {name} would both be written to {dest}")
     if to.exists() or to.is_symlink():
         if not to.is_dir():
-            raise Refusal(f"{to}: exists and is not a directory")
+            raise Refused(f"{to}: exists and is not a directory")
         if any(to.iterdir()):
-            raise Refusal(f"{to}: not empty (extract into a new or empty directory)")
+            raise Refused(f"{to}: not empty (extract into a new or empty directory)")
     to.mkdir(parents=True, exist_ok=True)
 
     incomplete: list[list[str]] = []
@@ -644,7 +642,7 @@ def cmd_affected(a: argparse.Namespace) -> int:
     from station.fs import affected
 
     if a.mapfile and a.map_option and a.mapfile != a.map_option:
-        raise Refusal("two mapfiles given (MAPFILE and --map): give one")
+        raise Refused("two mapfiles given (MAPFILE and --map): give one")
     op = load(a.image, a.mapfile or a.map_option)
     disk = open_disk(op)
     report = affected(op.reader, disk=disk)
@@ -728,7 +726,7 @@ def cmd_domain(a: argparse.Namespace) -> int:
             unknown = [n for n in notes if "not (yet) rescued" in n or "no filesystem" in n]
             hint = f"; {len(unknown)} directories or partitions not readable yet (--metadata first)"
             hint = hint if unknown else ""
-            raise Refusal(f"nothing in {op.image} matches {' '.join(a.files)}{hint}")
+            raise Refused(f"nothing in {op.image} matches {' '.join(a.files)}{hint}")
     write_domain(a.output, ranges, op.reader.size)
     size = sum(hi - lo for lo, hi in ranges)
     n = f"{len(ranges)} range" + ("s" if len(ranges) != 1 else "")
@@ -743,12 +741,12 @@ def _check_output(path: str, force: bool, op: Opened) -> None:
     """A domain mapfile may not replace the image or its map, nor anything without --force."""
     out = os.path.abspath(path)
     if os.path.isdir(out):
-        raise Refusal(f"{path}: is a directory")
+        raise Refused(f"{path}: is a directory")
     if not os.path.isdir(os.path.dirname(out)):
-        raise Refusal(f"{path}: no such directory {os.path.dirname(out)}")
+        raise Refused(f"{path}: no such directory {os.path.dirname(out)}")
     if os.path.exists(out):
         for mine in filter(None, (op.image, op.map_path)):
             if os.path.samefile(out, mine):
-                raise Refusal(f"{path}: is the {'image' if mine == op.image else 'image map'} itself")
+                raise Refused(f"{path}: is the {'image' if mine == op.image else 'image map'} itself")
         if not force:
-            raise Refusal(f"{path}: exists (--force replaces it)")
+            raise Refused(f"{path}: exists (--force replaces it)")

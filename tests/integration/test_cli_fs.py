@@ -529,3 +529,21 @@ def test_damaged_directory_gives_notes_not_tracebacks(kit, mbr, tmp_path) -> Non
         assert "Traceback" not in r.stderr and len(r.stderr.splitlines()) <= 1, r.stderr
         assert r.returncode in (0, 2), r
     assert docs["kind"] == "dir"
+
+
+def test_a_sealed_zst_image_carries_its_map_and_reads_like_the_raw_one(kit, mbr, disk, tmp_path) -> None:
+    from station.images.convert import raw_to_zst
+
+    zst = tmp_path / "disk.zst"
+    raw_to_zst(str(disk), str(zst), f"{disk}.map", chunk_size=256 << 10)
+    raw = json.loads(kit.station("affected", disk, "--json").stdout)
+    r = kit.station("affected", zst, "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["files"] == raw["files"] and doc["deleted"] == raw["deleted"]
+    assert doc["unrescued_bytes"] == raw["unrescued_bytes"]
+    out = tmp_path / "out"
+    r = kit.station("extract", zst, "/p1/a.txt", "--to", out)
+    assert r.returncode == 0, r.stderr
+    assert (out / "a.txt").read_bytes() == content("/a.txt", FILES["/a.txt"])
+    assert kit.station("ls", zst, "/p1").stdout.splitlines()[0] == "map: the one carried inside the image"
