@@ -174,6 +174,9 @@ def run_with_view(job, a: argparse.Namespace, title: str) -> int:
     """Run the job in a worker thread; the main thread handles signals and the display."""
     from station.core.events import Finished, Notice, PowerCycled, Progress, ReadHung
     from station.media.base import Refused
+    from station.views.events import describe
+
+    noted = (Notice, ReadHung, PowerCycled)  # the events shown under the panel (its last three)
 
     events: queue.SimpleQueue = queue.SimpleQueue()
     cancel = threading.Event()
@@ -219,10 +222,8 @@ def run_with_view(job, a: argparse.Namespace, title: str) -> int:
                 last = e
                 if a.json:
                     print(json.dumps(e.to_dict()), flush=True)
-            elif isinstance(e, Notice | ReadHung):
-                notes.append(e.message if isinstance(e, Notice) else f"read at {e.pos:#x} hung; reopened")
-            elif isinstance(e, PowerCycled):
-                notes.append(f"power cycle {e.cycles}: {e.detail}")
+            elif isinstance(e, noted):
+                notes.append(describe(e) or "")
             elif isinstance(e, Finished) and a.json:
                 print(json.dumps(e.to_dict()), flush=True)
             if live is not None:

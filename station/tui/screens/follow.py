@@ -22,11 +22,11 @@ from station.core.events import Event, Progress
 from station.core.session import Session
 from station.rescue.mapfile import MapfileError, read_mapfile
 from station.rescue.rescuemap import RescueMap
-from station.tui.runner import describe
 from station.tui.widgets.counters import Counters
 from station.tui.widgets.event_log import EventLog
 from station.tui.widgets.sector_map import SectorMap
 from station.tui.widgets.speed_chart import Curve, SpeedChart
+from station.views.events import describe
 from station.views.live import EventTail, MapSnapshot, SpeedSeries
 
 
