@@ -40,8 +40,9 @@ from station.health.badge import HealthBadge
 from station.jobs.drives import Drive
 from station.jobs.imaging import ImageJob, prepare
 from station.media.base import Refused
+from station.rescue.option_flags import cli_flags
 from station.rescue.options import RescueOptions
-from station.rescue.profiles import PROFILES, cli_flags
+from station.rescue.profiles import PROFILES
 
 
 def default_image_path(image_dir: Path, d: Drive) -> Path:
