@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import gc
 import sys
-import time
-from collections.abc import Callable, Iterable
-from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Unpack
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -20,15 +18,13 @@ from textual.screen import Screen
 
 from station.core.events import Finished, Paused, Resumed
 from station.core.session import SessionStore
-from station.jobs.drives import Attached, AttachedProvider, Drive, HealthProvider, VirtualProvider, probe_port
+from station.jobs.drives import Attached, Drive
 from station.jobs.imaging import ImageJob
 from station.tui.runner import JobEnded, JobEvents, JobProgress, LiveJob
-from station.tui.services import DEFAULT, PortProbe, Services
+from station.tui.services import ServiceChoices, Services
 
 if TYPE_CHECKING:
-    from station.health.watch import HealthOptions
     from station.jobs.handoff import HandoffJob
-    from station.jobs.power import RelaySettings
 
 JOB_SWITCH_INTERVAL = 0.0005  # seconds: Python's thread switch interval while a job runs
 
@@ -36,12 +32,9 @@ JOB_SWITCH_INTERVAL = 0.0005  # seconds: Python's thread switch interval while a
 class StationApp(App[int]):
     """The imaging workstation.
 
-    Everything it lists or reads comes through its `services` (station/tui/services.py), made
-    from what it is given, so tests (and other stations) give their own: `scan` (drives; by
-    default block devices, then the `virtual` providers' drives), `health` (SMART badges),
-    `attached` (imager and relay discovery), `probe` (a port named by hand), `smart` (SMART
-    before, during and after a session on a drive; None: off), `relay_settings` (how a relay
-    picked for a session power-cycles its drive), or a whole `services`.
+    Everything it lists or reads comes through its `services` (station/tui/services.py): given
+    whole, or made from the providers given by name (`ServiceChoices`: `scan`, `health`,
+    `attached`, `smart`...), so tests (and other stations) give their own.
     """
 
     CSS_PATH = "station.tcss"
@@ -55,28 +48,9 @@ class StationApp(App[int]):
         Binding("f4", "live", "Live job"),
     ]
 
-    def __init__(
-        self,
-        *,
-        store: SessionStore | None = None,
-        scan: Callable[[], list[Drive]] | None = None,
-        virtual: Iterable[VirtualProvider] | None = None,
-        health: HealthProvider | None | Literal["default"] = DEFAULT,
-        attached: Iterable[AttachedProvider] | None = None,
-        probe: PortProbe = probe_port,
-        smart: HealthOptions | None | Literal["default"] = DEFAULT,
-        relay_settings: RelaySettings | None = None,
-        image_dir: Path | None = None,
-        follow_interval: float = 0.25,
-        clock: Callable[[], float] = time.monotonic,
-        services: Services | None = None,
-    ) -> None:
+    def __init__(self, *, services: Services | None = None, **given: Unpack[ServiceChoices]) -> None:
         super().__init__()
-        self.services = services or Services.create(
-            store=store, scan=scan, virtual=virtual, health=health, attached=attached, probe=probe,
-            smart=smart, relay_settings=relay_settings, image_dir=image_dir,
-            follow_interval=follow_interval, clock=clock,
-        )  # fmt: skip
+        self.services = services or Services.create(**given)
         self.live: LiveJob | None = None
         self._switch_interval = sys.getswitchinterval()
         self.quitting = False

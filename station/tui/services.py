@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypedDict, Unpack
 
 from station.core.session import SessionStore, data_home
 from station.jobs.drives import (
@@ -51,6 +51,23 @@ class LocalDrives:
         return scan_drives(virtual=[lambda: list(cached)])
 
 
+class ServiceChoices(TypedDict, total=False):
+    """Providers given by name (`Services.create`, `StationApp(...)`); the rest are the station's own.
+    `health` and `smart` take None for "off", and "default" for the station's own."""
+
+    store: SessionStore | None
+    scan: Callable[[], list[Drive]] | None
+    virtual: Iterable[VirtualProvider] | None
+    health: HealthProvider | None | Literal["default"]
+    attached: Iterable[AttachedProvider] | None
+    probe: PortProbe
+    smart: HealthOptions | None | Literal["default"]
+    relay_settings: RelaySettings | None
+    image_dir: Path | None
+    follow_interval: float
+    clock: Callable[[], float]
+
+
 @dataclass
 class Services:
     """The station as the screens see it.
@@ -77,41 +94,33 @@ class Services:
     devices: list[Attached] = field(default_factory=list)
 
     @classmethod
-    def create(
-        cls,
-        *,
-        store: SessionStore | None = None,
-        scan: Callable[[], list[Drive]] | None = None,
-        virtual: Iterable[VirtualProvider] | None = None,
-        health: HealthProvider | None | Literal["default"] = DEFAULT,
-        attached: Iterable[AttachedProvider] | None = None,
-        probe: PortProbe = probe_port,
-        smart: HealthOptions | None | Literal["default"] = DEFAULT,
-        relay_settings: RelaySettings | None = None,
-        image_dir: Path | None = None,
-        follow_interval: float = 0.25,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> Services:
-        """The station's own providers for whatever is not given."""
+    def create(cls, **given: Unpack[ServiceChoices]) -> Services:
+        """The services with what is given, and the station's own providers for the rest."""
+        smart = given.get("smart", DEFAULT)
         if isinstance(smart, str):
             from station.health.watch import HealthOptions
 
             smart = HealthOptions()
+        relay_settings = given.get("relay_settings")
         if relay_settings is None:
             from station.jobs.power import RelaySettings
 
             relay_settings = RelaySettings()
+        health = given.get("health", DEFAULT)
+        virtual = given.get("virtual")
+        attached = given.get("attached")
+        scan = given.get("scan") or LocalDrives(default_virtual_providers() if virtual is None else virtual)
         return cls(
-            store=store or SessionStore(),
-            scan=scan or LocalDrives(default_virtual_providers() if virtual is None else virtual),
+            store=given.get("store") or SessionStore(),
+            scan=scan,
             health=default_health_provider() if isinstance(health, str) else health,
             attached=list(default_attached_providers() if attached is None else attached),
-            probe=probe,
+            probe=given.get("probe", probe_port),
             smart=smart,
             relay_settings=relay_settings,
-            image_dir=image_dir or data_home() / "station" / "images",
-            follow_interval=follow_interval,
-            clock=clock,
+            image_dir=given.get("image_dir") or data_home() / "station" / "images",
+            follow_interval=given.get("follow_interval", 0.25),
+            clock=given.get("clock", time.monotonic),
         )
 
     def discovered(self, found: list[Attached], busy: set[str]) -> None:

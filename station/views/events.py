@@ -9,36 +9,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from station.core.events import (
-    Event,
-    Finished,
-    MapSaved,
-    Notice,
-    Paused,
-    PhaseStarted,
-    PowerCycled,
-    ReadFailed,
-    ReadHung,
-    Resumed,
-    SourceReopened,
-)
+from station.core import events as ev
 from station.core.units import fmt_bytes
 
-_LINES: dict[type[Event], Callable[[Any], str]] = {
-    PhaseStarted: lambda e: f"{e.phase} pass {e.pass_} ({e.direction})",
-    ReadFailed: lambda e: f"read error at {e.pos:#x} ({fmt_bytes(e.size)}): {e.error}",
-    ReadHung: lambda e: f"read at {e.pos:#x} hung for {e.timeout:g} s; source reopened",
-    SourceReopened: lambda e: f"source reopened {e.reason}",
-    PowerCycled: lambda e: f"power cycle {e.cycles} ({e.reason}): {e.detail}",
-    MapSaved: lambda e: f"map saved ({e.fragments} fragments)",
-    Paused: lambda e: "paused: " + (", ".join(e.reasons) or "on request"),
-    Resumed: lambda e: "resumed",
-    Notice: lambda e: e.message,
-    Finished: lambda e: f"{e.outcome}: {e.reason}",
+_LINES: dict[type[ev.Event], Callable[[Any], str]] = {
+    ev.PhaseStarted: lambda e: f"{e.phase} pass {e.pass_} ({e.direction})",
+    ev.ReadFailed: lambda e: f"read error at {e.pos:#x} ({fmt_bytes(e.size)}): {e.error}",
+    ev.ReadHung: lambda e: f"read at {e.pos:#x} hung for {e.timeout:g} s; source reopened",
+    ev.SourceReopened: lambda e: f"source reopened {e.reason}",
+    ev.PowerCycled: lambda e: f"power cycle {e.cycles} ({e.reason}): {e.detail}",
+    ev.MapSaved: lambda e: f"map saved ({e.fragments} fragments)",
+    ev.Paused: lambda e: "paused: " + (", ".join(e.reasons) or "on request"),
+    ev.Resumed: lambda e: "resumed",
+    ev.Notice: lambda e: e.message,
+    ev.Finished: lambda e: f"{e.outcome}: {e.reason}",
 }
 
 
-def describe(e: Event) -> str | None:
+def describe(e: ev.Event) -> str | None:
     """A line for an event log, or None for events not worth one (progress, SMART polls)."""
     line = _LINES.get(type(e))
     return line(e) if line is not None else None
