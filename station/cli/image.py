@@ -10,8 +10,12 @@ import queue
 import signal
 import sys
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from station.cli.common import fail
+from station.rescue.option_flags import OPTION_FLAGS, OptionFlag, options_from_flags
+from station.rescue.options import RescueOptions
 
 
 def register(sub) -> None:
@@ -35,32 +39,28 @@ def _add_rescue_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     p.add_argument("-f", "--force", action="store_true", help="overwrite an existing destination")
     g = p.add_argument_group("rescue options (as GNU ddrescue's)")
-    g.add_argument("-b", "--sector-size", help="sector size of the source [from the kernel, else 512]")
-    g.add_argument("-c", "--cluster-size", help="sectors per read near errors [128]")
-    g.add_argument("--max-read-size", help="largest read over healthy data [1Mi]")
-    g.add_argument("-K", "--skip-size", help="initial[,max] size to skip on a read error [64Ki,auto]")
-    g.add_argument("-a", "--min-read-rate", help="skip areas slower than this (0: average/10) [off]")
-    g.add_argument("--no-slow-skip", action="store_true", help="never skip slow areas")
-    g.add_argument("-X", "--max-read-errors", type=int, help="stop after this many read errors")
-    g.add_argument("-e", "--max-bad-areas", type=int, help="stop after this many bad areas")
-    g.add_argument("-T", "--timeout", type=float, help="stop after this many seconds without a good read")
-    g.add_argument("-R", "--reverse", action="store_true", help="reverse the direction of all passes")
-    g.add_argument("-r", "--retry-passes", type=int, default=0, help="retry passes over bad sectors [0]")
-    g.add_argument("-N", "--no-trim", action="store_true", help="skip the trimming phase")
-    g.add_argument("-n", "--no-scrape", action="store_true", help="skip the scraping phase")
-    g.add_argument("--no-sweep", action="store_true", help="skip the sweeping phase")
-    g.add_argument("-d", "--direct", action="store_true", help="O_DIRECT reads on the source")
-    g.add_argument("-O", "--reopen-on-error", action="store_true", default=None,
-                   help="reopen the source after every read error [on for block devices]")  # fmt: skip
-    g.add_argument("--read-timeout", type=float, default=30.0,
-                   help="seconds before a read is abandoned as hung [30]")  # fmt: skip
-    g.add_argument("--save-interval", type=float, default=30.0,
-                   help="seconds between syncing the image and saving the map [30]")  # fmt: skip
+    for f in OPTION_FLAGS:
+        if f.kind is None:
+            g.add_argument(*f.flags, dest=f.dest, action="store_true", default=None, help=f.help)
+        else:
+            g.add_argument(*f.flags, dest=f.dest, type=_value_of(f), help=f.help)
     g.add_argument("-m", "--domain-mapfile", help="rescue only the finished blocks of this mapfile")
-    g.add_argument("-i", "--input-position", help="start of the rescue domain [0]")
-    g.add_argument("-s", "--size", help="size of the rescue domain [to the end]")
     g.add_argument("-H", "--test-mode", metavar="MAPFILE",
                    help="simulate errors where MAPFILE is not finished (ddrescue -H)")  # fmt: skip
+
+
+def _value_of(f: OptionFlag) -> Callable[[str], Any]:
+    """The flag's parser for argparse: a bad value is refused (exit 2) naming the flag and what
+    it accepts, e.g. `argument -c/--cluster-size: 'abc' is not a whole number of sectors...`."""
+
+    def parse(text: str) -> Any:
+        try:
+            return f.parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    parse.__name__ = f.dest  # argparse names a parser in some of its own messages
+    return parse
 
 
 def add_image_options(p: argparse.ArgumentParser) -> None:
@@ -92,47 +92,18 @@ def add_image_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-power-cycles", type=int, default=10, help="give up after this many cycles [10]")
 
 
-def _options_from_args(a: argparse.Namespace):
-    from station.core.units import parse_size
+def _options_from_args(a: argparse.Namespace) -> RescueOptions:
+    """The rescue options of `station image`'s flags (the table), then the domain mapfile (-m)."""
     from station.jobs.imaging import domain_from_mapfile, intersect
-    from station.rescue.options import RescueOptions
 
-    o = RescueOptions()
-    if a.sector_size:
-        o.sector_size = parse_size(a.sector_size)
-    sector = o.sector_size or 512
-    if a.cluster_size:
-        o.cluster_size = int(a.cluster_size, 0) * sector
-    if a.max_read_size:
-        o.max_read_size = parse_size(a.max_read_size)
-    if a.skip_size:
-        first, _, most = a.skip_size.partition(",")
-        if first:
-            o.skip_size = parse_size(first)
-        if most:
-            o.max_skip_size = parse_size(most)
-    if a.no_slow_skip:
-        o.min_read_rate = None
-    elif a.min_read_rate:
-        o.min_read_rate = float(parse_size(a.min_read_rate))
-    o.max_read_errors, o.max_bad_areas, o.timeout = a.max_read_errors, a.max_bad_areas, a.timeout
-    o.reverse, o.retry_passes = a.reverse, a.retry_passes
-    o.no_trim, o.no_scrape, o.no_sweep, o.direct = a.no_trim, a.no_scrape, a.no_sweep, a.direct
-    o.reopen_on_error = a.reopen_on_error
-    o.read_timeout, o.save_interval = a.read_timeout, a.save_interval
-    domain = None
-    if a.input_position or a.size:
-        lo = parse_size(a.input_position) if a.input_position else 0
-        hi = lo + parse_size(a.size) if a.size else 1 << 62
-        domain = [(lo, hi)]
+    o = options_from_flags(vars(a))
     if a.domain_mapfile:
         dm = domain_from_mapfile(a.domain_mapfile)
-        domain = intersect(domain, dm) if domain else dm
-        if not domain:
+        o.domain = intersect(o.domain, dm) if o.domain else dm
+        if not o.domain:
             from station.media.base import Refused
 
             raise Refused(f"domain mapfile {a.domain_mapfile} has no finished blocks")
-    o.domain = domain
     return o
 
 
@@ -174,6 +145,9 @@ def run_with_view(job, a: argparse.Namespace, title: str) -> int:
     """Run the job in a worker thread; the main thread handles signals and the display."""
     from station.core.events import Finished, Notice, PowerCycled, Progress, ReadHung
     from station.media.base import Refused
+    from station.views.events import describe
+
+    noted = (Notice, ReadHung, PowerCycled)  # the events shown under the panel (its last three)
 
     events: queue.SimpleQueue = queue.SimpleQueue()
     cancel = threading.Event()
@@ -219,10 +193,8 @@ def run_with_view(job, a: argparse.Namespace, title: str) -> int:
                 last = e
                 if a.json:
                     print(json.dumps(e.to_dict()), flush=True)
-            elif isinstance(e, Notice | ReadHung):
-                notes.append(e.message if isinstance(e, Notice) else f"read at {e.pos:#x} hung; reopened")
-            elif isinstance(e, PowerCycled):
-                notes.append(f"power cycle {e.cycles}: {e.detail}")
+            elif isinstance(e, noted):
+                notes.append(describe(e) or "")
             elif isinstance(e, Finished) and a.json:
                 print(json.dumps(e.to_dict()), flush=True)
             if live is not None:
@@ -297,7 +269,8 @@ def cmd_image_imager(a: argparse.Namespace) -> int:
         if getattr(a, name, None):
             return fail(f"{flag} does not apply to a hardware imager")
     try:
-        job = prepare_handoff(a.imager, a.source, a.dest, a.mapfile, save_interval=min(a.save_interval, 5.0))
+        save_interval = min(options_from_flags(vars(a)).save_interval, 5.0)
+        job = prepare_handoff(a.imager, a.source, a.dest, a.mapfile, save_interval=save_interval)
     except Refused as e:
         return fail(str(e))
     d = job.description

@@ -4,20 +4,31 @@ from __future__ import annotations
 
 import re
 
-_SI = ["B", "kB", "MB", "GB", "TB", "PB", "EB"]
+_SI_PREFIXES = ("k", "M", "G", "T", "P", "E", "Z", "Y")
+_BINARY_PREFIXES = ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi")
 
 
-def fmt_bytes(n: float) -> str:
-    """1234567 -> '1234 kB' (ddrescue style: SI, at most 4 digits before the unit)."""
-    n = float(n)
-    i = 0
-    while abs(n) >= 10000 and i < len(_SI) - 1:
-        n /= 1000
-        i += 1
-    return f"{n:.0f} {_SI[i]}"
+def fmt_bytes(n: float, *, binary: bool = False, digits: int = 4, truncate: bool = False) -> str:
+    """A byte count with ddrescue's prefixes: divided by 1000 (1024 with `binary`) while it has more
+    than `digits` digits, then 'N kB', 'N MiB'...
+
+    The one byte formatter.  The live views keep numbers short and rounded ('1235 kB' for 1234567);
+    `station map` matches `ddrescuelog -t` to the letter, so it asks for ddrescue's own
+    `format_num`: 6 digits, each division truncated as C does ('123456 kB', '1024 KiB').
+    """
+    factor, prefixes = (1024, _BINARY_PREFIXES) if binary else (1000, _SI_PREFIXES)
+    value: float = int(n) if truncate else float(n)
+    prefix = ""
+    for p in prefixes:
+        if abs(value) < 10**digits:
+            break
+        value = abs(value) // factor * (1 if value >= 0 else -1) if truncate else value / factor
+        prefix = p
+    return f"{value:.0f} {prefix}B" if not truncate else f"{value} {prefix}B"
 
 
 def fmt_rate(n: float) -> str:
+    """Bytes per second, as ddrescue prints rates."""
     return f"{fmt_bytes(n)}/s"
 
 
@@ -39,10 +50,27 @@ def fmt_duration(seconds: float | None) -> str:
 
 
 def fmt_percent(part: float, whole: float) -> str:
+    """A share for the live views: four significant digits, 100% only when it is all."""
     if not whole:
         return "100%"
     p = 100.0 * part / whole
     return f"{p:.4g}%" if p < 100 or part == whole else "99.99%"
+
+
+def format_percentage(num: int, den: int) -> str:
+    """ddrescue's format_percentage(num, den, 3, -2): at most two decimals, only those needed, rounded."""
+    if den <= 0:
+        return "  0%"
+    scaled = num * 100
+    whole, rest = divmod(scaled, den)
+    if rest == 0:
+        return f"{whole:3d}%"
+    if (scaled * 10) % den == 0:
+        return f"{whole:3d}.{scaled * 10 // den % 10}%"
+    hundredths, rest = divmod(scaled * 100, den)
+    if rest * 2 >= den:
+        hundredths += 1
+    return f"{hundredths // 100:3d}.{hundredths % 100:02d}%"
 
 
 _INT = re.compile(r"[+-]?(?:0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)\Z")

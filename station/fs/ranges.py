@@ -95,12 +95,16 @@ class Areas:
 
     def hits(self, lo: int, hi: int) -> bool:
         """Whether any byte of [lo, hi) is in an area."""
+        if hi <= lo:  # an empty range holds no byte
+            return False
         i = bisect_right(self._ends, lo)
         return i < len(self._starts) and self._starts[i] < hi
 
     def within(self, lo: int, hi: int) -> list[Range]:
         """The parts of [lo, hi) that lie in areas, in order."""
         out: list[Range] = []
+        if hi <= lo:
+            return out
         starts, ends = self._starts, self._ends
         i = bisect_right(ends, lo)
         n = len(starts)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -63,3 +64,13 @@ class RescueOptions:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RescueOptions:
+        """Options as a session recorded them (`to_dict` through JSON); missing ones are defaults,
+        unknown ones (from another version) are left out."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in d.items() if k in known}
+        if values.get("domain") is not None:
+            values["domain"] = [(int(lo), int(hi)) for lo, hi in values["domain"]]
+        return cls(**values)

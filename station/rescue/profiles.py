@@ -1,5 +1,6 @@
 """Named engine profiles: the methods a technician picks in the workstation or names in
 `station bench` (hardware imagers are the other kind of method; they come from `drivers`).
+The command line a profile stands for is `option_flags.cli_flags(profile.options())`.
 
 A profile is only a set of option changes over the defaults, so a session's recorded options
 say exactly what ran, and a lab can compare profiles on the same drive.
@@ -50,24 +51,3 @@ def profile_options(name: str, base: RescueOptions | None = None) -> RescueOptio
     if name not in PROFILES:
         raise ValueError(f"no engine profile {name!r} (profiles: {', '.join(PROFILES)})")
     return PROFILES[name].options(base)
-
-
-def cli_flags(o: RescueOptions) -> list[str]:
-    """`station image` flags that give these options (those that differ from the defaults)."""
-    d = RescueOptions()
-    flags: list[str] = []
-    for name, flag in (("reverse", "-R"), ("no_trim", "-N"), ("no_scrape", "-n"), ("no_sweep", "--no-sweep"),
-                       ("direct", "-d")):  # fmt: skip
-        if getattr(o, name) and not getattr(d, name):
-            flags.append(flag)
-    if o.retry_passes != d.retry_passes:
-        flags.append(f"--retry-passes={o.retry_passes}")
-    if o.max_read_errors is not None:
-        flags.append(f"--max-read-errors={o.max_read_errors}")
-    if o.timeout is not None:
-        flags.append(f"--timeout={o.timeout:g}")
-    if o.read_timeout != d.read_timeout:
-        flags.append(f"--read-timeout={o.read_timeout:g}")
-    if o.save_interval != d.save_interval:
-        flags.append(f"--save-interval={o.save_interval:g}")
-    return flags

@@ -9,37 +9,22 @@ from __future__ import annotations
 
 import gc
 import sys
-import time
-from collections.abc import Callable, Iterable
-from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Unpack
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from station.core.events import Finished, Paused, Resumed
-from station.core.session import SessionStore, data_home
-from station.jobs.drives import (
-    Attached,
-    AttachedProvider,
-    Drive,
-    HealthProvider,
-    VirtualProvider,
-    default_attached_providers,
-    default_health_provider,
-    default_virtual_providers,
-    probe_port,
-    scan_drives,
-    virtual_drives,
-)
+from station.core.session import SessionStore
+from station.jobs.drives import Attached, Drive
 from station.jobs.imaging import ImageJob
 from station.tui.runner import JobEnded, JobEvents, JobProgress, LiveJob
+from station.tui.services import ServiceChoices, Services
 
 if TYPE_CHECKING:
-    from station.health.watch import HealthOptions
     from station.jobs.handoff import HandoffJob
-    from station.jobs.power import RelaySettings
 
 JOB_SWITCH_INTERVAL = 0.0005  # seconds: Python's thread switch interval while a job runs
 
@@ -47,11 +32,9 @@ JOB_SWITCH_INTERVAL = 0.0005  # seconds: Python's thread switch interval while a
 class StationApp(App[int]):
     """The imaging workstation.
 
-    Everything it lists or reads comes through what it is given, so tests (and other stations)
-    give their own: `scan` (drives; by default block devices, then the `virtual` providers'
-    drives), `health` (SMART badges), `attached` (imager and relay discovery), `probe`
-    (a port named by hand), `smart` (SMART before, during and after a session on a drive; None:
-    off), `relay_settings` (how a relay picked for a session power-cycles its drive).
+    Everything it lists or reads comes through its `services` (station/tui/services.py): given
+    whole, or made from the providers given by name (`ServiceChoices`: `scan`, `health`,
+    `attached`, `smart`...), so tests (and other stations) give their own.
     """
 
     CSS_PATH = "station.tcss"
@@ -65,54 +48,25 @@ class StationApp(App[int]):
         Binding("f4", "live", "Live job"),
     ]
 
-    def __init__(
-        self,
-        *,
-        store: SessionStore | None = None,
-        scan: Callable[[], list[Drive]] | None = None,
-        virtual: Iterable[VirtualProvider] | None = None,
-        health: HealthProvider | None | str = "default",
-        attached: Iterable[AttachedProvider] | None = None,
-        probe: Callable[[str], tuple[list[Attached], list[str]]] = probe_port,
-        smart: HealthOptions | None | str = "default",
-        relay_settings: RelaySettings | None = None,
-        image_dir: Path | None = None,
-        follow_interval: float = 0.25,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, *, services: Services | None = None, **given: Unpack[ServiceChoices]) -> None:
         super().__init__()
-        self.store = store or SessionStore()
-        self.virtual = list(default_virtual_providers() if virtual is None else virtual)
-        self._virtual_drives: list[Drive] | None = None
-        self.scan = scan or self._scan
-        self.health: HealthProvider | None = default_health_provider() if health == "default" else health  # type: ignore[assignment]
-        self.attached = list(default_attached_providers() if attached is None else attached)
-        self.probe = probe
-        self.ports: list[str] = []  # ports the technician attached by hand (probed again at each rescan)
-        self.devices: list[Attached] = []  # imagers and relays found by the last discovery
-        if smart == "default":
-            from station.health.watch import HealthOptions
-
-            smart = HealthOptions()
-        self.smart: HealthOptions | None = smart  # type: ignore[assignment]
-        if relay_settings is None:
-            from station.jobs.power import RelaySettings
-
-            relay_settings = RelaySettings()
-        self.relay_settings = relay_settings  # a relay picked in the new-session form cycles this way
-        self.image_dir = image_dir or data_home() / "station" / "images"
-        self.follow_interval = follow_interval
-        self.clock = clock  # the engine's clock (tests give a simulated one)
+        self.services = services or Services.create(**given)
         self.live: LiveJob | None = None
         self._switch_interval = sys.getswitchinterval()
         self.quitting = False
 
-    def _scan(self) -> list[Drive]:
-        """Block devices (sysfs, cheap) and the virtual drives (listed once: they do not change)."""
-        if self._virtual_drives is None:
-            self._virtual_drives = virtual_drives(self.virtual)
-        cached = self._virtual_drives
-        return scan_drives(virtual=[lambda: list(cached)])
+    # Shortcuts to the services, by the names tests and scripts driving the app have always used.
+    @property
+    def store(self) -> SessionStore:
+        return self.services.store
+
+    @property
+    def devices(self) -> list[Attached]:
+        return self.services.devices
+
+    @property
+    def ports(self) -> list[str]:
+        return self.services.ports
 
     def busy_ports(self) -> set[str]:
         """Imager ports held by this app's running hand-off (a rescan cannot probe them)."""
@@ -132,7 +86,7 @@ class StationApp(App[int]):
     ) -> LiveJob:
         """Show a prepared job's live screen; its engine (or the imager's mirror) starts in a thread
         worker once the screen is up."""
-        live = LiveJob(job, title, source_path, clock=self.clock, drive=drive)
+        live = LiveJob(job, title, source_path, clock=self.services.clock, drive=drive)
         live.launch_when_shown = True
         self.show_job(live)
         return live
@@ -197,10 +151,13 @@ class StationApp(App[int]):
 
     def _refresh_live(self) -> None:
         """Redraw the live screen now if it is showing."""
+        from station.tui.screens.live import LiveScreen
+
         if self.is_screen_installed("live"):
             screen = self.get_screen("live")
-            if screen.is_mounted and screen in self.screen_stack:  # not while another screen replaced it
-                screen.refresh_view()  # type: ignore[attr-defined]
+            # not while another screen replaced it
+            if isinstance(screen, LiveScreen) and screen.is_mounted and screen in self.screen_stack:
+                screen.refresh_view()
 
     # -- navigation ------------------------------------------------------------------------------
 
@@ -241,7 +198,7 @@ class StationApp(App[int]):
     def action_new_demo_session(self) -> None:
         from station.tui.screens.new_session import NewSessionScreen
 
-        demo = next((d for d in self.scan() if d.path == "demo"), None)
+        demo = next((d for d in self.services.scan() if d.path == "demo"), None)
         if demo is not None:
             self._reset_stack()
             self.push_screen(NewSessionScreen(demo))

@@ -25,23 +25,21 @@ from station.core.control import RunControl
 from station.core.events import (
     Event,
     Finished,
-    MapSaved,
     Notice,
     Paused,
     PhaseStarted,
     PowerCycled,
     Progress,
-    ReadFailed,
     ReadHung,
     Resumed,
     SmartPolled,
     SourceReopened,
 )
 from station.core.record import SmartRecord
-from station.core.units import fmt_bytes
 from station.jobs.imaging import ImageJob
 from station.rescue.engine import RunResult
 from station.rescue.options import RescueOptions
+from station.views.events import clock_text, describe
 from station.views.live import MapProbe, MapSnapshot, SpeedSeries
 
 if TYPE_CHECKING:
@@ -79,31 +77,6 @@ class JobEnded(Message):
     def __init__(self, job: LiveJob) -> None:
         super().__init__()
         self.job = job
-
-
-def describe(e: Event) -> str | None:
-    """A line for the event log, or None for events not worth one."""
-    if isinstance(e, PhaseStarted):
-        return f"{e.phase} pass {e.pass_} ({e.direction})"
-    if isinstance(e, ReadFailed):
-        return f"read error at {e.pos:#x} ({fmt_bytes(e.size)}): {e.error}"
-    if isinstance(e, ReadHung):
-        return f"read at {e.pos:#x} hung for {e.timeout:g} s; source reopened"
-    if isinstance(e, SourceReopened):
-        return f"source reopened {e.reason}"
-    if isinstance(e, PowerCycled):
-        return f"power cycle {e.cycles} ({e.reason}): {e.detail}"
-    if isinstance(e, MapSaved):
-        return f"map saved ({e.fragments} fragments)"
-    if isinstance(e, Paused):
-        return "paused: " + (", ".join(e.reasons) or "on request")
-    if isinstance(e, Resumed):
-        return "resumed"
-    if isinstance(e, Notice):
-        return e.message
-    if isinstance(e, Finished):
-        return f"{e.outcome}: {e.reason}"
-    return None
 
 
 class LiveJob:
@@ -223,7 +196,7 @@ class LiveJob:
                 self.state = e.outcome
             line = describe(e)
             if line:
-                self.add_log(f"{_clock(e.t)} {line}")
+                self.add_log(f"{clock_text(e.t)} {line}")
 
     def on_ended(self) -> None:
         if self.error is not None:
@@ -277,9 +250,3 @@ class LiveJob:
         if self.running:
             self.state = "stopping"
             self.control.stop()
-
-
-def _clock(t: float) -> str:
-    m, s = divmod(int(t), 60)
-    h, m = divmod(m, 60)
-    return f"{h:02d}:{m:02d}:{s:02d}"

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from station.core.units import fmt_bytes, format_percentage
 from station.rescue.rescuemap import RescueMap, Status
-
-_SI_PREFIXES = ["k", "M", "G", "T", "P", "E", "Z", "Y"]
-_BINARY_PREFIXES = ["Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"]
 
 # Worst first: a cell showing any byte of an earlier status shows that status.
 SEVERITY: tuple[Status, ...] = (
@@ -52,42 +50,6 @@ CURRENT_STYLE = "reverse"
 EMPTY_CELL = " "
 
 
-# -- numbers as ddrescue prints them ----------------------------------------------------------
-
-
-def format_num(num: int, binary: bool = False) -> str:
-    """ddrescue's format_num: '1048 k' for 1048576, '256 ' for 256 (divide, truncating, while > 999999)."""
-    factor, prefixes = (1024, _BINARY_PREFIXES) if binary else (1000, _SI_PREFIXES)
-    prefix = ""
-    for p in prefixes:
-        if abs(num) <= 999_999:
-            break
-        num = int(num / factor)  # C division truncates toward zero
-        prefix = p
-    return f"{num} {prefix}"
-
-
-def human_size(num: int, binary: bool = False) -> str:
-    """A byte count as ddrescue shows it: '256 B', '1048 kB', '1024 KiB', '11773 MiB'."""
-    return f"{format_num(num, binary)}B"
-
-
-def format_percentage(num: int, den: int) -> str:
-    """ddrescue's format_percentage(num, den, 3, -2): at most two decimals, only those needed, rounded."""
-    if den <= 0:
-        return "  0%"
-    scaled = num * 100
-    whole, rest = divmod(scaled, den)
-    if rest == 0:
-        return f"{whole:3d}%"
-    if (scaled * 10) % den == 0:
-        return f"{whole:3d}.{scaled * 10 // den % 10}%"
-    hundredths, rest = divmod(scaled * 100, den)
-    if rest * 2 >= den:
-        hundredths += 1
-    return f"{hundredths // 100:3d}.{hundredths % 100:02d}%"
-
-
 # -- summary -------------------------------------------------------------------------------------
 
 
@@ -96,7 +58,7 @@ def summary_text(m: RescueMap, binary: bool = False) -> str:
     s = m.summary()
 
     def size(n: int) -> str:
-        return f"{format_num(n, binary):>9}B"
+        return f"{fmt_bytes(n, binary=binary, digits=6, truncate=True):>10}"
 
     lines = [
         f"   current pos: {size(m.current_pos)},  current status: {m.phase.label},  current pass: {m.pass_}",
@@ -212,5 +174,5 @@ def legend(bytes_per_cell: int | None = None) -> Text:
     text.append(CELL_CHAR[Status.FINISHED], style=f"{STYLE[Status.FINISHED]} {CURRENT_STYLE}")
     text.append(" current position (reverse video)")
     if bytes_per_cell is not None:
-        text.append(f"  (1 cell = {human_size(bytes_per_cell)})")
+        text.append(f"  (1 cell = {fmt_bytes(bytes_per_cell, digits=6, truncate=True)})")
     return text

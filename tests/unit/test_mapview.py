@@ -19,9 +19,6 @@ from station.views.mapview import (
     block_map,
     cell_bounds,
     cell_of,
-    format_num,
-    format_percentage,
-    human_size,
     legend,
     summary_text,
 )
@@ -48,50 +45,6 @@ def finished_map(size: int, bad: list[tuple[int, int]]) -> RescueMap:
     for pos, length in bad:
         m.set_status(pos, length, Status.BAD_SECTOR)
     return m
-
-
-# -- numbers ------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "num, binary, text",
-    [
-        (0, False, "0 B"),
-        (256, False, "256 B"),
-        (999_999, False, "999999 B"),
-        (1_000_000, False, "1000 kB"),
-        (1_048_583, False, "1048 kB"),
-        (1_048_576, True, "1024 KiB"),
-        (123_456_789, False, "123456 kB"),
-        (12_345_678_901, False, "12345 MB"),
-        (12_345_678_901, True, "11773 MiB"),
-        (2**64, False, "18446 PB"),
-    ],
-)
-def test_human_size_like_ddrescue(num: int, binary: bool, text: str) -> None:
-    assert human_size(num, binary) == text
-    assert format_num(num, binary) + "B" == text
-
-
-@pytest.mark.parametrize(
-    "num, den, text",
-    [
-        (0, 880, "  0%"),
-        (16, 880, "  1.82%"),
-        (256, 880, " 29.09%"),
-        (1, 8, " 12.5%"),
-        (8, 16, " 50%"),
-        (16, 16, "100%"),
-        (2, 3, " 66.67%"),
-        (99_999, 100_000, "100.00%"),
-        (1, 100_000, "  0.00%"),
-        (1, 20_000, "  0.01%"),  # exactly half a hundredth rounds up
-        (1, 40_000, "  0.00%"),
-        (5, 0, "  0%"),
-    ],
-)
-def test_percentage_like_ddrescue(num: int, den: int, text: str) -> None:
-    assert format_percentage(num, den) == text
 
 
 # -- summary ------------------------------------------------------------------------------------

@@ -11,12 +11,12 @@ from __future__ import annotations
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from station.core.units import fmt_bytes
 from station.health.badge import HealthBadge
 from station.jobs.drives import Attached, Drive, attached_devices
+from station.tui.screens.base import StationScreen
 from station.tui.screens.dialogs import PortScreen
 
 _BADGE_STYLE = {"GOOD": "green", "WARNING": "yellow", "FAILING": "bold red", "UNKNOWN": "dim"}
@@ -49,7 +49,7 @@ def protection_text(d: Drive) -> str:
     return "[green]free[/]"
 
 
-class DevicesScreen(Screen):
+class DevicesScreen(StationScreen):
     """The list of drives; Enter starts a new session on the highlighted one."""
 
     BINDINGS = [
@@ -88,16 +88,14 @@ class DevicesScreen(Screen):
         table.focus()
 
     def action_rescan(self) -> None:
-        app = self.app
-        self.drives = app.scan()  # type: ignore[attr-defined]
+        self.drives = self.services.scan()
         self.badges = {}
         table = self.query_one("#drives", DataTable)
         table.clear()
-        health = app.health  # type: ignore[attr-defined]
         for d in self.drives:
             self._add_row(d)
         self._show_detail()
-        if health is not None:
+        if self.services.health is not None:
             self.load_badges([d for d in self.drives if d.kind == "block"])
         self._generation += 1
         self.searching = True
@@ -105,7 +103,7 @@ class DevicesScreen(Screen):
         self.discover(self._generation)
 
     def _add_row(self, d: Drive) -> None:
-        pending = self.app.health is not None and d.kind == "block"  # type: ignore[attr-defined]
+        pending = self.services.health is not None and d.kind == "block"
         self.query_one("#drives", DataTable).add_row(
             d.path, d.model or "-", d.serial or "-", fmt_bytes(d.size), kind_text(d),
             badge_text(None, pending), protection_text(d), key=d.path,
@@ -117,31 +115,27 @@ class DevicesScreen(Screen):
     def discover(self, generation: int) -> None:
         """The drivers' discovery, then every port attached by hand: serial and USB I/O, each
         probe bounded by its driver's timeout."""
-        app = self.app
-        busy = app.busy_ports()  # type: ignore[attr-defined]
-        found = attached_devices(app.attached)  # type: ignore[attr-defined]
+        services = self.services
+        busy = self.station.busy_ports()
+        found = attached_devices(services.attached)
         problems: list[str] = []
-        for port in list(app.ports):  # type: ignore[attr-defined]
+        for port in list(services.ports):
             if any(a.port == port for a in found) or any(spec.endswith(":" + port) for spec in busy):
                 continue
-            more, why = app.probe(port)  # type: ignore[attr-defined]
+            more, why = services.probe(port)
             found += more
             if not more:
                 problems += why
-        app.call_from_thread(self._set_attached, generation, found, problems)
+        self.app.call_from_thread(self._set_attached, generation, found, problems)
 
     def _set_attached(self, generation: int, found: list[Attached], problems: list[str]) -> None:
         if generation != self._generation:
             return  # rescanned meanwhile
-        app = self.app
-        busy = app.busy_ports()  # type: ignore[attr-defined]
-        # an imager busy with this app's own hand-off cannot answer a probe: keep what we knew
-        kept = [a for a in app.devices if a.spec in busy and all(f.spec != a.spec for f in found)]  # type: ignore[attr-defined]
-        app.devices = found + kept  # type: ignore[attr-defined]
+        self.services.discovered(found, self.station.busy_ports())
         self.searching = False
         self.problems = problems
         self._show_attached()
-        for a in app.devices:  # type: ignore[attr-defined]
+        for a in self.services.devices:
             self._add_drives(a)
 
     def _add_drives(self, a: Attached) -> None:
@@ -152,7 +146,7 @@ class DevicesScreen(Screen):
         self._show_detail()
 
     def _show_attached(self) -> None:
-        devices = self.app.devices  # type: ignore[attr-defined]
+        devices = self.services.devices
         lines = [f"{a.kind:<6} {a.spec}  {a.description}" for a in devices]
         if self.searching:
             lines.append("[dim]searching serial ports and USB…[/]")
@@ -173,17 +167,14 @@ class DevicesScreen(Screen):
 
     @work(thread=True, group="probe")
     def probe(self, port: str) -> None:
-        found, problems = self.app.probe(port)  # type: ignore[attr-defined]
+        found, problems = self.services.probe(port)
         self.app.call_from_thread(self._probed, port, found, problems)
 
     def _probed(self, port: str, found: list[Attached], problems: list[str]) -> None:
-        app = self.app
         if not found:
             self.notify("; ".join(problems) or f"{port}: nothing answered", severity="error", timeout=10)
             return
-        if port not in app.ports:  # type: ignore[attr-defined]
-            app.ports.append(port)  # type: ignore[attr-defined]
-        app.devices = [a for a in app.devices if a.port != port] + found  # type: ignore[attr-defined]
+        self.services.attached_at(port, found)
         for a in found:
             self.notify(f"{a.kind} {a.spec}: {a.description}", title="attached")
             self._add_drives(a)
@@ -192,7 +183,9 @@ class DevicesScreen(Screen):
     @work(thread=True, exclusive=True, group="smart")
     def load_badges(self, drives: list[Drive]) -> None:
         """SMART can take seconds per drive (or hang until its timeout): never on the UI thread."""
-        health = self.app.health  # type: ignore[attr-defined]
+        health = self.services.health
+        if health is None:
+            return
         for d in drives:
             try:
                 badge = health(d)

@@ -15,22 +15,22 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from station.core.events import Event, Progress
 from station.core.session import Session
 from station.rescue.mapfile import MapfileError, read_mapfile
 from station.rescue.rescuemap import RescueMap
-from station.tui.runner import describe
+from station.tui.screens.base import StationScreen
 from station.tui.widgets.counters import Counters
 from station.tui.widgets.event_log import EventLog
 from station.tui.widgets.sector_map import SectorMap
 from station.tui.widgets.speed_chart import Curve, SpeedChart
+from station.views.events import describe
 from station.views.live import EventTail, MapSnapshot, SpeedSeries
 
 
-class FollowScreen(Screen):
+class FollowScreen(StationScreen):
     """A session of the store: map, counters, speed and log, following it while it runs."""
 
     BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
@@ -69,7 +69,7 @@ class FollowScreen(Screen):
 
     @work(thread=True, exclusive=True, group="follow")
     def watch_session(self) -> None:
-        interval = self.app.follow_interval  # type: ignore[attr-defined]
+        interval = self.services.follow_interval
         tail = EventTail(self.session.dir / "events.jsonl")
         mapfile = self.session.record.mapfile
         map_stamp = None
@@ -88,7 +88,7 @@ class FollowScreen(Screen):
                 except (MapfileError, OSError):
                     rmap = None  # caught mid-replace or damaged: try again next time
             try:
-                session = self.app.store.get(self.session.id)  # type: ignore[attr-defined]
+                session = self.services.store.get(self.session.id)
             except (OSError, ValueError):
                 session = self.session
             if events or rmap is not None or session.record != self.session.record:

@@ -12,11 +12,11 @@ import dataclasses
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from station.core.record import SmartRecord, SmartSnapshot
 from station.tui.runner import LiveJob
+from station.tui.screens.base import StationScreen
 from station.tui.widgets.counters import Counters
 from station.tui.widgets.event_log import EventLog
 from station.tui.widgets.sector_map import SectorMap
@@ -83,7 +83,7 @@ def state_markup(live: LiveJob) -> str:
     return text
 
 
-class LiveScreen(Screen):
+class LiveScreen(StationScreen):
     """One job, live."""
 
     AUTO_FOCUS = "SectorMap"
@@ -123,7 +123,7 @@ class LiveScreen(Screen):
         self.refresh_view()
         # The engine starts once the screen is drawn and its footer composed: laying a new screen
         # out is the costliest thing the UI does, and it need not compete with the first reads.
-        self.set_timer(LAUNCH_DELAY, lambda: self.app.launch(self.live))  # type: ignore[attr-defined]
+        self.set_timer(LAUNCH_DELAY, lambda: self.station.launch(self.live))
 
     # -- SMART readings ---------------------------------------------------------------------------
 
@@ -132,7 +132,7 @@ class LiveScreen(Screen):
         live = self.live
         drive = live.drive
         if drive is None:
-            drive = next((d for d in self.app.scan() if d.path == live.source_path), None)  # type: ignore[attr-defined]
+            drive = next((d for d in self.services.scan() if d.path == live.source_path), None)
             live.drive = drive
         if drive is not None and drive.kind == "imager":
             self._smart_text = "[dim]SMART: not read by the station (the drive is on the imager)[/]"
@@ -222,7 +222,8 @@ class LiveScreen(Screen):
         if not live.running:
             self.notify("the job is over", severity="warning")
             return
-        if live.options is None:
+        options = live.options
+        if options is None:
             self.notify("a hardware imager runs its own strategy: no options to change", severity="warning")
             return
 
@@ -234,8 +235,8 @@ class LiveScreen(Screen):
             except ValueError as e:
                 self.notify(str(e), severity="error")
                 return
-            live.options = dataclasses.replace(live.options, **changes)
+            live.options = dataclasses.replace(options, **changes)
             said = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(changes.items()))
             self.notify(f"from the next pass: {said}")
 
-        self.app.push_screen(OptionsScreen(live.options), chosen)
+        self.app.push_screen(OptionsScreen(options), chosen)

@@ -2,7 +2,7 @@
 
 Starting goes through `station.jobs.imaging.prepare`, the same checks as `station image` (a refusal is
 shown as its one line and nothing is created), with SMART before, during and after for a
-drive (`StationApp.smart`).  A drive as destination is overwritten only after the technician
+drive (`Services.smart`).  A drive as destination is overwritten only after the technician
 types its name.
 
 A drive on an imager's source port (kind "imager") is imaged by that imager: the method is the
@@ -14,14 +14,12 @@ no engine profile is offered for it, and no imager for a drive the host reads.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import (
     Button,
     Checkbox,
@@ -40,17 +38,12 @@ from station.health.badge import HealthBadge
 from station.jobs.drives import Drive
 from station.jobs.imaging import ImageJob, prepare
 from station.media.base import Refused
-from station.rescue.options import RescueOptions
-from station.rescue.profiles import PROFILES, cli_flags
+from station.rescue.profiles import PROFILES
+from station.tui.screens.base import StationScreen
+from station.tui.session_form import SessionForm, SessionPlan, default_image_path, session_plan
 
 
-def default_image_path(image_dir: Path, d: Drive) -> Path:
-    """One image per drive (by serial), so that a rerun resumes it."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", d.serial or d.model or d.name or "drive").strip("_") or "drive"
-    return image_dir / f"{stem}.img"
-
-
-class NewSessionScreen(Screen):
+class NewSessionScreen(StationScreen):
     """The form for one imaging job."""
 
     BINDINGS = [
@@ -64,14 +57,14 @@ class NewSessionScreen(Screen):
         self.targets: list[Drive] = []
 
     def compose(self) -> ComposeResult:
-        app = self.app
+        services = self.services
         d = self.source
         if d.kind == "imager":
             yield from self._compose_imager(d)
             return
-        self.targets = [t for t in app.scan() if t.can_be_target and t.path != d.path]  # type: ignore[attr-defined]
-        image = default_image_path(app.image_dir, d)  # type: ignore[attr-defined]
-        relays = [a for a in app.devices if a.kind == "relay"]  # type: ignore[attr-defined]
+        self.targets = [t for t in services.scan() if t.can_be_target and t.path != d.path]
+        image = default_image_path(services.image_dir, d)
+        relays = [a for a in services.devices if a.kind == "relay"]
         methods = [(f"engine: {p.name} — {p.summary}", f"profile:{p.name}") for p in PROFILES.values()]
         yield Header()
         with VerticalScroll(id="form"):
@@ -125,10 +118,8 @@ class NewSessionScreen(Screen):
 
     def _compose_imager(self, d: Drive) -> ComposeResult:
         """The form for a drive on an imager: its target port, the local mapfile, the imager."""
-        app = self.app
-        mapfile = default_image_path(app.image_dir, d).with_suffix(".map")  # type: ignore[attr-defined]
-        devices = app.devices  # type: ignore[attr-defined]
-        description = next((a.description for a in devices if a.spec == d.imager), "")
+        mapfile = default_image_path(self.services.image_dir, d).with_suffix(".map")
+        description = next((a.description for a in self.services.devices if a.spec == d.imager), "")
         yield Header()
         with VerticalScroll(id="form"):
             source = f"{d.label}  port {d.name} of {d.imager}  {fmt_bytes(d.size)}"
@@ -178,8 +169,7 @@ class NewSessionScreen(Screen):
         lines = []
         if d.protected:
             lines.append("[yellow]this drive is in use (" + "; ".join(d.protected) + "); it is only read[/]")
-        health = self.app.health  # type: ignore[attr-defined]
-        if health is None:
+        if self.services.health is None:
             lines.append("[dim]pre-flight: SMART is not available on this station[/]")
             box.update("\n".join(lines))
             return
@@ -189,8 +179,11 @@ class NewSessionScreen(Screen):
 
     @work(thread=True, exclusive=True, group="preflight")
     def _read_smart(self, d: Drive, lines: list[str]) -> None:
+        health = self.services.health
+        if health is None:
+            return
         try:
-            badge = self.app.health(d)  # type: ignore[attr-defined]
+            badge = health(d)
         except Exception:
             badge = HealthBadge("UNKNOWN", ("SMART could not be read",))
         self.app.call_from_thread(self._show_smart, badge, lines)
@@ -223,34 +216,30 @@ class NewSessionScreen(Screen):
     def error(self, text: str) -> None:
         self.query_one("#error", Static).update(f"[b red]{text}[/]" if text else "")
 
-    def options(self) -> RescueOptions:
-        method = str(self.query_one("#method", Select).value)
-        o = PROFILES[method.split(":", 1)[1]].options()
-        text = self.query_one("#retry-passes", Input).value.strip() or "0"
-        try:
-            retries = int(text)
-        except ValueError:
-            raise ValueError(f"retry passes: {text!r} is not a whole number") from None
-        o.retry_passes = max(o.retry_passes, retries)
-        for wid, name in (("reverse", "reverse"), ("no-trim", "no_trim"), ("no-scrape", "no_scrape"),
-                          ("no-sweep", "no_sweep")):  # fmt: skip
-            if self.query_one(f"#{wid}", Checkbox).value:
-                setattr(o, name, True)
-        if self.source.kind == "virtual":
-            o.save_interval = 5.0  # as `station demo`: the map on disk follows closely
-        return o
+    def form(self) -> SessionForm:
+        """The form's widgets as values (session_form.py makes the session of them)."""
 
-    def destination(self) -> tuple[str, Drive | None]:
-        if self.query_one("#kind-drive", RadioButton).value:
-            value = self.query_one("#target", Select).value
-            target = next((t for t in self.targets if t.path == value), None)
-            if target is None:
-                raise ValueError("pick the target drive")
-            return target.path, target
-        path = self.query_one("#image-path", Input).value.strip()
-        if not path:
-            raise ValueError("name the image file")
-        return str(Path(path).expanduser()), None
+        def checked(wid: str) -> bool:
+            return self.query_one(f"#{wid}", Checkbox).value
+
+        def typed(wid: str) -> str:
+            return self.query_one(f"#{wid}", Input).value
+
+        target = self.query_one("#target", Select)
+        relay = self.query_one("#relay", Select)
+        return SessionForm(
+            method=str(self.query_one("#method", Select).value),
+            retry_passes=typed("retry-passes"),
+            reverse=checked("reverse"), no_trim=checked("no-trim"), no_scrape=checked("no-scrape"),
+            no_sweep=checked("no-sweep"),
+            to_drive=self.query_one("#kind-drive", RadioButton).value,
+            image_path=typed("image-path"),
+            target=None if target.is_blank() else str(target.value),
+            mapfile=typed("mapfile"),
+            force=checked("force"),
+            relay=None if relay.is_blank() else str(relay.value),
+            relay_channel=typed("relay-channel"),
+        )  # fmt: skip
 
     def action_start(self) -> None:
         if self.query_one("#start", Button).disabled:
@@ -259,46 +248,24 @@ class NewSessionScreen(Screen):
         if self.source.kind == "imager":
             self._start_handoff()
             return
+        image_dir = self.services.image_dir
         try:
-            options = self.options()
-            dest, target = self.destination()
+            plan = session_plan(self.form(), self.source, self.targets, image_dir)
         except ValueError as e:
             self.error(str(e))
             return
-        if target is None and self._is_default_dir(dest):
-            Path(dest).parent.mkdir(parents=True, exist_ok=True)
-        mapfile = self.query_one("#mapfile", Input).value.strip() or None
-        if mapfile is None and target is not None:  # not DEST.map: that would be a file in /dev
-            image_dir = Path(self.app.image_dir)  # type: ignore[attr-defined]
-            image_dir.mkdir(parents=True, exist_ok=True)
-            stem = default_image_path(image_dir, self.source).with_suffix("")
-            mapfile = f"{stem}-to-{target.name}.map"
-        force = target is not None or self.query_one("#force", Checkbox).value
-        try:
-            relay = self.relay()
-        except ValueError as e:
-            self.error(str(e))
-            return
-        job = self._prepare(dest, mapfile, options, force)
+        written = ([plan.dest] if plan.target is None else []) + ([plan.mapfile] if plan.mapfile else [])
+        if any(Path(path).parent == image_dir for path in written):
+            image_dir.mkdir(parents=True, exist_ok=True)  # the station's own images folder
+        job = self._prepare(plan)
         if job is None:
             return
-        if relay is None:
-            self._confirm_and_go(job, target)
+        if plan.relay is None:
+            self._confirm_and_go(job, plan.target)
             return
         self.query_one("#start", Button).disabled = True
-        self.query_one("#error", Static).update(f"[dim]opening the relay {relay}…[/]")
-        self._attach_relay(job, target, relay)
-
-    def relay(self) -> str | None:
-        """DRIVER:PORT:CHANNEL of the relay feeding the source's power, or None."""
-        select = self.query_one("#relay", Select)
-        if select.is_blank():
-            return None
-        value = select.value
-        text = self.query_one("#relay-channel", Input).value.strip() or "1"
-        if not text.isdigit() or int(text) < 1:
-            raise ValueError(f"relay channel: {text!r} is not a channel number (from 1)")
-        return f"{value}:{int(text)}"
+        self.query_one("#error", Static).update(f"[dim]opening the relay {plan.relay}…[/]")
+        self._attach_relay(job, plan.target, plan.relay)
 
     @work(thread=True, exclusive=True, group="relay")
     def _attach_relay(self, job: ImageJob, target: Drive | None, spec: str) -> None:
@@ -307,7 +274,7 @@ class NewSessionScreen(Screen):
         from station.jobs.power import recovery_from_spec
 
         try:
-            job.recover = recovery_from_spec(spec, job.source, self.app.relay_settings)  # type: ignore[attr-defined]
+            job.recover = recovery_from_spec(spec, job.source, self.services.relay_settings)
         except Exception as e:
             text = str(e) if isinstance(e, Refused) else f"--relay: {type(e).__name__}: {e}"
             self.app.call_from_thread(self._relay_refused, job, text)
@@ -349,22 +316,16 @@ class NewSessionScreen(Screen):
             confirmed,
         )
 
-    def _is_default_dir(self, dest: str) -> bool:
-        return Path(dest).parent == Path(self.app.image_dir)  # type: ignore[attr-defined]
-
-    def _prepare(
-        self, dest: str, mapfile: str | None, options: RescueOptions, force: bool
-    ) -> ImageJob | None:
+    def _prepare(self, plan: SessionPlan) -> ImageJob | None:
         d = self.source
-        cmd = ["station", "image", *cli_flags(options), d.path, dest] + ([mapfile] if mapfile else [])
         # SMART before, during and after, as `station image` does for a drive (files and virtual
         # drives have none; SessionHealth says so in the session record)
-        health = self.app.smart if d.kind == "block" else None  # type: ignore[attr-defined]
+        health = self.services.smart if d.kind == "block" else None
         try:
             return prepare(
-                d.path, dest, mapfile, options=options, force=force,
+                d.path, plan.dest, plan.mapfile, options=plan.options, force=plan.force,
                 source=d.opener() if d.opener is not None else None,
-                command=cmd, store=self.app.store, health=health,  # type: ignore[attr-defined]
+                command=plan.command(d), store=self.services.store, health=health,
             )  # fmt: skip
         except Refused as e:
             self.error(str(e))
@@ -374,7 +335,7 @@ class NewSessionScreen(Screen):
 
     def _go(self, job: ImageJob) -> None:
         title = f"{self.source.label} → {job.dest}"
-        self.app.start_job(job, title, self.source.path, drive=self.source)  # type: ignore[attr-defined]
+        self.station.start_job(job, title, self.source.path, drive=self.source)
 
     # -- hand-off to an imager --------------------------------------------------------------------
 
@@ -390,8 +351,8 @@ class NewSessionScreen(Screen):
             self.error("name the mapfile (the imager's map is mirrored there as the job goes)")
             return
         mapfile = str(Path(mapfile).expanduser())
-        if self._is_default_dir(mapfile):
-            Path(mapfile).parent.mkdir(parents=True, exist_ok=True)
+        if Path(mapfile).parent == self.services.image_dir:
+            self.services.image_dir.mkdir(parents=True, exist_ok=True)
         self.query_one("#start", Button).disabled = True
         self.query_one("#error", Static).update(f"[dim]opening the imager {d.imager}…[/]")
         self._prepare_handoff(str(d.imager), d.name, str(target), mapfile)
@@ -403,7 +364,7 @@ class NewSessionScreen(Screen):
 
         command = ["station", "image", "--imager", spec, source, target, mapfile]
         try:
-            job = prepare_handoff(spec, source, target, mapfile, command=command, store=self.app.store)  # type: ignore[attr-defined]
+            job = prepare_handoff(spec, source, target, mapfile, command=command, store=self.services.store)
         except Refused as e:
             self.app.call_from_thread(self._handoff_refused, str(e))
             return
@@ -428,7 +389,7 @@ class NewSessionScreen(Screen):
         def confirmed(yes: bool | None) -> None:
             if yes:
                 title = f"{self.source.label} ({job.spec} {job.source}) → {job.dest}"
-                self.app.start_job(job, title, self.source.path, drive=self.source)  # type: ignore[attr-defined]
+                self.station.start_job(job, title, self.source.path, drive=self.source)
             else:
                 job.driver.close()
                 self.error("nothing was started")

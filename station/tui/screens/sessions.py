@@ -13,12 +13,12 @@ import time
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from station.core.events import Progress
 from station.core.session import Session
 from station.core.units import fmt_bytes, fmt_duration, fmt_percent
+from station.tui.screens.base import StationScreen
 from station.views.live import EventTail
 from station.views.sessions import method_text
 
@@ -56,7 +56,7 @@ class SessionRow:
         )
 
 
-class SessionsScreen(Screen):
+class SessionsScreen(StationScreen):
     """All sessions, newest first."""
 
     BINDINGS = [
@@ -101,8 +101,8 @@ class SessionsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="follow-sessions")
     def follow(self) -> None:
-        store = self.app.store  # type: ignore[attr-defined]
-        interval = self.app.follow_interval  # type: ignore[attr-defined]
+        store = self.services.store
+        interval = self.services.follow_interval
         tails: dict[str, EventTail] = {}
         latest: dict[str, Progress] = {}
         known: dict[str, Session] = {}
@@ -192,9 +192,9 @@ class SessionsScreen(Screen):
         row = self.highlighted()
         if row is None:
             return
-        live = self.app.live  # type: ignore[attr-defined]
+        live = self.station.live
         if live is not None and live.job.session is not None and live.job.session.id == row.session.id:
-            self.app.action_live()  # type: ignore[attr-defined]  # this app's own job: its live screen
+            self.station.action_live()  # this app's own job: its live screen
             return
         self.app.push_screen(FollowScreen(row.session))
 

@@ -56,8 +56,9 @@ def plot(curves: list[Curve], width: int, height: int, t_end: float | None = Non
         start = 0
         for col in range(1, width + 1):  # one style span per run of a colour
             if col == width or owners[col] != owners[start]:
-                if owners[start]:
-                    line.stylize(owners[start], start, col)
+                style = owners[start]
+                if style:
+                    line.stylize(style, start, col)
                 start = col
         lines.append(line)
     errors = [0] * width

@@ -1,0 +1,136 @@
+"""What the workstation's screens use of the station, in one typed object (no Textual).
+
+The app owns one `Services`; screens reach it as `StationScreen.services`.  Everything the
+workstation lists or reads comes through it, so tests (and other stations) give their own
+providers, and a screen never guesses what the app has.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, TypedDict, Unpack
+
+from station.core.session import SessionStore, data_home
+from station.jobs.drives import (
+    Attached,
+    AttachedProvider,
+    Drive,
+    HealthProvider,
+    VirtualProvider,
+    default_attached_providers,
+    default_health_provider,
+    default_virtual_providers,
+    probe_port,
+    scan_drives,
+    virtual_drives,
+)
+
+if TYPE_CHECKING:
+    from station.health.watch import HealthOptions
+    from station.jobs.power import RelaySettings
+
+PortProbe = Callable[[str], tuple[list[Attached], list[str]]]  # a port named by hand -> (found, problems)
+DEFAULT: Literal["default"] = "default"  # "the station's own provider", for arguments where None means off
+
+
+class LocalDrives:
+    """Block devices from sysfs (cheap: read at every scan) and the virtual drives (listed once:
+    they do not change while the app runs)."""
+
+    def __init__(self, virtual: Iterable[VirtualProvider]) -> None:
+        self.virtual = list(virtual)
+        self._virtual_drives: list[Drive] | None = None
+
+    def __call__(self) -> list[Drive]:
+        if self._virtual_drives is None:
+            self._virtual_drives = virtual_drives(self.virtual)
+        cached = self._virtual_drives
+        return scan_drives(virtual=[lambda: list(cached)])
+
+
+class ServiceChoices(TypedDict, total=False):
+    """Providers given by name (`Services.create`, `StationApp(...)`); the rest are the station's own.
+    `health` and `smart` take None for "off", and "default" for the station's own."""
+
+    store: SessionStore | None
+    scan: Callable[[], list[Drive]] | None
+    virtual: Iterable[VirtualProvider] | None
+    health: HealthProvider | None | Literal["default"]
+    attached: Iterable[AttachedProvider] | None
+    probe: PortProbe
+    smart: HealthOptions | None | Literal["default"]
+    relay_settings: RelaySettings | None
+    image_dir: Path | None
+    follow_interval: float
+    clock: Callable[[], float]
+
+
+@dataclass
+class Services:
+    """The station as the screens see it.
+
+    `scan` lists drives; `health` gives a drive's SMART badge (None: no SMART here); `attached`
+    discovers imagers and relays and `probe` asks a port named by hand; `smart` says how a session
+    on a drive watches SMART (None: off); `relay_settings` how a relay picked for a session
+    power-cycles its drive; `clock` is the engine's clock (tests give a simulated one).
+    `ports` (named by hand, probed again at each rescan) and `devices` (the last discovery's
+    imagers and relays) are what the devices screen found, kept for the other screens.
+    """
+
+    store: SessionStore
+    scan: Callable[[], list[Drive]]
+    health: HealthProvider | None
+    attached: list[AttachedProvider]
+    probe: PortProbe
+    smart: HealthOptions | None
+    relay_settings: RelaySettings
+    image_dir: Path
+    follow_interval: float = 0.25
+    clock: Callable[[], float] = time.monotonic
+    ports: list[str] = field(default_factory=list)
+    devices: list[Attached] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, **given: Unpack[ServiceChoices]) -> Services:
+        """The services with what is given, and the station's own providers for the rest."""
+        smart = given.get("smart", DEFAULT)
+        if isinstance(smart, str):
+            from station.health.watch import HealthOptions
+
+            smart = HealthOptions()
+        relay_settings = given.get("relay_settings")
+        if relay_settings is None:
+            from station.jobs.power import RelaySettings
+
+            relay_settings = RelaySettings()
+        health = given.get("health", DEFAULT)
+        virtual = given.get("virtual")
+        attached = given.get("attached")
+        scan = given.get("scan") or LocalDrives(default_virtual_providers() if virtual is None else virtual)
+        return cls(
+            store=given.get("store") or SessionStore(),
+            scan=scan,
+            health=default_health_provider() if isinstance(health, str) else health,
+            attached=list(default_attached_providers() if attached is None else attached),
+            probe=given.get("probe", probe_port),
+            smart=smart,
+            relay_settings=relay_settings,
+            image_dir=given.get("image_dir") or data_home() / "station" / "images",
+            follow_interval=given.get("follow_interval", 0.25),
+            clock=given.get("clock", time.monotonic),
+        )
+
+    def discovered(self, found: list[Attached], busy: set[str]) -> None:
+        """A discovery's answer replaces the last one's, except imagers busy with this app's own
+        hand-off: they cannot answer a probe, so they stay as last seen."""
+        kept = [a for a in self.devices if a.spec in busy and all(f.spec != a.spec for f in found)]
+        self.devices = found + kept
+
+    def attached_at(self, port: str, found: list[Attached]) -> None:
+        """Devices that answered at a port named by hand; the port is probed again at each rescan."""
+        if port not in self.ports:
+            self.ports.append(port)
+        self.devices = [a for a in self.devices if a.port != port] + found
