@@ -132,7 +132,7 @@ def cmd_image(a: argparse.Namespace, source=None, title: str | None = None) -> i
             try:
                 job.recover = recovery_from_args(a, job.source)
             except Refused:
-                job.source.close()
+                job.discard()
                 raise
     except Refused as e:
         return fail(str(e))

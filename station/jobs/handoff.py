@@ -382,8 +382,10 @@ def _check(driver, spec, source, dest, map_path, command, store, save_interval) 
     if os.path.isdir(map_path):
         raise Refused(f"mapfile {map_path} is a directory")
     rmap, new_map = load_map(map_path, sp.size, f"the drive on {sp.name} has {sp.size}")
-    return HandoffJob(
+    job = HandoffJob(
         driver=driver, spec=spec, description=desc, source=sp.name, dest=tp.name,
         map_path=map_path, rmap=rmap, new_map=new_map,
         command=command if command is not None else sys.argv, store=store, save_interval=save_interval,
     )  # fmt: skip
+    job.claim()  # one writer per mapfile (the caller closes the driver if this refuses)
+    return job

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 from station.core.ranges import intersect
 from station.core.record import SessionRecord
 from station.core.session import SessionStore
-from station.jobs.lifecycle import Ending, JobRun, Lifecycle, load_map
+from station.jobs.lifecycle import Ending, JobRun, Lifecycle, load_map, starting_holder
 from station.media.base import Refused, Sink, Source
+from station.media.locks import lock_for_writing
 from station.rescue.engine import Engine
 from station.rescue.mapfile import MapfileError, read_mapfile
 from station.rescue.options import RescueOptions
@@ -80,6 +81,9 @@ class ImageJob(Lifecycle):
         if hasattr(self.recover, "close"):
             self.recover.close()
 
+    def writes(self) -> list[str]:
+        return [self.map_path, self.dest]
+
     def busy(self) -> float:
         engine = self._engine
         return engine.read_outstanding() if engine is not None else 0.0
@@ -123,10 +127,21 @@ def prepare(
             source.close()
         raise Refused(str(e)) from None
     map_path = map_path or dest + ".map"
+    command = command if command is not None else sys.argv
+    try:  # one writer, first of all: a second job on this image or map hears who holds it
+        lock = lock_for_writing([map_path, dest], starting_holder(command))
+    except Refused:
+        if source is not None:
+            source.close()
+        raise
     virtual = source is not None
-    if not virtual:
-        check_job(source_path, dest, map_path, force=force)
-        source = open_source(source_path, direct=options.direct)
+    try:
+        if not virtual:
+            check_job(source_path, dest, map_path, force=force)
+            source = open_source(source_path, direct=options.direct)
+    except BaseException:
+        lock.release()
+        raise
     try:
         if virtual:
             _check_virtual_job(dest, map_path, force)
@@ -146,12 +161,14 @@ def prepare(
                 raise Refused("the rescue domain is empty")
     except BaseException:
         source.close()
+        lock.release()
         raise
-    return ImageJob(
-        source=source, dest=dest, options=options,
-        map_path=map_path, rmap=rmap, new_map=new_map,
-        command=command if command is not None else sys.argv, store=store, health=health,
+    job = ImageJob(
+        source=source, dest=dest, options=options, map_path=map_path, rmap=rmap, new_map=new_map,
+        command=command, store=store, health=health,
     )  # fmt: skip
+    job.hold(lock)
+    return job
 
 
 def _check_virtual_job(dest: str, map_path: str, force: bool) -> None:

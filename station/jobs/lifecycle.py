@@ -41,6 +41,7 @@ from station.core.exits import EXIT_OK, EXIT_STOPPED
 from station.core.record import JobKind, SessionRecord, SessionResult
 from station.core.session import Session, SessionStore
 from station.media.base import Refused
+from station.media.locks import WriterLock, lock_for_writing
 from station.rescue.engine import RunResult
 from station.rescue.mapfile import MapfileError, read_mapfile, write_mapfile
 from station.rescue.rescuemap import RescueMap, Status
@@ -75,6 +76,11 @@ class JobRun:
     def t(self) -> float:
         """Seconds since the work began: the time of the events the lifecycle emits."""
         return self.clock() - self.t0
+
+
+def starting_holder(command: list[str]) -> str:
+    """What a writer lock says of a job before it has a session."""
+    return f"a job starting (pid {os.getpid()}: {shlex.join(command)[:200] or 'station'})"
 
 
 def exit_status(outcome: str) -> int:
@@ -114,6 +120,7 @@ class Lifecycle(ABC):
     health: HealthOptions | None = None  # SMART before/during/after (None: off); inventory always
     session: Session | None = None  # from the moment `run` records it
     watch: SessionHealth | None = None  # while `run` runs: its SMART watch (a view may acknowledge a hold)
+    _lock: WriterLock | None = field(default=None, init=False, repr=False)
 
     # -- what a job says ----------------------------------------------------------------------
 
@@ -137,6 +144,35 @@ class Lifecycle(ABC):
         """Seconds the oldest read still in flight has taken (0.0: none), from any thread."""
         return 0.0
 
+    def writes(self) -> list[str]:
+        """Every path the job writes on this machine (its mapfile, its destinations): one writer each."""
+        return [self.map_path]
+
+    # -- one writer -----------------------------------------------------------------------------
+
+    def claim(self) -> None:
+        """Take the writer locks on `writes()`; Locked (exit 2) names the job that holds one.
+
+        prepare() calls it, so that a second job is refused before anything is created; `run`
+        holds the locks to its end and lets them go.
+        """
+        if self._lock is None:
+            self._lock = lock_for_writing(self.writes(), starting_holder(self.command))
+
+    def hold(self, lock: WriterLock) -> None:
+        """Keep a lock taken before the job was made (prepare() takes it first of all)."""
+        self._lock = lock
+
+    def discard(self) -> None:
+        """A prepared job that will not run: let go of what it holds (its source, its locks)."""
+        self.close()
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
     # -- the lifecycle --------------------------------------------------------------------------
 
     def run(
@@ -147,14 +183,31 @@ class Lifecycle(ABC):
         control: RunControl | None = None,
     ) -> RunResult:
         """Map, destination, session, the work, the record's end; returns how it ended."""
-        from station.health.watch import SessionHealth
-
         control = control or RunControl(cancel)  # a view's stop also cuts short SMART readings
         started = time.time()
         cmdline = shlex.join(self.command)
 
         def save_map(m: RescueMap) -> None:
             write_mapfile(self.map_path, m, command_line=cmdline, start_time=started)
+
+        try:
+            self.claim()
+        except BaseException:
+            self.close()
+            raise
+        try:
+            return self._run(emit, control, clock, save_map)
+        finally:
+            self._release()
+
+    def _run(
+        self,
+        emit: Callable[[Event], None],
+        control: RunControl,
+        clock: Callable[[], float],
+        save_map: Callable[[RescueMap], None],
+    ) -> RunResult:
+        from station.health.watch import SessionHealth
 
         self._take(save_map)
         try:
@@ -165,6 +218,8 @@ class Lifecycle(ABC):
         except BaseException:
             self.close()
             raise
+        if self._lock is not None:
+            self._lock.describe(f"session {session.id} (pid {os.getpid()}: {shlex.join(self.command)[:200]})")
         log = _Log(session, emit)
         run = JobRun(session, log, control, clock, save_map, clock())
         try:
@@ -190,6 +245,8 @@ class Lifecycle(ABC):
             raise Refused(f"cannot write the mapfile {self.map_path}: {e.strerror}") from None
         try:
             self.open()
+            if self._lock is not None:  # a destination created just now: its inode too
+                self._lock.add(self.writes())
         except BaseException:
             if self.new_map:
                 Path(self.map_path).unlink(missing_ok=True)

@@ -137,7 +137,7 @@ def test_sigkill_at_random_moments_then_resume(kit, source, tmp_path, seed):
     args = ["image", "-q", "--save-interval", SAVE_INTERVAL, "-H", testmap, src, img, mapfile]
     rng = random.Random(seed)
     rescued_before: list[tuple[int, int]] = []
-    history: list[int] = []
+    history: list[tuple[int, int]] = []
     kills = 0
     finished_early = False
     for i in range(KILLS):
@@ -163,10 +163,11 @@ def test_sigkill_at_random_moments_then_resume(kit, source, tmp_path, seed):
         rescued_now = kit.ranges(m, "+")
         assert kit.covered(rescued_before, rescued_now), f"kill {i} (after {delay:.3f} s) lost rescued data"
         rescued_before = rescued_now
-        history.append(m.summary().rescued)
+        history.append((m.summary().rescued, m.summary().pending))  # scraping shrinks what is pending
         print(
             f"run {i}: {'killed' if not finished_early else 'finished'} after {delay:.3f} s; map: "
-            f"{m.phase.label} pass {m.pass_}, rescued {history[-1]}, {len(m)} blocks"
+            f"{m.phase.label} pass {m.pass_}, rescued {history[-1][0]}, pending {history[-1][1]}, "
+            f"{len(m)} blocks"
         )
         bak = mapfile.with_name(mapfile.name + ".bak")
         if bak.exists():

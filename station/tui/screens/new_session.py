@@ -282,7 +282,7 @@ class NewSessionScreen(StationScreen):
         self.app.call_from_thread(self._relay_attached, job, target)
 
     def _relay_refused(self, job: ImageJob, text: str) -> None:
-        job.source.close()  # prepare() created nothing: the map is only written when a job runs
+        job.discard()  # prepare() created nothing: the map is only written when a job runs
         self.query_one("#start", Button).disabled = False
         self.error(text)
 
@@ -302,9 +302,7 @@ class NewSessionScreen(StationScreen):
             if yes:
                 self._go(job)
             else:
-                job.source.close()
-                if job.recover is not None and hasattr(job.recover, "close"):
-                    job.recover.close()
+                job.discard()  # its source, its relay and its writer locks
                 self.error("nothing was written")
 
         word = target.name or Path(target.path).name
@@ -391,7 +389,7 @@ class NewSessionScreen(StationScreen):
                 title = f"{self.source.label} ({job.spec} {job.source}) → {job.dest}"
                 self.station.start_job(job, title, self.source.path, drive=self.source)
             else:
-                job.driver.close()
+                job.discard()
                 self.error("nothing was started")
 
         self.app.push_screen(

@@ -1,0 +1,160 @@
+"""One writer: an image, a map and a target drive belong to one running job at a time.
+
+A job takes a `WriterLock` on everything it will write before it writes anything (when it is
+prepared), and holds it for its whole run.  The locks are `flock(2)` locks on small files in a
+machine-wide directory, so:
+
+* the kernel drops them when the process dies, kill -9 included: nothing is ever stale;
+* every Station process on the machine sees them, whatever its user or XDG_DATA_HOME;
+* a path is locked under every name that can reach the same thing: its real path (the file may
+  not exist yet), and once it exists its inode (hard links, bind mounts) or, for a block
+  device, its device number (/dev/sdb and /dev/disk/by-id/... are one drive).
+
+A lock file holds one line saying who holds it (session, pid, command), so that a second job is
+refused naming the first.  Lock files are left in place when released: removing them would race
+with a job taking the same lock, and an unlocked file means nothing.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import os
+import stat
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from station.media.base import Refused
+
+LOCK_DIRS = ("/run/lock/station", os.path.join(tempfile.gettempdir(), "station-locks"))
+
+
+class Locked(Refused):
+    """Something this job would write is held by another running job (exit status 2)."""
+
+
+def lock_dir() -> str:
+    """The first usable machine-wide lock directory (created world-writable and sticky, as /tmp)."""
+    for d in LOCK_DIRS:
+        try:
+            os.makedirs(d, exist_ok=True)
+            if os.stat(d).st_uid == os.getuid():
+                os.chmod(d, 0o1777)
+            if os.access(d, os.W_OK | os.X_OK):
+                return d
+        except OSError:
+            continue
+    raise Refused(f"no directory for writer locks ({', '.join(LOCK_DIRS)}): cannot guarantee one writer")
+
+
+def lock_keys(path: str) -> list[tuple[str, str]]:
+    """(key, what it names) for every name under which `path` must be locked."""
+    real = os.path.realpath(path)
+    keys = [("path-" + hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:32], real)]
+    try:
+        st = os.stat(real)
+    except OSError:
+        return keys
+    if stat.S_ISBLK(st.st_mode):
+        keys.append((f"blk-{os.major(st.st_rdev)}-{os.minor(st.st_rdev)}", real))
+    elif stat.S_ISREG(st.st_mode):
+        keys.append((f"ino-{st.st_dev}-{st.st_ino}", real))
+    return keys
+
+
+@dataclass
+class WriterLock:
+    """The locks one job holds; released with `release()` (or when the process ends)."""
+
+    holder: str
+    fds: dict[str, int] = field(default_factory=dict)  # key -> open lock file
+
+    def add(self, paths: Iterable[str]) -> None:
+        """Lock more names: e.g. a destination's inode once the job has created it."""
+        d = lock_dir()
+        for path in paths:
+            for key, name in lock_keys(path):
+                if key in self.fds:
+                    continue
+                file = os.path.join(d, key + ".lock")
+                fd = _open_lock_file(file, name)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError as e:
+                    os.close(fd)
+                    if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                        raise Locked(f"refusing: {name} is being written by {_holder_of(file)}") from None
+                    raise Refused(f"cannot take the writer lock for {name}: {e.strerror}") from None
+                self.fds[key] = fd
+                _write_holder(fd, self.holder)
+
+    def describe(self, holder: str) -> None:
+        """Say who holds the locks now (a session id, once the job has one)."""
+        self.holder = holder
+        for fd in self.fds.values():
+            _write_holder(fd, holder)
+
+    def release(self) -> None:
+        for fd in self.fds.values():
+            try:
+                os.close(fd)  # closing the only descriptor drops the flock
+            except OSError:
+                pass
+        self.fds.clear()
+
+    @property
+    def held(self) -> bool:
+        return bool(self.fds)
+
+
+def _write_holder(fd: int, holder: str) -> None:
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (holder.replace("\n", " ") + "\n").encode("utf-8", "replace"), 0)
+    except OSError:
+        pass  # the lock holds without its description
+
+
+def _holder_of(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read(500).strip()
+    except OSError:
+        text = ""
+    return text or "another job"
+
+
+def _open_lock_file(file: str, name: str) -> int:
+    """The lock file, read-write (ours, or anyone's: 0666) or read-only (flock needs no more)."""
+    flags = os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(file, os.O_RDWR | flags, 0o666)
+    except PermissionError:
+        try:
+            return os.open(file, os.O_RDONLY | flags)
+        except OSError as e:
+            raise Refused(f"cannot take the writer lock for {name}: {e.strerror}") from None
+    except OSError as e:
+        raise Refused(f"cannot take the writer lock for {name}: {e.strerror}") from None
+    try:
+        if os.fstat(fd).st_uid == os.getuid():
+            os.fchmod(fd, 0o666)  # another user's job must be able to take it after us
+    except OSError:
+        pass
+    return fd
+
+
+def lock_for_writing(paths: Iterable[str], holder: str) -> WriterLock:
+    """Lock every path for this job; Locked (naming the other job) if any is held, nothing kept.
+
+    `holder`: one line saying who we are, e.g. "station image (pid 1234)".
+    """
+    lock = WriterLock(holder)
+    try:
+        lock.add(paths)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
