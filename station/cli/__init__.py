@@ -24,6 +24,7 @@ COMMAND_MODULES: list[str] = [
     "station.cli.sim",
     "station.cli.fs",
     "station.cli.catalog",
+    "station.cli.report",
 ]
 
 
