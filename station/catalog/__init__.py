@@ -9,7 +9,7 @@ opening (station.catalog.sync), and can be deleted or rebuilt at any time.  See
 docs/formats/catalog.md for the tables and docs/architecture.md for the choices.
 """
 
-from station.catalog.catalog import Catalog, ImageQuery
+from station.catalog.catalog import Catalog, ImageQuery, parse_since
 from station.catalog.db import CatalogError
 from station.catalog.entries import ImageEntry, Restore, SessionEntry, Source, Verification
 from station.catalog.labels import LabelEdit, Labels
@@ -27,4 +27,5 @@ __all__ = [
     "Source",
     "SyncReport",
     "Verification",
+    "parse_since",
 ]

@@ -12,9 +12,11 @@ One object per thread (a connection is not shared between threads); opening cost
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -32,6 +34,20 @@ from station.catalog.schema import migrate
 from station.catalog.search import like_patterns, refresh_search
 from station.catalog.sync import SyncReport, marks, put_labels, rebuild, sync
 from station.core.session import SessionStore
+
+SINCE_FORMS = "YYYY-MM-DD, YYYY-MM-DDTHH:MM (local time), or Nd (N days ago)"
+
+
+def parse_since(text: str, now: float | None = None) -> float:
+    """A date as `--since` and the images screen take it, in seconds since the epoch; ValueError
+    in one line for anything else."""
+    m = re.fullmatch(r"\s*(\d+)\s*d\s*", text)
+    if m:
+        return (now if now is not None else time.time()) - int(m[1]) * 86400
+    try:
+        return datetime.fromisoformat(text.strip()).timestamp()  # naive: local time
+    except ValueError:
+        raise ValueError(f"--since {text!r}: not a date ({SINCE_FORMS})") from None
 
 
 @dataclass(frozen=True)

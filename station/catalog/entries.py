@@ -21,6 +21,11 @@ def iso(t: float | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%S", local) + f"{z[:3]}:{z[3:]}"
 
 
+def local_time(t: float | None) -> str:
+    """A time as lists show it: 2025-03-01 14:05 (local time), "-" when unknown."""
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t)) if t else "-"
+
+
 def _json(text: str | None, default: Any) -> Any:
     if not text:
         return default
@@ -210,6 +215,22 @@ class SessionEntry:
             hashes=_json(hashes, {}), smart_before=smart_before, smart_after=smart_after,
             image_id=image_id, case=case,
         )  # fmt: skip
+
+    def line(self, image_path: str | None = None) -> str:
+        """One line of a drive's history: when, which session, what it did, to where, the case."""
+        from station.core.units import fmt_bytes
+
+        figures = ""
+        if self.rescued is not None and self.size:
+            figures = (
+                f"rescued {fmt_bytes(self.rescued)} of {fmt_bytes(self.size)}, bad {fmt_bytes(self.bad or 0)}"
+            )
+        dest = image_path or (self.destinations[0] if self.destinations else "")
+        where = f" -> {dest}" if dest else ""
+        case = f"  case {self.case}" if self.case else ""
+        return (
+            f"{local_time(self.started)}  {self.id}  {self.kind:<8} {self.state:<11} {figures}{where}{case}"
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

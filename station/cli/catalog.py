@@ -10,16 +10,13 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import re
-import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from station.cli.common import fail
 
 if TYPE_CHECKING:
-    from station.catalog import ImageEntry, SessionEntry
+    from station.catalog import ImageEntry
 
 SINCE_HELP = "created on or after DATE: YYYY-MM-DD, YYYY-MM-DDTHH:MM (local time), or Nd (N days ago)"
 
@@ -96,26 +93,17 @@ def _catalog_command(func: Callable[[argparse.Namespace], int]) -> Callable[[arg
     return run
 
 
-def parse_since(text: str, now: float | None = None) -> float:
-    """Seconds since the epoch for --since; ValueError in one line for anything else."""
-    m = re.fullmatch(r"\s*(\d+)\s*d\s*", text)
-    if m:
-        return (now if now is not None else time.time()) - int(m[1]) * 86400
-    try:
-        return datetime.fromisoformat(text.strip()).timestamp()  # naive: local time
-    except ValueError:
-        raise ValueError(f"--since {text!r}: not a date ({SINCE_HELP.split(': ', 1)[1]})") from None
-
-
 def when(t: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t)) if t else "-"
+    from station.catalog.entries import local_time
+
+    return local_time(t)
 
 
 # -- station images ---------------------------------------------------------------------------------
 
 
 def cmd_images(a: argparse.Namespace) -> int:
-    from station.catalog import Catalog, ImageQuery
+    from station.catalog import Catalog, ImageQuery, parse_since
 
     since = parse_since(a.since) if a.since is not None else None
     query = ImageQuery(search=a.search, serial=a.serial, case=a.case, since=since)
@@ -198,19 +186,8 @@ def cmd_drive(a: argparse.Namespace) -> int:
         f"{'s' if len(sessions) != 1 else ''}, first {when(first.started)}, last {when(sessions[-1].started)}"
     )
     for s in sessions:
-        print("  " + session_line(s, paths.get(s.image_id)))
+        print("  " + s.line(paths.get(s.image_id)))
     return 0
-
-
-def session_line(s: SessionEntry, image_path: str | None) -> str:
-    from station.core.units import fmt_bytes
-
-    figures = ""
-    if s.rescued is not None and s.size:
-        figures = f"rescued {fmt_bytes(s.rescued)} of {fmt_bytes(s.size)}, bad {fmt_bytes(s.bad or 0)}"
-    where = f" -> {image_path}" if image_path else (f" -> {s.destinations[0]}" if s.destinations else "")
-    case = f"  case {s.case}" if s.case else ""
-    return f"{when(s.started)}  {s.id}  {s.kind:<8} {s.state:<11} {figures}{where}{case}"
 
 
 # -- station catalog --------------------------------------------------------------------------------

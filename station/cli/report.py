@@ -29,13 +29,6 @@ def register(sub) -> None:
     rp.set_defaults(func=cmd_report)
 
 
-def default_report_path(image_id: str) -> Path:
-    """Where a report goes when no file is named: $XDG_DATA_HOME/station/reports/IMAGE.html."""
-    from station.core.session import data_home
-
-    return data_home() / "station" / "reports" / f"{image_id}.html"
-
-
 def _check_out(path: Path | None, what: str) -> str | None:
     """Why this output path cannot be written (None: it can)."""
     if path is None:
@@ -54,7 +47,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     import sqlite3
 
     from station.catalog import Catalog, CatalogError
-    from station.report import RenderError, build_report, write_report
+    from station.report import RenderError, build_report, default_report_path, write_report
 
     outs = {"html": a.html, "json": a.json, "pdf": a.pdf}
     for what, path in outs.items():

@@ -19,7 +19,18 @@ from station.report.chromium import ChromiumMissing, RenderError, find_chromium,
 from station.report.html import render_html
 from station.report.model import Report, build_report
 
-__all__ = ["ChromiumMissing", "RenderError", "Report", "build_report", "render_html", "write_report"]
+__all__ = [
+    "ChromiumMissing", "RenderError", "Report", "build_report", "default_report_path", "render_html",
+    "write_report",
+]  # fmt: skip
+
+
+def default_report_path(image_id: str) -> Path:
+    """Where a report goes when no file is named (the CLI's default, the workstation's):
+    $XDG_DATA_HOME/station/reports/IMAGE.html."""
+    from station.core.session import data_home
+
+    return data_home() / "station" / "reports" / f"{image_id}.html"
 
 
 def _write(path: Path, text: str) -> None:

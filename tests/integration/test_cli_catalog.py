@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
+from catalogkit import add_session
 
 from station.core.session import SessionStore
-from tests.catalogkit import add_session
 
 SIZE = 1024 * 1024
 DAMAGE = [(0x8000, 0x200, "-"), (0x40000, 0x1000, "*")]

@@ -11,10 +11,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from fsimages import ext_truth, have, make_ext
 
 from station.report.chromium import screenshot
 from station.report.svg import COLOURS
-from tests.fsimages import ext_truth, have, make_ext
 
 MiB = 1024 * 1024
 FILES = {"/docs/thesis.txt": 300_000, "/docs/notes.txt": 20_000, "/photos/cat.jpg": 150_000}

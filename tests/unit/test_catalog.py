@@ -9,12 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
+from catalogkit import GB, add_session, store_at
 
 from station.catalog import Catalog, CatalogError, ImageQuery, LabelEdit
 from station.catalog.facts import event_figures
 from station.catalog.labels import LABEL_FILE
 from station.core.session import SessionStore, changes_path
-from tests.catalogkit import GB, add_session, store_at
 
 T0 = 1_700_000_000.0  # 2023-11-14
 

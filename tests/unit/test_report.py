@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from catalogkit import add_session, store_at
 
 from station.catalog import Catalog, LabelEdit
 from station.report import build_report, render_html, write_report
@@ -16,7 +17,6 @@ from station.report.model import MAX_BAD_AREAS, phases
 from station.report.svg import COLOURS
 from station.rescue.mapfile import write_mapfile
 from station.rescue.rescuemap import RescueMap, Status
-from tests.catalogkit import add_session, store_at
 
 T0 = 1_700_000_000.0
 SIZE = 8 * 1024 * 1024
