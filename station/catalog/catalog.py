@@ -107,9 +107,29 @@ class Catalog:
     # -- images ----------------------------------------------------------------------------------------
 
     def images(self, query: ImageQuery | None = None) -> list[ImageEntry]:
-        """The images that match, newest first."""
+        """The images that match, newest first (at most `query.limit`)."""
         q = query or ImageQuery()
-        where, params = ["1 = 1"], []
+        where, params = self._where(q)
+        limit = f" LIMIT {int(q.limit)}" if q.limit else ""
+        rows = self.db.rows(
+            f"SELECT {IMAGE_COLUMNS} FROM images i LEFT JOIN labels l ON l.image_id = i.id "
+            f"WHERE {where} ORDER BY i.created DESC, i.id DESC{limit}",
+            params,
+        )
+        return self._with_tags(rows)
+
+    def count_images(self, query: ImageQuery | None = None) -> int:
+        """How many images match (all of them without a query), whatever the limit."""
+        where, params = self._where(query or ImageQuery())
+        row = self.db.one(
+            f"SELECT count(*) FROM images i LEFT JOIN labels l ON l.image_id = i.id WHERE {where}", params
+        )
+        return int(row[0]) if row else 0
+
+    @staticmethod
+    def _where(q: ImageQuery) -> tuple[str, list[object]]:
+        where: list[str] = ["1 = 1"]
+        params: list[object] = []
         for pattern in like_patterns(q.search or ""):
             where.append("i.search LIKE ? ESCAPE '\\'")
             params.append(pattern)
@@ -122,17 +142,7 @@ class Catalog:
         if q.since is not None:
             where.append("i.created >= ?")
             params.append(q.since)
-        limit = f" LIMIT {int(q.limit)}" if q.limit else ""
-        rows = self.db.rows(
-            f"SELECT {IMAGE_COLUMNS} FROM images i LEFT JOIN labels l ON l.image_id = i.id "
-            f"WHERE {' AND '.join(where)} ORDER BY i.created DESC, i.id DESC{limit}",
-            params,
-        )
-        return self._with_tags(rows)
-
-    def count_images(self) -> int:
-        row = self.db.one("SELECT count(*) FROM images")
-        return int(row[0]) if row else 0
+        return " AND ".join(where), params
 
     def image(self, image_id: str) -> ImageEntry | None:
         rows = self.db.rows(

@@ -92,13 +92,19 @@ class ImageEntry:
     pending: int | None
     read_errors: int | None
     bad_areas: int | None
-    hashes: dict[str, str]
+    hashes_json: str | None  # parsed when asked for: a list of thousands of images rarely needs them
     case: str = ""
     customer: str = ""
     label: str = ""
     note: str = ""
     tags: tuple[str, ...] = ()
     last_verified: bool | None = field(default=None, compare=False)
+
+    @property
+    def hashes(self) -> dict[str, str]:
+        """{"sha256": hex, "md5": hex, ...} of the whole image, as its newest run computed them."""
+        found = _json(self.hashes_json, {})
+        return found if isinstance(found, dict) else {}
 
     @classmethod
     def from_row(
@@ -112,7 +118,7 @@ class ImageEntry:
             updated=updated, last_session=last, sessions=sessions or 0, state=state,
             replaced=bool(replaced), source=Source(model, serial, firmware, capacity, src_path),
             mapfile=mapfile, rescued=rescued, bad=bad, pending=pending, read_errors=read_errors,
-            bad_areas=bad_areas, hashes=_json(hashes, {}), case=case or "", customer=customer or "",
+            bad_areas=bad_areas, hashes_json=hashes, case=case or "", customer=customer or "",
             label=label or "", note=note or "", tags=tags, last_verified=last_verified,
         )  # fmt: skip
 

@@ -103,7 +103,7 @@ class ImagesScreen(StationScreen):
         try:
             with opener() as cat:
                 images = cat.images(query)
-                matched = len(images) if len(images) < SHOWN else len(cat.images(_unlimited(query)))
+                matched = len(images) if len(images) < SHOWN else cat.count_images(query)
                 history = cat.drive_sessions(query.serial) if query.serial else []
         except (CatalogError, OSError) as e:
             self.app.call_from_thread(self._failed, str(e))
@@ -240,10 +240,6 @@ class ImagesScreen(StationScreen):
 
     def action_restore(self) -> None:
         self._action("restore", "restoring an image")
-
-
-def _unlimited(q: ImageQuery) -> ImageQuery:
-    return ImageQuery(search=q.search, serial=q.serial, case=q.case, since=q.since)
 
 
 def row_cells(i: ImageEntry) -> tuple[str, ...]:
