@@ -23,6 +23,13 @@ from collections.abc import Callable
 
 from station.catalog.db import CatalogError, Database
 
+# What a verification or a restore says first: which session, and which image (by its path, on
+# which host, and the image found there when it ran).
+_READ_BY_SESSION = (
+    "id TEXT PRIMARY KEY, session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE, "
+    "host TEXT, path TEXT, image_id TEXT"
+)
+
 V1_TABLES = (
     """CREATE TABLE schema_version (version INTEGER NOT NULL)""",
     """CREATE TABLE catalog_state (name TEXT PRIMARY KEY, value TEXT)""",
@@ -102,24 +109,16 @@ V1_TABLES = (
         sha256 TEXT,
         md5 TEXT
     )""",
-    """CREATE TABLE verifications (
-        id TEXT PRIMARY KEY,
-        session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
-        host TEXT,
-        path TEXT,
-        image_id TEXT,
+    f"""CREATE TABLE verifications (
+        {_READ_BY_SESSION},
         at DOUBLE PRECISION,
         ok INTEGER,
         method TEXT,
         detail TEXT,
         data TEXT
     )""",
-    """CREATE TABLE restores (
-        id TEXT PRIMARY KEY,
-        session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
-        host TEXT,
-        path TEXT,
-        image_id TEXT,
+    f"""CREATE TABLE restores (
+        {_READ_BY_SESSION},
         target TEXT,
         target_model TEXT,
         target_serial TEXT,

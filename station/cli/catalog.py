@@ -21,28 +21,39 @@ if TYPE_CHECKING:
 SINCE_HELP = "created on or after DATE: YYYY-MM-DD, YYYY-MM-DDTHH:MM (local time), or Nd (N days ago)"
 
 
+COMMANDS = {  # name: (one line for `station --help`, the description for `station NAME --help`)
+    "images": (
+        "the images in the catalog: find them by text, drive, case or date",
+        "Every image this station made, newest first, with its drive, case and label. Sessions already "
+        "in the store are imported on first use; new ones as soon as they are saved.",
+    ),
+    "label": (
+        "set an image's case number, customer, label, tags and note",
+        "Label the image IMAGE_OR_SESSION names (an image path, or the id of a session that wrote or "
+        "read it). Without options, print its labels. An empty value clears a field.",
+    ),
+    "drive": (
+        "every session of a drive, by its serial number, oldest first",
+        "Every session of the drive with serial SERIAL, oldest first: was it here before?",
+    ),
+    "catalog": (
+        "where the catalog is and what it holds; `rebuild` recreates it from the session store",
+        "Without an action: the catalog's place and counts. `rebuild`: forget everything and import the "
+        "session store again (labels are kept with the sessions, so none is lost).",
+    ),
+}
+
+
 def register(sub) -> None:
-    im = sub.add_parser(
-        "images",
-        help="the images in the catalog: find them by text, drive, case or date",
-        description="Every image this station made, newest first, with its drive, case and label. "
-        "Sessions already in the store are imported on first use; new ones as soon as they are saved.",
-    )
-    im.add_argument("--json", action="store_true", help="one JSON array, an object per image")
+    im = _command(sub, "images", cmd_images, json_help="one JSON array, an object per image")
     im.add_argument(
         "--search", metavar="TEXT", help="every word somewhere: path, drive, case, customer, label, tag"
     )
     im.add_argument("--serial", metavar="S", help="images of the drive with this serial number")
     im.add_argument("--case", metavar="C", help="images of this case or ticket number")
     im.add_argument("--since", metavar="DATE", help=SINCE_HELP)
-    im.set_defaults(func=_catalog_command(cmd_images))
 
-    lb = sub.add_parser(
-        "label",
-        help="set an image's case number, customer, label, tags and note",
-        description="Label the image IMAGE_OR_SESSION names (an image path, or the id of a session that "
-        "wrote or read it). Without options, print its labels. An empty value clears a field.",
-    )
+    lb = _command(sub, "label", cmd_label, json_help="print the image as `station images --json` does")
     lb.add_argument("target", metavar="IMAGE_OR_SESSION")
     lb.add_argument("--case", metavar="C", help="case or ticket number")
     lb.add_argument("--customer", metavar="NAME")
@@ -50,47 +61,47 @@ def register(sub) -> None:
     lb.add_argument("--tag", metavar="T", action="append", default=[], help="add a tag (again for more)")
     lb.add_argument("--untag", metavar="T", action="append", default=[], help="remove a tag")
     lb.add_argument("--note", metavar="TEXT")
-    lb.add_argument("--json", action="store_true", help="print the image as `station images --json` does")
-    lb.set_defaults(func=_catalog_command(cmd_label))
 
-    dr = sub.add_parser(
-        "drive",
-        help="every session of a drive, by its serial number, oldest first",
-        description="Every session of the drive with serial SERIAL, oldest first: was it here before?",
-    )
+    dr = _command(sub, "drive", cmd_drive, json_help="one JSON array, an object per session")
     dr.add_argument("serial", metavar="SERIAL")
-    dr.add_argument("--json", action="store_true", help="one JSON array, an object per session")
-    dr.set_defaults(func=_catalog_command(cmd_drive))
 
-    ca = sub.add_parser(
-        "catalog",
-        help="where the catalog is and what it holds; `rebuild` recreates it from the session store",
-        description="Without an action: the catalog's place and counts. `rebuild`: forget everything and "
-        "import the session store again (labels are kept with the sessions, so none is lost).",
-    )
+    ca = _command(sub, "catalog", cmd_catalog)
     ca.add_argument("action", nargs="?", choices=["info", "rebuild"], default="info")
-    ca.set_defaults(func=_catalog_command(cmd_catalog))
 
 
-def _catalog_command(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Refusals and the catalog's own errors become one line and exit status 2."""
+def _command(
+    sub, name: str, func: Callable[[argparse.Namespace], int], json_help: str | None = None
+) -> argparse.ArgumentParser:
+    summary, description = COMMANDS[name]
+    p = sub.add_parser(name, help=summary, description=description)
+    p.set_defaults(func=functools.partial(guarded, func))
+    if json_help:
+        p.add_argument("--json", action="store_true", help=json_help)
+    return p
 
-    @functools.wraps(func)
-    def run(a: argparse.Namespace) -> int:
-        import sqlite3
 
-        from station.catalog import CatalogError
+def guarded(func: Callable[[argparse.Namespace], int], a: argparse.Namespace) -> int:
+    """Run a command; what the catalog, a lookup or the report refuse is one line, exit 2."""
+    try:
+        return func(a)
+    except Exception as e:
+        return refusal(e)
 
-        try:
-            return func(a)
-        except BrokenPipeError:
-            raise
-        except (CatalogError, LookupError, ValueError) as e:
-            return fail(" ".join(str(e).split()))
-        except (sqlite3.Error, OSError) as e:
-            return fail(f"catalog: {type(e).__name__}: {' '.join(str(e).split())}")
 
-    return run
+def refusal(e: Exception) -> int:
+    """One line for what the catalog, a lookup or the report refused; anything else goes on."""
+    import sqlite3
+
+    from station.catalog import CatalogError
+    from station.report.chromium import RenderError
+
+    if isinstance(e, BrokenPipeError):
+        raise e  # station.cli.main: the reader left
+    if isinstance(e, CatalogError | LookupError | ValueError | RenderError):
+        return fail(" ".join(str(e).split()))
+    if isinstance(e, sqlite3.Error | OSError):
+        return fail(f"catalog: {type(e).__name__}: {' '.join(str(e).split())}")
+    raise e
 
 
 def when(t: float | None) -> str:

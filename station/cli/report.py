@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 from pathlib import Path
 
+from station.cli.catalog import guarded
 from station.cli.common import fail
 
 
@@ -26,7 +28,7 @@ def register(sub) -> None:
         action="store_true",
         help="do not look for the files hit (a slow walk of big filesystems)",
     )
-    rp.set_defaults(func=cmd_report)
+    rp.set_defaults(func=functools.partial(guarded, cmd_report))
 
 
 def _check_out(path: Path | None, what: str) -> str | None:
@@ -44,10 +46,8 @@ def _check_out(path: Path | None, what: str) -> str | None:
 
 
 def cmd_report(a: argparse.Namespace) -> int:
-    import sqlite3
-
-    from station.catalog import Catalog, CatalogError
-    from station.report import RenderError, build_report, default_report_path, write_report
+    from station.catalog import Catalog
+    from station.report import build_report, default_report_path, write_report
 
     outs = {"html": a.html, "json": a.json, "pdf": a.pdf}
     for what, path in outs.items():
@@ -56,19 +56,14 @@ def cmd_report(a: argparse.Namespace) -> int:
             return fail(why)
     if len({p.resolve() for p in outs.values() if p is not None}) < sum(p is not None for p in outs.values()):
         return fail("give each of --html, --json and --pdf its own file")
-    try:
-        with Catalog.open() as cat:
-            image = cat.resolve(a.target)
-            report = build_report(cat, image, files=not a.no_files)
-        html = a.html
-        if html is None and a.json is None and a.pdf is None:
-            html = default_report_path(image.id)
-            html.parent.mkdir(parents=True, exist_ok=True)
-        written = write_report(report, html=html, json=a.json, pdf=a.pdf)
-    except (CatalogError, LookupError, RenderError) as e:
-        return fail(" ".join(str(e).split()))
-    except (OSError, sqlite3.Error) as e:
-        return fail(f"report: {type(e).__name__}: {' '.join(str(e).split())}")
+    with Catalog.open() as cat:
+        image = cat.resolve(a.target)
+        report = build_report(cat, image, files=not a.no_files)
+    html = a.html
+    if html is None and a.json is None and a.pdf is None:
+        html = default_report_path(image.id)
+        html.parent.mkdir(parents=True, exist_ok=True)
+    written = write_report(report, html=html, json=a.json, pdf=a.pdf)
     for path in written:
         print(path)
     return 0
