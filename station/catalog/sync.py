@@ -205,7 +205,16 @@ def rebuild(db: Database, root: Path) -> SyncReport:
 
 
 def _apply(db: Database, facts: list[SessionFacts], gone: list[str], host: str) -> None:
-    """Replace the rows of these sessions, drop those of the gone ones, recompute their images."""
+    """Replace the rows of these sessions, drop those of the gone ones, recompute their images.
+
+    Facts older than what another process stored meanwhile (its directory's mtime is newer) are
+    dropped: two syncs racing never leave the older reading in the catalog.
+    """
+    if facts:
+        stored: dict[str, int] = {}
+        for chunk in chunks([f.id for f in facts], 500):
+            stored.update(db.rows(f"SELECT id, seen FROM sessions WHERE id IN ({marks(len(chunk))})", chunk))
+        facts = [f for f in facts if (stored.get(f.id) or 0) <= f.seen]
     ids = [f.id for f in facts] + list(gone)
     places: set[Place] = set()
     for chunk in chunks(ids, 500):

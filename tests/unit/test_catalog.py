@@ -252,3 +252,22 @@ def test_a_catalog_that_is_not_a_database_is_refused_in_one_line(store, tmp_path
     (tmp_path / "catalog.sqlite").write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(CatalogError, match="not a catalog"):
         open_catalog(store, tmp_path)
+
+
+def test_an_older_reading_never_replaces_a_newer_one(store, tmp_path):
+    """Two processes syncing at once: the one that read a record first may write last."""
+    from station.catalog.facts import read_facts
+    from station.catalog.sync import _apply
+
+    s = add_session(store, "/img/a.img", started=T0, state="stopped")
+    with open_catalog(store, tmp_path) as cat:
+        (seen,) = cat.db.one("SELECT seen FROM sessions WHERE id = ?", (s.id,))
+        old = read_facts(store.root, s.id, seen + 1)
+        s.record.state = "finished"
+        s.save()
+        new = read_facts(store.root, s.id, seen + 2)
+        with cat.db.write():
+            _apply(cat.db, [new], [], "here")
+        with cat.db.write():
+            _apply(cat.db, [old], [], "here")
+        assert cat.db.one("SELECT state, seen FROM sessions WHERE id = ?", (s.id,)) == ("finished", seen + 2)
