@@ -9,6 +9,7 @@ that cannot be reopened ends the run.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from station.core.events import Event, Notice, PowerCycled, SourceReopened
 from station.media.base import Source
@@ -19,23 +20,16 @@ class RecoveryFailed(Exception):
     """Raised by a `recover` hook that could not bring the source back; the message says why."""
 
 
+@dataclass
 class Recovery:
     """Reopens the source and power-cycles it through the hook, counting the cycles."""
 
-    def __init__(
-        self,
-        source: Source,
-        hook: Callable[[str], str] | None,
-        reopen_on_error: bool,
-        emit: Callable[[Event], None],
-        t: Callable[[], float],
-    ) -> None:
-        self.source = source
-        self.hook = hook
-        self.reopen_on_error = reopen_on_error  # reopen after every read error, not only hangs
-        self.emit = emit
-        self.t = t
-        self.power_cycles = 0
+    source: Source
+    hook: Callable[[str], str] | None
+    reopen_on_error: bool  # reopen after every read error, not only after hangs
+    emit: Callable[[Event], None]
+    t: Callable[[], float]
+    power_cycles: int = 0
 
     def reopen(self, reason: str) -> bool:
         """Reopen the source; power-cycle it if it cannot be.  True when it took a power cycle."""

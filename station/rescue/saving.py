@@ -4,6 +4,7 @@ finished what the destination does not hold yet.  If the sync fails, the old map
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from station.core.events import Event, MapSaved, Notice
 from station.media.base import Sink
@@ -23,28 +24,19 @@ _SAVE_FAILED = (
 )
 
 
+@dataclass
 class MapSaver:
     """Syncs the sink, then hands the map to the caller's `save_map` (which writes the mapfile)."""
 
-    def __init__(
-        self,
-        sink: Sink,
-        rmap: RescueMap,
-        save_map: Callable[[RescueMap], None] | None,
-        map_path: str,
-        clock: Callable[[], float],
-        emit: Callable[[Event], None],
-        t: Callable[[], float],
-    ) -> None:
-        self.sink = sink
-        self.map = rmap
-        self.save_map = save_map
-        self.map_path = map_path
-        self.clock = clock
-        self.emit = emit
-        self.t = t
-        self.last_save = 0.0
-        self.error = ""  # why the last failed save failed, for the run's result
+    sink: Sink
+    map: RescueMap
+    save_map: Callable[[RescueMap], None] | None
+    map_path: str
+    clock: Callable[[], float]
+    emit: Callable[[Event], None]
+    t: Callable[[], float]
+    last_save: float = 0.0
+    error: str = ""  # why the last failed save failed, for the run's result
 
     def due(self, now: float, interval: float) -> bool:
         """Whether `interval` seconds have passed since the last save."""

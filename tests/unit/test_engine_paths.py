@@ -19,15 +19,16 @@ S = 512
 SECTORS = 256
 
 
-class MemSink:
-    path = "memory"
+class CountingSink:
+    """A destination that keeps nothing: these tests look at how runs end, not at the bytes."""
+
+    path = "null"
 
     def __init__(self, size: int) -> None:
-        self.buf = bytearray(size)
         self.syncs = 0
 
     def write_at(self, pos: int, data: memoryview) -> None:
-        self.buf[pos : pos + len(data)] = data
+        pass
 
     def sync(self) -> None:
         self.syncs += 1
@@ -40,7 +41,7 @@ def run_engine(
     faults: list[Fault] | None = None,
     *,
     src: ScriptedSource | None = None,
-    sink: MemSink | None = None,
+    sink: CountingSink | None = None,
     save_map=None,
     recover=None,
     control: RunControl | None = None,
@@ -52,7 +53,7 @@ def run_engine(
     base.update(opts)
     events: list[Event] = []
     engine = Engine(
-        src, sink or MemSink(SECTORS * S), RescueMap(SECTORS * S), RescueOptions(**base),
+        src, sink or CountingSink(SECTORS * S), RescueMap(SECTORS * S), RescueOptions(**base),
         emit=events.append, save_map=save_map, clock=clock, control=control, recover=recover,
     )  # fmt: skip
     result = engine.run()
@@ -64,7 +65,7 @@ def notices(events: list[Event]) -> list[str]:
 
 
 def test_a_sync_failing_during_the_run_stops_it_and_the_result_says_the_map_was_not_updated() -> None:
-    class SyncFailsAtThird(MemSink):
+    class SyncFailsAtThird(CountingSink):
         def sync(self) -> None:
             super().sync()
             if self.syncs >= 3:
@@ -170,11 +171,10 @@ def test_a_recover_hook_that_gives_up_ends_the_run_as_source_not_responding() ->
 
 
 def test_a_write_error_on_the_destination_fails_the_run() -> None:
-    class Broken(MemSink):
+    class Broken(CountingSink):
         def write_at(self, pos: int, data: memoryview) -> None:
             if pos + len(data) > 64 * S:
                 raise OSError(errno.EIO, "Input/output error")
-            super().write_at(pos, data)
 
     _, result, _ = run_engine(sink=Broken(SECTORS * S))
     assert result.outcome == "failed"
