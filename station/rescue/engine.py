@@ -29,31 +29,45 @@ from station.core.control import RunControl
 from station.core.events import Event, Finished
 from station.media.base import Sink, Source
 from station.rescue.areas import AreaTracker
+from station.rescue.knowledge import Knowledge
 from station.rescue.options import RescueOptions
 from station.rescue.outcome import Outcome, RunResult, Stop
 from station.rescue.phases.copy_pass1 import copy_pass1
 from station.rescue.phases.copy_pass2 import copy_pass2
 from station.rescue.phases.retry import retry_passes
 from station.rescue.phases.scrape import scrape_pass
+from station.rescue.phases.slow import slow_pass
 from station.rescue.phases.sweep import sweep_pass
-from station.rescue.phases.trim import trim_pass
+from station.rescue.phases.trim import presumed_to_trim, trim_pass
 from station.rescue.reader import StreamReader
 from station.rescue.recorder import device_failure
 from station.rescue.recovery import RecoveryFailed
 from station.rescue.rescuemap import Phase, RescueMap, Status
-from station.rescue.state import RunState
+from station.rescue.state import RunState, View
 
 __all__ = ["PLAN", "Engine", "RecoveryFailed", "RunResult", "device_failure"]
 
-# The plan: (phase, pass).  A resumed map restarts at its recorded step.
+# The plan: (phase, pass), and the part of the domain each reads (RunState.view): after copying
+# pass 1 the fast phases leave slow areas and areas presumed bad alone; copying pass 3 reads the
+# slow areas.  A resumed map restarts at its recorded step.
 PLAN: list[tuple[Phase, int]] = [
     (Phase.COPYING, 1),
     (Phase.COPYING, 2),
     (Phase.TRIMMING, 1),
     (Phase.SWEEPING, 1),
+    (Phase.COPYING, 3),
     (Phase.TRIMMING, 2),
     (Phase.SCRAPING, 1),
 ]
+VIEWS: dict[tuple[Phase, int], View] = {
+    (Phase.COPYING, 1): View.ALL,
+    (Phase.COPYING, 2): View.FAST,
+    (Phase.TRIMMING, 1): View.FAST,
+    (Phase.SWEEPING, 1): View.FAST,
+    (Phase.COPYING, 3): View.SLOW,
+    (Phase.TRIMMING, 2): View.ALL,
+    (Phase.SCRAPING, 1): View.ALL,
+}
 
 
 class Engine:
@@ -73,16 +87,18 @@ class Engine:
         cancel: threading.Event | None = None,
         control: RunControl | None = None,
         recover: Callable[[str], str] | None = None,
+        knowledge: Knowledge | None = None,
     ) -> None:
         """`recover(reason)`, if given, is called when the source stops answering (a hung read)
         or vanishes: it brings the source back (power cycle, find, reopen) and returns a line
-        saying how, or raises RecoveryFailed; the run then goes on where it was."""
+        saying how, or raises RecoveryFailed; the run then goes on where it was.  `knowledge` is
+        what an earlier run on this map learned (station.rescue.knowledge); the run adds to it."""
         opts = options or RescueOptions()
         opts.validate()
         self.control = control or RunControl(cancel)
         self.state = RunState(
             source, sink, rmap, opts, emit=emit, save_map=save_map, map_path=map_path,
-            clock=clock, control=self.control, recover=recover,
+            clock=clock, control=self.control, recover=recover, knowledge=knowledge,
         )  # fmt: skip
 
     # -- the run -------------------------------------------------------------------------
@@ -116,7 +132,8 @@ class Engine:
             return len(PLAN), None
         if m.bytes_in(Status.NON_TRIED) == m.size:  # nothing done yet: its position means nothing
             return 0, None  # (pos 0 ends a reverse pass)
-        if (m.phase, m.pass_) in PLAN:
+        ours = m.phase != Phase.COPYING or m.pass_ != 3 or self.state.knowledge.slow
+        if (m.phase, m.pass_) in PLAN and ours:
             return PLAN.index((m.phase, m.pass_)), m.current_pos
         if m.phase == Phase.COPYING:  # ddrescue's copying pass 3 and beyond
             return PLAN.index((Phase.SWEEPING, 1)), None
@@ -129,16 +146,22 @@ class Engine:
         state = self.state
         for phase, pass_ in PLAN[start:]:
             o = state.opts
-            if phase == Phase.COPYING:
+            state.view(VIEWS[phase, pass_])
+            if phase == Phase.COPYING and pass_ == 3:
+                slow_pass(state, cursor)
+            elif phase == Phase.COPYING:
                 copy = copy_pass1 if pass_ == 1 else copy_pass2
                 copy(state, (pass_ % 2 == 1) != o.reverse, cursor)
             elif phase == Phase.TRIMMING and not o.no_trim:
+                if pass_ == 2:
+                    presumed_to_trim(state)
                 trim_pass(state, pass_, cursor)
             elif phase == Phase.SWEEPING and not o.no_sweep:
                 sweep_pass(state, cursor)
             elif phase == Phase.SCRAPING and not o.no_scrape:
                 scrape_pass(state, cursor)
             cursor = None
+        state.view(View.ALL)
 
     def _finish(self, outcome: Outcome, reason: str) -> RunResult:
         """Save the map (finished or not), say how the run ended, and return that."""

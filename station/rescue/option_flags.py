@@ -114,6 +114,16 @@ class SkipFlag(OptionFlag):
             o.max_skip_size = most
 
 
+class OffFlag(OptionFlag):
+    """A switch that turns an option off (sets None) where the default is on."""
+
+    def as_flags(self, o: RescueOptions) -> list[str]:
+        return [self.flags[0]] if self.get(o) is None and not self.is_default(o) else []
+
+    def in_words(self, o: RescueOptions) -> str | None:
+        return self.words(None) if self.words is not None and self.as_flags(o) else None
+
+
 def _one_range(o: RescueOptions) -> tuple[int, int] | None:
     return o.domain[0] if o.domain is not None and len(o.domain) == 1 else None
 
@@ -157,8 +167,13 @@ OPTION_FLAGS: tuple[OptionFlag, ...] = (
     SkipFlag("skip_size", ("-K", "--skip-size"),
              "initial[,max] size to skip on a read error [64Ki,auto]", SKIP),
     OptionFlag("min_read_rate", ("-a", "--min-read-rate"),
-               "skip areas slower than this (0: average/10) [off]", RATE),
-    OptionFlag("min_read_rate", ("--no-slow-skip",), "never skip slow areas", on=None),
+               "skip areas slower than this, read them last (0: auto, a tenth of the drive's "
+               "typical rate) [0]", RATE),
+    OptionFlag("slow_read_time", ("--slow-read-time",),
+               "with -a 0, a read slower than this plus its size at the minimum rate is slow [0.05]",
+               SECONDS),
+    OffFlag("min_read_rate", ("--no-slow-skip",), "never skip slow areas: read them in place",
+            on=None, words=lambda _: "no slow skip"),
     OptionFlag("max_read_errors", ("-X", "--max-read-errors"), "stop after this many read errors", COUNT),
     OptionFlag("max_bad_areas", ("-e", "--max-bad-areas"), "stop after this many bad areas", COUNT),
     OptionFlag("timeout", ("-T", "--timeout"),

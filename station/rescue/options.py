@@ -18,7 +18,8 @@ class RescueOptions:
     max_read_size: int = 1 * MiB  # reads grow up to this over healthy areas
     skip_size: int = 64 * KiB  # --skip-size initial
     max_skip_size: int | None = None  # --skip-size max; None: 1% of the domain, within [64 KiB, 1 GiB]
-    min_read_rate: float | None = None  # --min-read-rate; 0 = auto (a tenth of the average), None = off
+    min_read_rate: float | None = 0.0  # --min-read-rate; 0 = auto (station.rescue.slowness), None = off
+    slow_read_time: float = 0.05  # a read longer than this plus its size at the minimum rate is slow
     delay_slow: float = 30.0  # --delay-slow: seconds before slow reads count
     max_read_errors: int | None = None  # --max-read-errors
     max_bad_areas: int | None = None  # --max-bad-areas
@@ -45,7 +46,7 @@ class RescueOptions:
                 raise ValueError(f"{name.replace('_', ' ')} must be positive")
         if self.max_read_size < self.cluster_size:
             self.max_read_size = self.cluster_size
-        for name in ("read_timeout", "save_interval", "delay_slow"):
+        for name in ("read_timeout", "save_interval", "delay_slow", "slow_read_time"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0) and not (name == "delay_slow" and value == 0):
                 raise ValueError(f"{name.replace('_', ' ')} must be a positive number of seconds")

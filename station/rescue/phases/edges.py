@@ -43,6 +43,30 @@ def sector_edge(state: RunState, lo: int, hi: int, forward: bool) -> int | None:
     return None
 
 
+def trouble_edge(state: RunState, lo: int, hi: int, forward: bool) -> tuple[int, bool] | None:
+    """Sector reads over [lo, hi) in a direction up to the first bad or slow sector: (its near
+    edge, whether it was slow), or None when every sector read fast (or the drive, not the
+    sector, failed).  A bad sector is marked bad, as `sector_edge` does; a slow one is kept (it
+    read) and noted slow."""
+    rec = state.recorder
+    for out in state.stream(lo, hi, forward, state.sector, state.sector, slow=True):
+        state.map.current_pos = out.pos
+        if out.ok:
+            rec.good(out)
+            if out.slow:
+                state.knowledge.slow.add(out.pos, out.pos + out.size)
+                return (out.pos if forward else out.pos + out.size), True
+            continue
+        spared = rec.spare(out, peek=True)
+        rec.failed(out, Status.BAD_SECTOR)
+        state.after_read()  # leaving the run early skips stream's own check
+        if spared or out.hung:
+            return None
+        state.edge_done.add(out.pos + out.size if forward else out.pos)
+        return (out.pos if forward else out.pos + out.size), False
+    return None
+
+
 def cluster_edge(state: RunState, lo: int, hi: int, forward: bool, trim: bool) -> int | None:
     """Cluster reads over [lo, hi) in a direction until one fails; where it failed.
 
@@ -65,13 +89,16 @@ def cluster_edge(state: RunState, lo: int, hi: int, forward: bool, trim: bool) -
 
 
 def expand(state: RunState, lo: int, hi: int, forward: bool) -> None:
-    """Read an island outwards in growing reads up to its edge, found exactly."""
+    """Read an island outwards in growing reads up to its edge, found exactly (in the fast
+    phases, up to a slow read: the rest is left to the slow pass)."""
     rec = state.recorder
     cluster = state.cluster
     failed = None
-    for out in state.stream(lo, hi, forward, cluster, state.max_read):
+    for out in state.stream(lo, hi, forward, cluster, state.max_read, slow=state.fast_only):
         if out.ok:
             rec.good(out)
+            if out.slow:  # the rest is for the slow pass
+                state.defer_slow(out.pos + out.size, hi) if forward else state.defer_slow(lo, out.pos)
         else:
             rec.failed(out, Status.NON_TRIED if out.size > cluster else Status.NON_TRIMMED)
             failed = out
