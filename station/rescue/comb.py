@@ -129,13 +129,14 @@ def _try(marks: Sequence[Mark], period: int, sector: int, cluster: int) -> Comb 
     period = _refined(kept, period)
     for members in kept:
         measured = [m.length for m in members if m.measured]
-        # lengths found by cluster reads: rather overshoot than fall short, and never trusted
-        lengths = measured or [m.length + cluster for m in members]
+        # lengths found by cluster reads: rather overshoot than fall short (the far edge is then
+        # read back exactly), and never trusted
+        loose = int(statistics.median(m.length for m in members)) + cluster
         teeth.append(
             Tooth(
                 last=members[-1].t,
-                width=int(statistics.median(lengths)),
-                widest=max(lengths),
+                width=int(statistics.median(measured)) if measured else loose,
+                widest=max(measured) if measured else loose,
                 members=len(members),
                 measured=len(measured),
             )

@@ -24,6 +24,7 @@ from station.rescue.rescuemap import Phase, Status
 from station.rescue.state import RunState
 
 CALM_DISTANCE = 64 * 1024 * 1024  # after trouble, read in clusters for this far before growing again
+DRIFT = 4  # sectors an area may be off its predicted start and still confirm the pattern
 
 
 class Trouble(Enum):
@@ -47,6 +48,8 @@ def copy_pass1(state: RunState, forward: bool, cursor: int | None) -> None:
     if not state.domain.has(Status.NON_TRIED):
         return
     _copy(state, forward, cursor)
+    if state.unchecked:
+        verify_trusted(state)  # the last trusted crossings were not confirmed by a next area
 
 
 def _copy(state: RunState, forward: bool, cursor: int) -> None:
@@ -118,9 +121,7 @@ def _at_window(state: RunState, window: Window, forward: bool) -> int:
     areas = state.slow_areas if window.slow else state.areas
     edge = trouble_edge(state, *_span(window.a, window.b), forward)
     if edge is None or edge[1] != window.slow:  # not what the pattern said
-        areas.miss()
-        if state.unchecked:
-            verify_trusted(state)
+        areas.miss()  # (a tooth may be absent here: a scratch on some heads only)
         if edge is None:
             return window.b
         start, slow = edge
@@ -131,8 +132,8 @@ def _at_window(state: RunState, window: Window, forward: bool) -> int:
     areas.hit()
     if window.slow:
         return _step_over_slow(state, start, window.tooth, forward)
-    if start == window.at:
-        confirm_trusted(state)  # the area is exactly where the pattern put it
+    if abs(start - window.at) <= DRIFT * state.sector:
+        confirm_trusted(state)  # the area is where the pattern put it (a scratch drifts a little)
     elif state.unchecked:
         verify_trusted(state)  # the pattern drifts: check the crossings trusted to it
     return cross(state, start, forward, exact=True, tooth=window.tooth)

@@ -67,7 +67,9 @@ def cross(
         found = state.domain.find(Status.NON_TRIED, target, forward)
         if found is None:
             return target
-        out = probe(state, *found, forward)
+        # past a trusted length, one sector says the area ended there (a cluster could meet the
+        # next area already, a few sectors on, and make the two look like one)
+        out = probe(state, *found, forward, state.sector if trusted is not None else None)
         after = out.pos + out.size if forward else out.pos
         state.map.current_pos = after
         state.trouble_at = after

@@ -12,9 +12,9 @@ from station.rescue.rescuemap import Status
 from station.rescue.state import RunState
 
 
-def probe(state: RunState, lo: int, hi: int, forward: bool) -> ReadOutcome:
-    """One cluster-sized read at the near end of [lo, hi) in the pass's direction."""
-    c = state.cluster
+def probe(state: RunState, lo: int, hi: int, forward: bool, size: int | None = None) -> ReadOutcome:
+    """One cluster-sized (or `size`) read at the near end of [lo, hi) in the pass's direction."""
+    c = size or state.cluster
     a, b = (lo, min(hi, lo + c)) if forward else (max(lo, hi - c), hi)
     outs = list(state.stream(a, b, forward, c, c, slow=True))
     return outs[0]  # the run is one read long (a cancelled run raised Stop instead)
