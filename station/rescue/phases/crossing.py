@@ -20,7 +20,6 @@ from station.rescue.rescuemap import Status
 from station.rescue.state import RunState
 
 UNCHECKED = 2  # trusted crossings kept for a check when the pattern breaks
-SMALL = 2  # areas up to this many clusters long get their start found to the sector at once
 
 
 def skip_from(state: RunState, cursor: int, skip: int, forward: bool) -> int:
@@ -113,7 +112,7 @@ def _landed(
     if end is None:
         return
     known = exact
-    if failed is not None and (relearn or abs(end - start) <= SMALL * state.cluster):
+    if failed is not None and relearn:
         start, known = exact_start(state, failed, forward)
     exact = exact or relearn
     areas.record(start, abs(end - start), known, exact and end_exact)
@@ -144,9 +143,9 @@ def _another_area(state: RunState, start: int, out: ReadOutcome, forward: bool) 
 def exact_start(state: RunState, failed: ReadOutcome, forward: bool) -> tuple[int, bool]:
     """Where the bad area a failed read met begins, and whether exactly: the good sectors it
     delivered end there (or, from a source that delivers them, none did); else its first bad
-    sector is found by sector reads (the read trimming would make later).  Done for small areas
-    only: a pattern of long ones (dead heads) is learned from cluster-exact starts, and the
-    period then finds their starts exactly; one of small ones (a scratch) needs exact starts."""
+    sector is found by sector reads (the read trimming would make later).  Done once a pattern
+    was learned (to relearn the next zone's from exact starts, with fewer areas), not for
+    scattered damage: on a weak head every extra read is one more chance to fail."""
     near = failed.pos if forward else failed.pos + failed.size
     if forward and (failed.good or state.recorder.partial_reads):
         return failed.pos + failed.good, True
