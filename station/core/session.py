@@ -21,6 +21,7 @@ from typing import Any
 
 from station.core.events import Event, Progress, event_from_dict
 from station.core.record import SessionRecord, SessionResult
+from station.core.safeopen import open_append, pid_alive, write_atomic
 
 PROGRESS_LOG_INTERVAL = 1.0  # seconds between progress lines in events.jsonl
 
@@ -32,23 +33,8 @@ def data_home() -> Path:
 
 
 def _write_json_atomic(path: Path, obj: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
+    write_atomic(path, text.encode("utf-8"), mode=0o644)
 
 
 class Session:
@@ -70,7 +56,7 @@ class Session:
         """running, finished, stopped, failed, or interrupted (its process died mid-run)."""
         r = self.record
         ours = r.host == socket.gethostname()
-        if r.state == "running" and ours and (not r.pid or not _pid_alive(int(r.pid))):
+        if r.state == "running" and ours and (not r.pid or not pid_alive(int(r.pid))):
             return "interrupted"
         return r.state
 
@@ -85,7 +71,8 @@ class Session:
                 return
             self._last_progress_log = event.t
         if self._events is None:
-            self._events = open(self.dir / "events.jsonl", "a", encoding="utf-8")  # noqa: SIM115 (kept open)
+            fd = open_append(self.dir / "events.jsonl", 0o644)
+            self._events = open(fd, "a", encoding="utf-8")  # noqa: SIM115 (kept open)
         self._events.write(json.dumps(event.to_dict(), separators=(",", ":")) + "\n")
         self._events.flush()
 

@@ -15,6 +15,7 @@ import os
 import time
 from dataclasses import dataclass
 
+from station.core.safeopen import create_fresh
 from station.images.frames import (
     CHUNK_ABSENT,
     CHUNK_HEADER_SIZE,
@@ -189,7 +190,7 @@ def _seal_by_copy(sink: ZstImageSink, mapfile_text: str | None, meta: dict) -> i
     src, lay = sink.fd, sink.layout
     idx, algos = lay.index, lay.header.algorithms
     tmp = os.path.join(os.path.dirname(os.path.abspath(sink.path)), f".{os.path.basename(sink.path)}.sealing")
-    out = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    out = create_fresh(tmp, os.O_RDWR, 0o644)
     try:
         w = _Out(out)
         w.write(bytes(FILE_HEADER_SIZE))  # the real header, with the final size, goes last

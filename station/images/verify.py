@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from station.core.safeopen import write_atomic
 from station.images.errors import ImageCorrupt
 from station.images.formats import image_format
 from station.images.hashing import ImageHashes, check_algorithms
@@ -71,12 +72,7 @@ def record_raw_hashes(path: str, hashes: ImageHashes) -> str:
         "segment_size": hashes.segment_size,
         "segments": {a: b"".join(d).hex() for a, d in hashes.segments.items()},
     }
-    tmp = out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(doc, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, out)
+    write_atomic(out, json.dumps(doc).encode())
     return out
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from station.core.events import MapSaved, Notice, Paused, PhaseStarted, Progress, ReadFailed, Resumed
 from station.core.identity import SourceIdentity
 from station.core.record import SessionRecord
+from station.core.safeopen import write_atomic
 from station.core.session import SessionStore
 from station.hw.api import DriverError, ImagerDescription, ImagerDriver, JobSpec, JobStatus, parse_spec
 from station.jobs.lifecycle import Ending, JobRun, Lifecycle, load_map
@@ -105,7 +106,7 @@ class HandoffJob(Lifecycle):
         device_log = None
         if log:
             p = run.session.dir / "device.log"
-            p.write_text("\n".join(log) + "\n", encoding="utf-8")
+            write_atomic(p, ("\n".join(log) + "\n").encode("utf-8", "replace"), mode=0o644)
             device_log = str(p)
         return Ending(outcome, reason, mirror.read_errors, mirror.power_cycles, hashes, device_log)
 

@@ -26,6 +26,7 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from station.core.safeopen import resolve
 from station.media.base import Refused
 
 LOCK_DIRS = ("/run/lock/station", os.path.join(tempfile.gettempdir(), "station-locks"))
@@ -51,7 +52,7 @@ def lock_dir() -> str:
 
 def lock_keys(path: str) -> list[tuple[str, str]]:
     """(key, what it names) for every name under which `path` must be locked."""
-    real = os.path.realpath(path)
+    real = resolve(path)
     keys = [("path-" + hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:32], real)]
     try:
         st = os.stat(real)

@@ -21,6 +21,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 
+from station.core.safeopen import resolve
 from station.media import blockdev
 from station.media.base import Refused, SourceIdentity
 from station.media.source import probe_source
@@ -94,7 +95,7 @@ def _footprint(source: SourceIdentity | str) -> _Footprint:
 
 def _existing_ancestor(path: str) -> str:
     """The nearest existing directory that holds path: where a new file would be created."""
-    here = os.path.dirname(os.path.realpath(path))
+    here = os.path.dirname(resolve(path))
     while not os.path.isdir(here):
         here = os.path.dirname(here)
     return here
@@ -134,6 +135,11 @@ def _reason(fp: _Footprint, target: str, depth: int = 0) -> str | None:
     if st is None or stat.S_ISDIR(st.st_mode):
         home = os.stat(_existing_ancestor(target) if st is None else target).st_dev
         return "would be written on a filesystem on the source drive" if _on_drives(fp, home) else None
+    return _stat_reason(fp, st, depth)
+
+
+def _stat_reason(fp: _Footprint, st: os.stat_result, depth: int = 0) -> str | None:
+    """Why writing the file or device with this stat would change the source, or None."""
     if stat.S_ISBLK(st.st_mode):
         why = _block_reason(fp, st.st_rdev)
         backing = blockdev.loop_backing_file(st.st_rdev)
@@ -160,6 +166,20 @@ def check_not_source(source: SourceIdentity | str, target: str, *, role: str = "
         raise Refused(f"refusing: {who} {why} ({fp.path})")
 
 
+def check_opened(source: SourceIdentity | str, fd: int, target: str, *, role: str = "") -> None:
+    """Refuse (before its first write) a file or device opened for writing that reaches the source.
+
+    The check by name (check_not_source) is made before the open; this one looks at what the
+    open returned (fstat), so a name flipped in between (a symlink to the source) cannot slip
+    through.
+    """
+    fp = _footprint(source)
+    why = _stat_reason(fp, os.fstat(fd))
+    if why:
+        who = f"{role} {target}" if role else target
+        raise Refused(f"refusing: {who} {why} ({fp.path})")
+
+
 _NOT_A_TARGET = {
     stat.S_IFDIR: "is a directory",
     stat.S_IFCHR: "is a character device, not a block device or an image file",
@@ -173,7 +193,7 @@ def _check_dest_kind(dest: str) -> os.stat_result | None:
     try:
         st = os.stat(dest)
     except FileNotFoundError:
-        parent = os.path.dirname(os.path.realpath(dest))
+        parent = os.path.dirname(resolve(dest))
         if not os.path.isdir(parent):
             raise Refused(f"dest {dest}: no such directory {parent}") from None
         if not os.access(parent, os.W_OK):
@@ -189,12 +209,12 @@ def _check_dest_kind(dest: str) -> os.stat_result | None:
 
 def _check_mapfile(mapfile: str, dest: str) -> None:
     """The mapfile is a regular file (or will be) and not the dest under any name."""
-    if os.path.realpath(mapfile) == os.path.realpath(dest):
+    if resolve(mapfile) == resolve(dest):
         raise Refused(f"refusing: mapfile {mapfile} is the dest ({dest})")
     try:
         st = os.stat(mapfile)
     except FileNotFoundError:
-        parent = os.path.dirname(os.path.realpath(mapfile))
+        parent = os.path.dirname(resolve(mapfile))
         if not os.path.isdir(parent):
             raise Refused(f"mapfile {mapfile}: no such directory {parent}") from None
         if not os.access(parent, os.W_OK):

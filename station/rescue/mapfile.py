@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from station import __version__
+from station.core.safeopen import write_atomic
 from station.core.units import parse_c_int
 from station.rescue.rescuemap import Phase, RescueMap, Status
 
@@ -170,35 +171,11 @@ def format_mapfile(
 def write_mapfile(path: str | os.PathLike, m: RescueMap, **fmt: object) -> None:
     """Replace the mapfile atomically, keeping the previous version as PATH.bak.
 
-    The new text goes to a temporary file in the same directory and is fsynced, the old map is
-    hard-linked to .bak, then the temporary file is renamed over the map and the directory
-    fsynced.  At every instant a complete mapfile exists under the map's name.
+    The new text goes to a temporary file created exclusively in the same directory (never
+    through a symlink planted at its name) and is fsynced, the old map is hard-linked to .bak,
+    then the temporary file is renamed over the map and the directory fsynced
+    (station.core.safeopen.write_atomic).  At every instant a complete mapfile exists under the
+    map's name.
     """
-    p = Path(path)
     text = format_mapfile(m, **fmt)  # type: ignore[arg-type]
-    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(text.encode("ascii"))
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    if p.exists():
-        bak_tmp = p.with_name(f".{p.name}.bak{os.getpid()}")
-        bak_tmp.unlink(missing_ok=True)
-        try:
-            os.link(p, bak_tmp)
-            os.replace(bak_tmp, p.with_name(p.name + ".bak"))
-        except OSError:
-            bak_tmp.unlink(missing_ok=True)
-    os.replace(tmp, p)
-    dfd = os.open(p.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    write_atomic(path, text.encode("ascii"), mode=0o644, backup=True)
