@@ -101,9 +101,46 @@ def _existing_ancestor(path: str) -> str:
     return here
 
 
-def _on_drives(fp: _Footprint, st_dev: int) -> bool:
-    """True if the filesystem with this st_dev sits on one of the source's drives."""
-    return any(fp.drives & blockdev.bottom_disks(dev) for dev in blockdev.filesystem_devices(st_dev))
+def _below(devs: set[int]) -> tuple[set[int], dict[tuple[int, int], int]]:
+    """Where a write through these block devices lands: every device under them (the disk of a
+    partition, the members of dm/md, and through a loop device its backing file's filesystem,
+    down to the bottom), and the loop backing files met on the way ((st_dev, st_ino) -> loop)."""
+    seen: set[int] = set()
+    files: dict[tuple[int, int], int] = {}
+    todo = list(devs)
+    while todo and len(seen) < 64:
+        dev = todo.pop()
+        if dev in seen:
+            continue
+        seen.add(dev)
+        todo.extend([blockdev.whole_disk(dev), *blockdev.slaves(dev)])
+        backing = blockdev.loop_backing_file(dev)
+        try:
+            st = os.stat(backing) if backing else None
+        except OSError:
+            continue  # deleted while attached: no name reaches it
+        if st is not None:
+            files.setdefault((st.st_dev, st.st_ino), blockdev.whole_disk(dev))
+            todo.extend(blockdev.filesystem_devices(st.st_dev))
+    return seen, files
+
+
+def _under_source(fp: _Footprint, devs: set[int]) -> tuple[str, str] | None:
+    """(preposition, what) of the source these devices sit on ('on', 'the source drive'; 'in',
+    'the source file (through /dev/loop0)'), or None."""
+    below, files = _below(devs)
+    if fp.drives & below:
+        return "on", "the source drive"
+    for key, loop in files.items():
+        if key in fp.files:
+            return "in", f"{fp.files[key]} (through {blockdev.dev_path(loop)})"
+    return None
+
+
+def _on_source(fp: _Footprint, st_dev: int) -> str | None:
+    """Where the filesystem with this st_dev sits on the source ('on the source drive'), or None."""
+    where = _under_source(fp, blockdev.filesystem_devices(st_dev))
+    return " ".join(where) if where else None
 
 
 def _block_reason(fp: _Footprint, rdev: int) -> str | None:
@@ -133,8 +170,8 @@ def _reason(fp: _Footprint, target: str, depth: int = 0) -> str | None:
     except OSError:
         return None  # not reachable by this name: the write itself will fail
     if st is None or stat.S_ISDIR(st.st_mode):
-        home = os.stat(_existing_ancestor(target) if st is None else target).st_dev
-        return "would be written on a filesystem on the source drive" if _on_drives(fp, home) else None
+        where = _on_source(fp, os.stat(_existing_ancestor(target) if st is None else target).st_dev)
+        return f"would be written on a filesystem {where}" if where else None
     return _stat_reason(fp, st, depth)
 
 
@@ -147,13 +184,15 @@ def _stat_reason(fp: _Footprint, st: os.stat_result, depth: int = 0) -> str | No
             inner = _reason(fp, backing, depth + 1)
             if inner:
                 why = f"is a loop device over {backing}, which {inner}"
-        return why
+        under = None if why else _under_source(fp, {st.st_rdev})
+        return f"is built on {under[1]}" if under else why
     if stat.S_ISREG(st.st_mode):
         who = fp.files.get((st.st_dev, st.st_ino))
         if who:
             return f"is {who}"
-        if _on_drives(fp, st.st_dev):
-            return "lives on a filesystem on the source drive"
+        where = _on_source(fp, st.st_dev)
+        if where:
+            return f"lives on a filesystem {where}"
     return None
 
 
