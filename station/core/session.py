@@ -32,6 +32,11 @@ def data_home() -> Path:
     return Path(base) if base else Path.home() / ".local" / "share"
 
 
+def images_home() -> Path:
+    """The station's own images folder: the workstation's default, and where a clone's map goes."""
+    return data_home() / "station" / "images"
+
+
 def _write_json_atomic(path: Path, obj: dict[str, Any]) -> None:
     text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
     write_atomic(path, text.encode("utf-8"), mode=0o644)

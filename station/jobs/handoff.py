@@ -32,6 +32,7 @@ from station.core.session import SessionStore
 from station.hw.api import DriverError, ImagerDescription, ImagerDriver, JobSpec, JobStatus, parse_spec
 from station.jobs.lifecycle import Ending, JobRun, Lifecycle, load_map
 from station.media.base import Refused
+from station.media.safety import check_map_location
 from station.rescue.rescuemap import Phase, Status
 
 POLL_INTERVAL = 0.25  # seconds between status polls (the progress display's pace)
@@ -382,6 +383,7 @@ def _check(driver, spec, source, dest, map_path, command, store, save_interval) 
         raise Refused(f"mapfile {map_path}: no such directory {parent}")
     if os.path.isdir(map_path):
         raise Refused(f"mapfile {map_path} is a directory")
+    check_map_location(map_path)
     rmap, new_map = load_map(map_path, sp.size, f"the drive on {sp.name} has {sp.size}")
     job = HandoffJob(
         driver=driver, spec=spec, description=desc, source=sp.name, dest=tp.name,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,8 +19,10 @@ from typing import TYPE_CHECKING
 
 from station.core.ranges import intersect
 from station.core.record import SessionRecord
-from station.core.session import SessionStore
+from station.core.safeopen import resolve
+from station.core.session import SessionStore, images_home
 from station.jobs.lifecycle import Ending, JobRun, Lifecycle, load_map, starting_holder
+from station.media import blockdev
 from station.media.base import Refused, Sink, Source
 from station.media.locks import lock_for_writing
 from station.rescue.engine import Engine
@@ -89,6 +92,36 @@ class ImageJob(Lifecycle):
         return engine.read_outstanding() if engine is not None else 0.0
 
 
+def file_stem(*names: str | None) -> str:
+    """A file name from the first of `names` that has one (a serial, a model): safe characters only."""
+    for name in names:
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name or "").strip("_")
+        if stem:
+            return stem
+    return "drive"
+
+
+def clone_map_path(images: Path, source_stem: str, target: str) -> Path:
+    """Where a clone's map goes: the images folder, named after the source and the target drive
+    (DEST.map would be a file in /dev, a RAM filesystem: the map would be lost at reboot)."""
+    return images / f"{source_stem}-to-{Path(target).name}.map"
+
+
+def default_map_path(source_path: str, source: Source | None, dest: str) -> str:
+    """DEST.map beside an image file; a clone's map in the images folder (see clone_map_path)."""
+    target = resolve(dest)
+    if blockdev.block_rdev(target) is None:
+        return dest + ".map"
+    serial = model = None
+    if source is not None:
+        serial, model = source.identity.serial, source.identity.model
+    elif (rdev := blockdev.block_rdev(source_path)) is not None:
+        info = blockdev.read_identity(rdev)
+        serial, model = info.get("serial"), info.get("model")
+    stem = file_stem(serial, model, os.path.basename(source_path))
+    return str(clone_map_path(images_home(), stem, target))
+
+
 def domain_from_mapfile(path: str) -> list[tuple[int, int]]:
     """The finished blocks of a mapfile: ddrescue's --domain-mapfile."""
     try:
@@ -126,7 +159,8 @@ def prepare(
         if source is not None:  # a virtual drive the caller opened: this call owns it now
             source.close()
         raise Refused(str(e)) from None
-    map_path = map_path or dest + ".map"
+    map_path = map_path or default_map_path(source_path, source, dest)
+    make_map_dir = Path(map_path).parent == images_home()  # made when the map is first written
     command = command if command is not None else sys.argv
     try:  # one writer, first of all: a second job on this image or map hears who holds it
         lock = lock_for_writing([map_path, dest], starting_holder(command))
@@ -137,14 +171,14 @@ def prepare(
     virtual = source is not None
     try:
         if not virtual:
-            check_job(source_path, dest, map_path, force=force)
+            check_job(source_path, dest, map_path, force=force, make_map_dir=make_map_dir)
             source = open_source(source_path, direct=options.direct)
     except BaseException:
         lock.release()
         raise
     try:
         if virtual:
-            _check_virtual_job(dest, map_path, force)
+            _check_virtual_job(dest, map_path, force, make_map_dir)
         if test_mode:
             from station.sim.testmode import TestModeSource
 
@@ -165,22 +199,28 @@ def prepare(
         raise
     job = ImageJob(
         source=source, dest=dest, options=options, map_path=map_path, rmap=rmap, new_map=new_map,
-        command=command, store=store, health=health,
+        command=command, store=store, health=health, make_map_dir=make_map_dir,
     )  # fmt: skip
     job.hold(lock)
     return job
 
 
-def _check_virtual_job(dest: str, map_path: str, force: bool) -> None:
+def _check_virtual_job(dest: str, map_path: str, force: bool, make_map_dir: bool) -> None:
     """The checks that still apply when the source is simulated (no path to compare)."""
+    from station.media.safety import check_map_location, check_writable_drive
+
     p = Path(dest)
     if p.is_dir():
         raise Refused(f"refusing: destination {dest} is a directory")
     if os.path.abspath(map_path) == os.path.abspath(dest):
         raise Refused("refusing: the mapfile and the destination are the same file")
-    for what, path in (("dest", dest), ("mapfile", map_path)):
+    paths = [("dest", dest)] + ([] if make_map_dir else [("mapfile", map_path)])
+    for what, path in paths:
         parent = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(parent):
             raise Refused(f"{what} {path}: no such directory {parent}")
+    check_map_location(map_path)
+    if (rdev := blockdev.block_rdev(dest)) is not None:
+        check_writable_drive(dest, rdev)
     if p.exists() and p.stat().st_size > 0 and not os.path.exists(map_path) and not force:
         raise Refused(f"refusing: {dest} exists and has no mapfile {map_path} (use --force to overwrite)")

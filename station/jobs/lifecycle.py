@@ -39,6 +39,7 @@ from station.core.control import RunControl
 from station.core.events import Event, Finished
 from station.core.exits import EXIT_OK, EXIT_STOPPED
 from station.core.record import JobKind, SessionRecord, SessionResult
+from station.core.safeopen import make_private_dir
 from station.core.session import Session, SessionStore
 from station.media.base import Refused
 from station.media.locks import WriterLock, lock_for_writing
@@ -115,6 +116,9 @@ class Lifecycle(ABC):
     map_path: str
     rmap: RescueMap
     new_map: bool  # no mapfile yet: `run` writes it first
+    make_map_dir: bool = (
+        False  # the mapfile's folder (the images folder) is made, private, when it is written
+    )
     command: list[str] = field(default_factory=list)  # recorded, and in the mapfile's header
     store: SessionStore | None = None
     health: HealthOptions | None = None  # SMART before/during/after (None: off); inventory always
@@ -238,6 +242,8 @@ class Lifecycle(ABC):
     def _take(self, save_map: Callable[[RescueMap], None]) -> None:
         """The mapfile first, then the destination; a refusal leaves neither."""
         try:
+            if self.new_map and self.make_map_dir:
+                make_private_dir(Path(self.map_path).parent)
             if self.new_map:
                 save_map(self.rmap)
         except OSError as e:

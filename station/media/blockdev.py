@@ -32,6 +32,7 @@ def _ior(nr: int, size: int) -> int:
     return (2 << 30) | (size << 16) | (0x12 << 8) | nr
 
 
+BLKROGET = _io(94)
 BLKRASET = _io(98)
 BLKRAGET = _io(99)
 BLKSSZGET = _io(104)
@@ -61,6 +62,13 @@ def physical_sector_size(fd: int) -> int:
     buf = array.array("I", [0])
     fcntl.ioctl(fd, BLKPBSZGET, buf, True)
     return buf[0]
+
+
+def read_only_fd(fd: int) -> bool:
+    """True when the kernel will refuse writes to the block device open on fd (BLKROGET)."""
+    buf = array.array("i", [0])
+    fcntl.ioctl(fd, BLKROGET, buf, True)
+    return buf[0] != 0
 
 
 def get_readahead(fd: int) -> int:
@@ -177,6 +185,16 @@ def holders(rdev: int, *, sys_root: Path = SYS) -> list[int]:
 def slaves(rdev: int, *, sys_root: Path = SYS) -> list[int]:
     """Devices this one is built on (a dm or md device's members): its bytes live there."""
     return _linked(rdev, "slaves", sys_root)
+
+
+def read_only(rdev: int, *, sys_root: Path = SYS) -> bool:
+    """True for a write-protected device (sysfs `ro` of it or of its disk): a read-only loop
+    device, a drive behind a write blocker, a card with its lock switch on."""
+    for dev in {rdev, whole_disk(rdev, sys_root=sys_root)}:
+        d = sysfs_dir(dev, sys_root=sys_root)
+        if d is not None and read_attr(d / "ro") == "1":
+            return True
+    return False
 
 
 def size_bytes(rdev: int, *, sys_root: Path = SYS) -> int | None:
@@ -322,6 +340,41 @@ def swap_devices(path: Path = SWAPS) -> set[int]:
         if rdev is not None:
             devs.add(rdev)
     return devs
+
+
+# Filesystems that live in RAM or in the kernel: a map written there is lost at reboot (or never
+# written at all).  tmpfs only counts under /dev (/dev/shm): a tmpfs /tmp is a choice the machine made.
+_VOLATILE = {"devtmpfs", "proc", "sysfs", "devpts", "debugfs", "tracefs", "securityfs", "configfs",
+             "cgroup", "cgroup2", "pstore", "bpf", "mqueue", "hugetlbfs", "efivarfs", "fusectl"}  # fmt: skip
+
+
+def mount_of(path: str, *, mounts: list[Mount] | None = None) -> Mount | None:
+    """The mount that holds path (an existing path: the nearest existing directory above a new one)."""
+    here = os.path.abspath(path)
+    while not os.path.exists(here):
+        here = os.path.dirname(here)
+    real = os.path.realpath(here)
+    st_dev = os.stat(real).st_dev
+    best = None
+    for mount in read_mounts() if mounts is None else mounts:
+        inside = real == mount.mountpoint or real.startswith(mount.mountpoint.rstrip("/") + "/")
+        if mount.dev == st_dev and inside and (best is None or len(mount.mountpoint) > len(best.mountpoint)):
+            best = mount
+    return best
+
+
+def volatile_filesystem(path: str, *, mounts: list[Mount] | None = None) -> str | None:
+    """What kind of RAM or kernel filesystem would hold path ('devtmpfs', 'tmpfs under /dev',
+    'proc'...), or None for a filesystem on a disk."""
+    mount = mount_of(path, mounts=mounts)
+    if mount is None:
+        return None
+    if mount.fstype in _VOLATILE:
+        return mount.fstype
+    under_dev = mount.mountpoint == "/dev" or mount.mountpoint.startswith("/dev/")
+    if mount.fstype in ("tmpfs", "ramfs") and under_dev:
+        return f"{mount.fstype} under /dev"
+    return None
 
 
 def filesystem_devices(st_dev: int, *, mounts: list[Mount] | None = None) -> set[int]:

@@ -246,14 +246,17 @@ def _check_dest_kind(dest: str) -> os.stat_result | None:
     return st
 
 
-def _check_mapfile(mapfile: str, dest: str) -> None:
-    """The mapfile is a regular file (or will be) and not the dest under any name."""
+def _check_mapfile(mapfile: str, dest: str, make_dir: bool) -> None:
+    """The mapfile is a regular file (or will be) and not the dest under any name; with make_dir
+    its folder may be missing (the job makes it: the images folder), if it can be made."""
     if resolve(mapfile) == resolve(dest):
         raise Refused(f"refusing: mapfile {mapfile} is the dest ({dest})")
     try:
         st = os.stat(mapfile)
     except FileNotFoundError:
         parent = os.path.dirname(resolve(mapfile))
+        if make_dir and not os.path.isdir(parent):
+            parent = _existing_ancestor(mapfile)
         if not os.path.isdir(parent):
             raise Refused(f"mapfile {mapfile}: no such directory {parent}") from None
         if not os.access(parent, os.W_OK):
@@ -267,19 +270,38 @@ def _check_mapfile(mapfile: str, dest: str) -> None:
         raise Refused(f"refusing: mapfile {mapfile} is the dest ({dest})")
 
 
-def check_job(source: str, dest: str, mapfile: str, *, force: bool) -> None:
+def check_map_location(mapfile: str) -> None:
+    """Refuse a mapfile on a RAM or kernel filesystem (/dev, /dev/shm, /proc): the only record of
+    what was rescued would be lost at reboot."""
+    what = blockdev.volatile_filesystem(mapfile)
+    if what:
+        raise Refused(
+            f"refusing: mapfile {mapfile} would be on {what}, where it is lost at reboot"
+            " (keep maps on a disk)"
+        )
+
+
+def check_writable_drive(dest: str, rdev: int) -> None:
+    """Refuse a write-protected target drive (a read-only loop device, a write blocker) up front."""
+    if blockdev.read_only(rdev):
+        raise Refused(f"refusing: {dest} is read-only (write-protected): nothing can be written to it")
+
+
+def check_job(source: str, dest: str, mapfile: str, *, force: bool, make_map_dir: bool = False) -> None:
     """Refuse (one line, nothing created or changed) a job that could harm the source or lose data.
 
     force only allows overwriting an existing dest that has no mapfile to resume from; nothing
-    lets a job write to the source.
+    lets a job write to the source.  make_map_dir: the mapfile's folder will be made by the job.
     """
     identity = probe_source(source)
     dest_st = _check_dest_kind(dest)
     check_not_source(identity, dest)
     check_not_source(identity, mapfile, role="mapfile")
-    _check_mapfile(mapfile, dest)
+    _check_mapfile(mapfile, dest, make_map_dir)
+    check_map_location(mapfile)
     is_block = dest_st is not None and stat.S_ISBLK(dest_st.st_mode)
     if is_block:
+        check_writable_drive(dest, dest_st.st_rdev)
         busy = blockdev.in_use(dest_st.st_rdev)
         if busy:
             raise Refused(f"refusing: {dest} is in use ({'; '.join(busy)})")
