@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,9 +18,9 @@ from typing import TYPE_CHECKING
 
 from station.core.ranges import intersect
 from station.core.record import SessionRecord
-from station.core.safeopen import resolve
 from station.core.session import SessionStore, images_home
 from station.jobs.lifecycle import Ending, JobRun, Lifecycle, load_map, starting_holder
+from station.jobs.naming import default_map_path
 from station.media import blockdev
 from station.media.base import Refused, Sink, Source
 from station.media.locks import lock_for_writing
@@ -90,36 +89,6 @@ class ImageJob(Lifecycle):
     def busy(self) -> float:
         engine = self._engine
         return engine.read_outstanding() if engine is not None else 0.0
-
-
-def file_stem(*names: str | None) -> str:
-    """A file name from the first of `names` that has one (a serial, a model): safe characters only."""
-    for name in names:
-        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name or "").strip("_")
-        if stem:
-            return stem
-    return "drive"
-
-
-def clone_map_path(images: Path, source_stem: str, target: str) -> Path:
-    """Where a clone's map goes: the images folder, named after the source and the target drive
-    (DEST.map would be a file in /dev, a RAM filesystem: the map would be lost at reboot)."""
-    return images / f"{source_stem}-to-{Path(target).name}.map"
-
-
-def default_map_path(source_path: str, source: Source | None, dest: str) -> str:
-    """DEST.map beside an image file; a clone's map in the images folder (see clone_map_path)."""
-    target = resolve(dest)
-    if blockdev.block_rdev(target) is None:
-        return dest + ".map"
-    serial = model = None
-    if source is not None:
-        serial, model = source.identity.serial, source.identity.model
-    elif (rdev := blockdev.block_rdev(source_path)) is not None:
-        info = blockdev.read_identity(rdev)
-        serial, model = info.get("serial"), info.get("model")
-    stem = file_stem(serial, model, os.path.basename(source_path))
-    return str(clone_map_path(images_home(), stem, target))
 
 
 def domain_from_mapfile(path: str) -> list[tuple[int, int]]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from station.jobs.drives import Drive
-from station.jobs.imaging import clone_map_path, file_stem
+from station.jobs.naming import clone_map_path, file_stem
 from station.rescue.option_flags import cli_flags, option_flag
 from station.rescue.options import RescueOptions
 from station.rescue.profiles import PROFILES
