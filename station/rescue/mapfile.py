@@ -135,6 +135,13 @@ def read_mapfile(path: str | os.PathLike) -> RescueMap:
     return parse_mapfile(text, str(p))
 
 
+def comment_text(text: str) -> str:
+    """Text made safe for a one-line comment: printable ASCII kept, everything else (non-ASCII
+    letters, newlines, carriage returns, other control characters) written as a Python escape
+    (\\xfc, \\n), so the map stays one comment line that ddrescue and Station both read."""
+    return "".join(c if " " <= c <= "~" else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def format_mapfile(
     m: RescueMap,
     *,
@@ -153,14 +160,14 @@ def format_mapfile(
     now = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
     head = [f"# Mapfile. Created by Station version {__version__} (GNU ddrescue format)\n"]
     if command_line:
-        head.append(f"# Command line: {command_line}\n")
+        head.append(f"# Command line: {comment_text(command_line)}\n")
     if start_time is not None:
         head.append(f"# Start time:   {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(start_time))}\n")
     head.append(f"# Current time: {now}\n")
     if m.phase == Phase.FINISHED:
         head.append("# Finished\n")
     elif message:
-        head.append(f"# {message}\n")
+        head.append(f"# {comment_text(message)}\n")
     head.append("# current_pos  current_status  current_pass\n")
     head.append(f"0x{m.current_pos:08X}     {phase.value}               {m.pass_}\n")
     head.append("#      pos        size  status\n")
