@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from station import __version__
-from station.core.safeopen import write_atomic
+from station.core.safeopen import NotRegular, read_regular, write_atomic
 from station.core.units import parse_c_int
 from station.rescue.rescuemap import Phase, RescueMap, Status
 
@@ -120,13 +120,22 @@ def parse_mapfile(text: str, name: str = "mapfile") -> RescueMap:
     return m
 
 
+MAX_MAPFILE = 256 << 20  # bytes: ten million blocks; anything larger is not a map
+
+
 def read_mapfile(path: str | os.PathLike) -> RescueMap:
-    """Read a mapfile from disk; MapfileError if it is malformed or unreadable."""
+    """Read a mapfile from disk; MapfileError if it is malformed or unreadable.
+
+    Only a regular file of at most MAX_MAPFILE bytes is read: a fifo or a device (/dev/zero)
+    is refused at once rather than waited on or read until memory runs out.
+    """
     p = Path(path)
     try:
-        data = p.read_bytes()
+        data = read_regular(p, MAX_MAPFILE)
     except OSError as e:
         raise MapfileError(f"{p}: cannot read mapfile: {e.strerror}") from None
+    except NotRegular as e:
+        raise MapfileError(f"{p}: not a mapfile: {e}") from None
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError as e:
