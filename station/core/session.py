@@ -10,9 +10,11 @@ process died without ending it (kill -9, power loss) reads as "interrupted".
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import shutil
 import socket
 import time
 from collections.abc import Iterator
@@ -51,6 +53,7 @@ class Session:
         self._events = None
         self._last_progress_log = -1e9
         self._last_progress: Progress | None = None
+        self.log_error = ""  # why events.jsonl stopped growing (a full disk), if it did
 
     @property
     def id(self) -> str:
@@ -75,11 +78,16 @@ class Session:
             if event.t - self._last_progress_log < PROGRESS_LOG_INTERVAL:
                 return
             self._last_progress_log = event.t
-        if self._events is None:
-            fd = open_append(self.dir / "events.jsonl", 0o644)
-            self._events = open(fd, "a", encoding="utf-8")  # noqa: SIM115 (kept open)
-        self._events.write(json.dumps(event.to_dict(), separators=(",", ":")) + "\n")
-        self._events.flush()
+        if self.log_error:
+            return
+        try:
+            if self._events is None:
+                fd = open_append(self.dir / "events.jsonl", 0o644)
+                self._events = open(fd, "a", encoding="utf-8")  # noqa: SIM115 (kept open)
+            self._events.write(json.dumps(event.to_dict(), separators=(",", ":")) + "\n")
+            self._events.flush()
+        except OSError as e:  # a full store must not stop a rescue: the log stops, the job goes on
+            self.log_error = f"the session log stopped ({(e.strerror or str(e)).lower()})"
 
     def finish(self, outcome: str, reason: str, result: SessionResult) -> None:
         """Record the end of the run (the last progress snapshot is logged too)."""
@@ -88,10 +96,13 @@ class Session:
             self.log(self._last_progress)
         r = self.record
         r.state, r.ended, r.reason, r.result = outcome, time.time(), reason, result
-        self.save()
-        if self._events is not None:
-            self._events.close()
-            self._events = None
+        try:
+            self.save()
+        finally:
+            if self._events is not None:
+                with contextlib.suppress(OSError):
+                    self._events.close()
+                self._events = None
 
     def events(self) -> Iterator[Event]:
         """The events logged so far (a torn last line from a crash is skipped)."""
@@ -113,7 +124,10 @@ class SessionStore:
         self.root = root or data_home() / "station" / "sessions"
 
     def create(self, record: SessionRecord) -> Session:
-        """Start a session of `record` (given its id, state running, this process and the time)."""
+        """Start a session of `record` (given its id, state running, this process and the time).
+
+        OSError (a full disk, a store path through a regular file) leaves no session behind.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
         sid = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
         d = self.root / sid
@@ -121,7 +135,11 @@ class SessionStore:
         record.id, record.state, record.pid, record.host = sid, "running", os.getpid(), socket.gethostname()
         record.started, record.ended = time.time(), None
         s = Session(d, record)
-        s.save()
+        try:
+            s.save()
+        except BaseException:  # a full disk: no half-made session is left to list
+            shutil.rmtree(d, ignore_errors=True)
+            raise
         return s
 
     def get(self, sid: str) -> Session:

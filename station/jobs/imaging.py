@@ -86,6 +86,10 @@ class ImageJob(Lifecycle):
     def writes(self) -> list[str]:
         return [self.map_path, self.dest]
 
+    def created(self) -> list[str]:
+        sink = self._sink
+        return [self.dest] if sink is not None and getattr(sink, "created", False) else []
+
     def busy(self) -> float:
         engine = self._engine
         return engine.read_outstanding() if engine is not None else 0.0

@@ -25,6 +25,7 @@ and `run` does, around them:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import threading
@@ -214,11 +215,18 @@ class Lifecycle(ABC):
         from station.health.watch import SessionHealth
 
         self._take(save_map)
+        store = self.store or SessionStore()
         try:
             record = self._record()
             self.watch = watch = SessionHealth(self.health, record.source, cancel=control.cancel)
             watch.begin(record)  # host inventory, drive identity, SMART baseline
-            self.session = session = (self.store or SessionStore()).create(record)
+            self.session = session = store.create(record)
+        except OSError as e:  # the store is full or unreachable: the job leaves nothing behind
+            self.close()
+            self._untake()
+            raise Refused(
+                f"cannot record the session in {store.root}: {(e.strerror or str(e)).lower()}"
+            ) from None
         except BaseException:
             self.close()
             raise
@@ -254,10 +262,19 @@ class Lifecycle(ABC):
             if self._lock is not None:  # a destination created just now: its inode too
                 self._lock.add(self.writes())
         except BaseException:
-            if self.new_map:
-                Path(self.map_path).unlink(missing_ok=True)
             self.close()
+            self._untake()
             raise
+
+    def _untake(self) -> None:
+        """Undo `_take` for a job that will not run (closed): its new mapfile, what `open` created."""
+        for path in ([self.map_path] if self.new_map else []) + self.created():
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+    def created(self) -> list[str]:
+        """Files `open()` created (nothing written to them yet), removed if the job cannot start."""
+        return []
 
     def _record(self) -> SessionRecord:
         """The job's record with what every job records: its kind, map, command, whether resumed."""
@@ -284,8 +301,14 @@ class Lifecycle(ABC):
             hashes=ending.hashes,
             device_log=ending.device_log,
         )
-        run.session.finish(ending.outcome, ending.reason, result)
-        return RunResult(ending.outcome, ending.reason, s, ending.read_errors)
+        reason = ending.reason
+        try:
+            run.session.finish(ending.outcome, reason, result)
+        except OSError as e:  # the job's end stands (its map is saved); say the record is not
+            reason = f"{reason}; the session record could not be saved ({(e.strerror or str(e)).lower()})"
+        if run.session.log_error:
+            reason = f"{reason}; {run.session.log_error}"
+        return RunResult(ending.outcome, reason, s, ending.read_errors)
 
 
 def load_map(map_path: str, size: int, has: str) -> tuple[RescueMap, bool]:

@@ -87,6 +87,7 @@ class LocalSink:
         if before is not None and stat.S_IFMT(before.st_mode) in _NOT_A_SINK:
             raise Refused(f"dest {path}: {_NOT_A_SINK[stat.S_IFMT(before.st_mode)]}")
         self._fd = _open(path, before)
+        self.created = before is None  # a new file, made by this open (exclusively)
         try:
             st = os.fstat(self._fd)
             if before is not None and _key(st) != _key(before):

@@ -41,6 +41,9 @@ def _strip_comment(line: str) -> str:
     return line
 
 
+MAX_OFFSET = 2**63 - 1  # ddrescue's positions are long long: anything larger is not a drive
+MAX_PASS = 2**31 - 1  # and its pass an int
+
 # A block line exactly as ddrescue writes it (hex numbers, no comment): parsed without the general path.
 _HEX_BLOCK = re.compile(r"[ \t]*0[xX]([0-9a-fA-F]+)[ \t]+0[xX]([0-9a-fA-F]+)[ \t]+([?*/+-])[ \t]*\Z")
 
@@ -56,6 +59,8 @@ def _parse_status_line(fields: list[str]) -> tuple[int, Phase, int]:
         raise ValueError(f"bad status line: {e}") from None
     if cur_pos < 0 or pass_ < 1:
         raise ValueError("bad status line: negative position or pass < 1")
+    if cur_pos > MAX_OFFSET or pass_ > MAX_PASS:
+        raise ValueError("bad status line: position or pass too large")
     return cur_pos, _PHASE_CHARS[fields[1]], pass_
 
 
@@ -100,6 +105,8 @@ def parse_mapfile(text: str, name: str = "mapfile") -> RescueMap:
                 pos, size, st = _parse_block_fields(fields)
             if pos < 0 or size < 0 or (size == 0 and pos != 0):
                 raise ValueError("bad block line: negative position or empty block")
+            if pos + size > MAX_OFFSET:
+                raise ValueError("bad block line: ends beyond 2^63 bytes")
             if size == 0:
                 # ddrescue accepts an empty block at 0 only before any other block; the next must start at 0.
                 if expected:
