@@ -40,7 +40,7 @@ from station.core.control import RunControl
 from station.core.events import Event, Finished
 from station.core.exits import EXIT_OK, EXIT_STOPPED
 from station.core.record import JobKind, SessionRecord, SessionResult
-from station.core.safeopen import make_private_dir
+from station.core.safeopen import make_private_dir, resolve
 from station.core.session import Session, SessionStore
 from station.media.base import Refused
 from station.media.locks import WriterLock, lock_for_writing
@@ -126,6 +126,12 @@ class Lifecycle(ABC):
     session: Session | None = None  # from the moment `run` records it
     watch: SessionHealth | None = None  # while `run` runs: its SMART watch (a view may acknowledge a hold)
     _lock: WriterLock | None = field(default=None, init=False, repr=False)
+    # Where the map is written: a symlinked mapfile is written through to its target, resolved
+    # once when the job is made (the path prepare() checked), never again while it runs.
+    _map_target: str = field(default="", init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._map_target = resolve(self.map_path)
 
     # -- what a job says ----------------------------------------------------------------------
 
@@ -193,7 +199,7 @@ class Lifecycle(ABC):
         cmdline = shlex.join(self.command)
 
         def save_map(m: RescueMap) -> None:
-            write_mapfile(self.map_path, m, command_line=cmdline, start_time=started)
+            write_mapfile(self._map_target, m, command_line=cmdline, start_time=started)
 
         try:
             self.claim()
@@ -251,7 +257,7 @@ class Lifecycle(ABC):
         """The mapfile first, then the destination; a refusal leaves neither."""
         try:
             if self.new_map and self.make_map_dir:
-                make_private_dir(Path(self.map_path).parent)
+                make_private_dir(Path(self._map_target).parent)
             if self.new_map:
                 save_map(self.rmap)
         except OSError as e:
@@ -268,7 +274,7 @@ class Lifecycle(ABC):
 
     def _untake(self) -> None:
         """Undo `_take` for a job that will not run (closed): its new mapfile, what `open` created."""
-        for path in ([self.map_path] if self.new_map else []) + self.created():
+        for path in ([self._map_target] if self.new_map else []) + self.created():
             with contextlib.suppress(OSError):
                 os.unlink(path)
 

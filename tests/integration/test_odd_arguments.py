@@ -28,3 +28,20 @@ def test_odd_names_make_a_map_everyone_reads(kit, tmp_path, name) -> None:
         kit.ddrescuelog_ok(mapfile)
     r = kit.station("image", "-q", "src.bin", name, cwd=tmp_path)  # and it resumes from it
     assert r.returncode == 0, r.stderr
+
+
+def test_a_symlinked_mapfile_is_written_through(kit, tmp_path) -> None:
+    """§3.10: the map behind a symlink is the one kept up to date; the link stays a link."""
+    kit.make_source(tmp_path / "src.bin", SIZE)
+    store = tmp_path / "store"
+    store.mkdir()
+    half = SIZE // 2  # an earlier run rescued the first half
+    (store / "case.map").write_text(f"0x0 ?\n0x0 {half:#x} +\n{half:#x} {half:#x} ?\n")
+    (tmp_path / "o.img").write_bytes((tmp_path / "src.bin").read_bytes()[:half])
+    (tmp_path / "link.map").symlink_to("store/case.map")
+    r = kit.station("image", "-q", "src.bin", "o.img", "link.map", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "link.map").is_symlink() and not (tmp_path / "link.map.bak").exists()
+    assert read_mapfile(store / "case.map").summary().rescued == SIZE
+    assert read_mapfile(store / "case.map.bak").summary().rescued == SIZE // 2
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
