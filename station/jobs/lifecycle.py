@@ -40,7 +40,7 @@ from station.core.control import RunControl
 from station.core.events import Event, Finished
 from station.core.exits import EXIT_OK, EXIT_STOPPED
 from station.core.record import JobKind, SessionRecord, SessionResult
-from station.core.safeopen import make_private_dir, resolve
+from station.core.safeopen import make_private_dir, remove_stale_temps, resolve
 from station.core.session import Session, SessionStore
 from station.media.base import Refused
 from station.media.locks import WriterLock, lock_for_writing
@@ -255,6 +255,7 @@ class Lifecycle(ABC):
 
     def _take(self, save_map: Callable[[RescueMap], None]) -> None:
         """The mapfile first, then the destination; a refusal leaves neither."""
+        remove_stale_temps(self._map_target)  # of runs killed mid-save (we hold the map's lock)
         try:
             if self.new_map and self.make_map_dir:
                 make_private_dir(Path(self._map_target).parent)

@@ -45,3 +45,22 @@ def test_a_symlinked_mapfile_is_written_through(kit, tmp_path) -> None:
     assert read_mapfile(store / "case.map").summary().rescued == SIZE
     assert read_mapfile(store / "case.map.bak").summary().rescued == SIZE // 2
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_temporary_maps_of_dead_processes_are_removed(kit, tmp_path) -> None:
+    """§3.11: kill -9 between writing a temporary map and renaming it leaves `.NAME.map.tmpPID`;
+    the next run on that map removes those of processes that are gone, and only those."""
+    import os
+    import subprocess
+
+    kit.make_source(tmp_path / "src.bin", SIZE)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    alive = os.getpid()
+    stale = [f".o.img.map.tmp{dead.pid}", f".o.img.map.bak{dead.pid}", ".o.img.map.tmp4999999"]
+    for name in [*stale, f".o.img.map.tmp{alive}", f".other.map.tmp{dead.pid}"]:
+        (tmp_path / name).write_text("0x0 ?\n")
+    r = kit.station("image", "-q", "src.bin", "o.img", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("."))
+    assert left == sorted([f".o.img.map.tmp{alive}", f".other.map.tmp{dead.pid}"])
