@@ -252,13 +252,20 @@ def read_regular(path: str | os.PathLike, limit: int) -> bytes:
 
 
 def make_private_dir(path: str | os.PathLike) -> Path:
-    """Create a directory (and its missing parents) readable by its owner only (0700).
+    """Create a directory readable by its owner only (0700), and so every parent it has to create.
 
     An existing directory of ours is tightened to 0700 too: what it holds (serials, SMART data,
-    hostnames) is nobody else's business.
+    hostnames) is nobody else's business.  Parents that exist already are left as they are.
     """
     p = Path(path)
-    p.mkdir(mode=0o700, parents=True, exist_ok=True)
+    missing = []
+    here = p
+    while not here.exists() and here != here.parent:
+        missing.append(here)
+        here = here.parent
+    for d in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            d.mkdir(mode=0o700)
     st = os.stat(p)
     if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) != 0o700:
         os.chmod(p, 0o700)

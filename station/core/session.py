@@ -23,7 +23,7 @@ from typing import Any
 
 from station.core.events import Event, Progress, event_from_dict
 from station.core.record import SessionRecord, SessionResult
-from station.core.safeopen import open_append, pid_alive, write_atomic
+from station.core.safeopen import make_private_dir, open_append, pid_alive, write_atomic
 
 PROGRESS_LOG_INTERVAL = 1.0  # seconds between progress lines in events.jsonl
 
@@ -41,7 +41,7 @@ def images_home() -> Path:
 
 def _write_json_atomic(path: Path, obj: dict[str, Any]) -> None:
     text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
-    write_atomic(path, text.encode("utf-8"), mode=0o644)
+    write_atomic(path, text.encode("utf-8"), mode=0o600)
 
 
 class Session:
@@ -82,7 +82,8 @@ class Session:
             return
         try:
             if self._events is None:
-                fd = open_append(self.dir / "events.jsonl", 0o644)
+                fd = open_append(self.dir / "events.jsonl", 0o600)
+                os.fchmod(fd, 0o600)  # also a log an earlier version made 0644
                 self._events = open(fd, "a", encoding="utf-8")  # noqa: SIM115 (kept open)
             self._events.write(json.dumps(event.to_dict(), separators=(",", ":")) + "\n")
             self._events.flush()
@@ -128,10 +129,10 @@ class SessionStore:
 
         OSError (a full disk, a store path through a regular file) leaves no session behind.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.root)  # 0700, and the folders it makes on the way
         sid = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
         d = self.root / sid
-        d.mkdir()
+        d.mkdir(mode=0o700)
         record.id, record.state, record.pid, record.host = sid, "running", os.getpid(), socket.gethostname()
         record.started, record.ended = time.time(), None
         s = Session(d, record)

@@ -109,7 +109,7 @@ class HandoffJob(Lifecycle):
         device_log = None
         if log:
             p = run.session.dir / "device.log"
-            write_atomic(p, ("\n".join(log) + "\n").encode("utf-8", "replace"), mode=0o644)
+            write_atomic(p, ("\n".join(log) + "\n").encode("utf-8", "replace"), mode=0o600)
             device_log = str(p)
         return Ending(outcome, reason, mirror.read_errors, mirror.power_cycles, hashes, device_log)
 
