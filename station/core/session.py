@@ -6,6 +6,10 @@
 session.json is replaced atomically; events.jsonl is appended line by line and flushed, so
 another terminal (the TUI, `station sessions`) can follow a running session.  A session whose
 process died without ending it (kill -9, power loss) reads as "interrupted".
+
+Every save also appends the session's id to `sessions.changes` beside the store, so the catalog
+(station.catalog) learns which records changed without comparing thousands of directories at
+every query.
 """
 
 from __future__ import annotations
@@ -39,9 +43,32 @@ def images_home() -> Path:
     return data_home() / "station" / "images"
 
 
-def _write_json_atomic(path: Path, obj: dict[str, Any]) -> None:
+def write_json_atomic(path: Path, obj: dict[str, Any]) -> None:
+    """Replace path with obj as JSON, private to its owner (0600): synced first, so a crash
+    leaves the old file or the new one (station.core.safeopen.write_atomic)."""
     text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
     write_atomic(path, text.encode("utf-8"), mode=0o600)
+
+
+def changes_path(root: Path) -> Path:
+    """The store's change journal, beside it (not in it: the store holds session directories only)."""
+    return root.with_name(root.name + ".changes")
+
+
+def note_change(session_dir: Path) -> None:
+    """Say in the store's change journal that this session's files changed (one short O_APPEND
+    write: lines from several processes never mix).  Best effort: the catalog also notices new
+    and removed sessions by itself, and `station catalog rebuild` rereads everything."""
+    try:
+        fd = open_append(changes_path(session_dir.parent), 0o600)
+    except OSError:
+        return
+    try:
+        os.write(fd, f"{session_dir.name}\n".encode())
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 class Session:
@@ -69,7 +96,8 @@ class Session:
         return r.state
 
     def save(self) -> None:
-        _write_json_atomic(self.dir / "session.json", self.record.to_dict())
+        write_json_atomic(self.dir / "session.json", self.record.to_dict())
+        note_change(self.dir)
 
     def log(self, event: Event) -> None:
         """Append an event to events.jsonl (progress thinned to one a second)."""
