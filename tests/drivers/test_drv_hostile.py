@@ -32,17 +32,22 @@ def handoff(emu, tmp_path: Path, map_path: str | None = "disk.map"):
     return job, store
 
 
-def test_a_device_that_says_done_but_keeps_reporting_changes(emulators, make_model, tmp_path) -> None:
-    emu, core, _ = emulators.imager(make_model(bad=10), faults=("churn",))
+def interrupted(emulators, make_model, tmp_path: Path, fault: str, why: str):
+    """Run a hand-off to a device with `fault`: it ends interrupted (exit 1), one line saying why."""
+    emu, core, _ = emulators.imager(make_model(bad=10), faults=(fault,))
     job, store = handoff(emu, tmp_path)
     result = bounded(job.run, 20)
     assert (result.outcome, result.exit_status) == ("interrupted", 1)
-    assert "keeps reporting map changes" in result.reason and "\n" not in result.reason
-    m = read_mapfile(tmp_path / "disk.map")  # the changes it reported, up to the last, are saved
-    assert blocks(m) == blocks(job.rmap) and 0 < m.bytes_in(Status.FINISHED) <= core.map.bytes_in(
-        Status.FINISHED
-    )
+    assert why in result.reason and "\n" not in result.reason
     assert store.list()[0].state == "interrupted"
+    return job, core
+
+
+def test_a_device_that_says_done_but_keeps_reporting_changes(emulators, make_model, tmp_path) -> None:
+    job, core = interrupted(emulators, make_model, tmp_path, "churn", "keeps reporting map changes")
+    m = read_mapfile(tmp_path / "disk.map")  # the changes it reported, up to the last, are saved
+    assert blocks(m) == blocks(job.rmap)
+    assert 0 < m.bytes_in(Status.FINISHED) <= core.map.bytes_in(Status.FINISHED)
 
 
 def test_a_device_whose_log_never_ends(emulators, make_model, tmp_path) -> None:
@@ -55,11 +60,7 @@ def test_a_device_whose_log_never_ends(emulators, make_model, tmp_path) -> None:
 
 
 def test_a_map_change_at_a_negative_position(emulators, make_model, tmp_path) -> None:
-    emu, _, _ = emulators.imager(make_model(bad=10), faults=("negative-map",))
-    job, _ = handoff(emu, tmp_path)
-    result = bounded(job.run, 20)
-    assert (result.outcome, result.exit_status) == ("interrupted", 1)
-    assert "bad map line" in result.reason and "\n" not in result.reason
+    job, _ = interrupted(emulators, make_model, tmp_path, "negative-map", "bad map line")
     assert read_mapfile(tmp_path / "disk.map").size == job.rmap.size
 
 

@@ -30,12 +30,9 @@ def one_line(r: subprocess.CompletedProcess, status: int = 2) -> str:
 
 
 @pytest.fixture
-def full_fs(tmp_path: Path):
+def full_fs(tmp_path: Path, kit):
     """A tmpfs with no room left."""
-    where = tmp_path / "full"
-    where.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)], check=True, timeout=30)
-    try:
+    with kit.tmpfs(tmp_path / "full", "1m") as where:
         fd = os.open(where / "filler", os.O_WRONLY | os.O_CREAT)
         try:
             while os.write(fd, b"x" * 4096):
@@ -45,9 +42,6 @@ def full_fs(tmp_path: Path):
         finally:
             os.close(fd)
         yield where
-    finally:
-        if subprocess.run(["umount", str(where)], timeout=30).returncode:
-            subprocess.run(["umount", "-l", str(where)], timeout=30)
 
 
 @pytest.fixture
