@@ -77,7 +77,9 @@ class RunState:
         reopen_on_error = opts.reopen_on_error
         if reopen_on_error is None:
             reopen_on_error = source.identity.kind == "block"
-        self.recovery = Recovery(source, recover, reopen_on_error, emit, self.t)
+        self.recovery = Recovery(
+            source, recover, reopen_on_error, emit, self.t, lambda: self.opts.read_timeout, control.cancel
+        )
         self.recorder = ReadRecorder(self)
         self.saver = MapSaver(sink, rmap, save_map, map_path, clock, emit, self.t)
         self.steering = Steering(self, control)
