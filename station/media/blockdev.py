@@ -386,6 +386,22 @@ def filesystem_devices(st_dev: int, *, mounts: list[Mount] | None = None) -> set
     return devs
 
 
+def direct_io_alignment(
+    st_dev: int, *, sys_root: Path = SYS, mounts: list[Mount] | None = None
+) -> int | None:
+    """The O_DIRECT alignment of files on the filesystem with this st_dev: the logical block size
+    of the devices under it (512 on most disks, 4096 on 4Kn ones); None when no block device is
+    known there (FUSE, network filesystems)."""
+    sizes = []
+    for dev in filesystem_devices(st_dev, mounts=mounts):
+        for disk in bottom_disks(dev, sys_root=sys_root):
+            d = sysfs_dir(disk, sys_root=sys_root)
+            text = read_attr(d / "queue" / "logical_block_size") if d else None
+            if text and text.isdigit():
+                sizes.append(int(text))
+    return max(sizes) if sizes else None
+
+
 def in_use(
     rdev: int, *, sys_root: Path = SYS, mounts: list[Mount] | None = None, swaps: set[int] | None = None
 ) -> list[str]:

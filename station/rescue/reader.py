@@ -81,7 +81,9 @@ def next_chunk(spec: RunSpec, cursor: int, size: int) -> tuple[int, int]:
         if end <= cursor:
             end = min(spec.end, cursor + a)
         return cursor, end
-    start = max(spec.start, -(-(cursor - size) // a) * a)
+    # as forward: reads of an alignment unit or more end on its boundaries, smaller ones (a
+    # sector where O_DIRECT aligns to pages) stay their size, so a failed one marks no more bad
+    start = max(spec.start, -(-(cursor - size) // a) * a) if size >= a else max(spec.start, cursor - size)
     if start >= cursor:
         start = max(spec.start, cursor - a)
     return start, cursor

@@ -58,8 +58,9 @@ class RunState:
         self.clock = clock
         self.domain = Domain(rmap, opts.domain)
         # read sizes: sectors, and clusters and big reads in whole alignment units
-        self.sector = opts.sector_size or source.sector_size or 512
-        align = max(self.sector, source.alignment)
+        # the source's sector (512 for a file unless told), or the finest read O_DIRECT allows there
+        self.sector = max(opts.sector_size or source.sector_size or 512, source.alignment)
+        align = self.sector
         self.align = align
         self.cluster = max(align, opts.cluster_size // align * align)
         self.max_read = max(self.cluster, opts.max_read_size // align * align)
