@@ -47,9 +47,10 @@ class RateMeter:
         self._window: deque[tuple[float, int]] = deque()
         self._last_progress = -1e9
 
-    def start(self, rescued: int = 0) -> float:
-        """Start the clock now; `rescued` is what the map already holds (for `reached`)."""
-        self.t0 = self.clock()
+    def start(self, rescued: int = 0, at: float | None = None) -> float:
+        """Start the clock (now, or at `at` on the same clock); `rescued` is what the map already
+        holds (for `reached`)."""
+        self.t0 = self.clock() if at is None else at
         self._base = rescued
         return self.t0
 
