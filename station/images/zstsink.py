@@ -18,6 +18,7 @@ import os
 import threading
 import uuid
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -71,12 +72,11 @@ class _Buffer:
 
 @dataclass
 class SinkStats:
-    """What the live screen shows: raw bytes taken, compressed bytes appended, hashing progress."""
+    """What the live screen shows: raw bytes taken and the compressed bytes appended for them."""
 
     raw_written: int = 0
     frames: int = 0
     compressed: int = 0
-    hashed_chunks: int = 0
 
     @property
     def ratio(self) -> float:
@@ -128,7 +128,8 @@ class ZstImageSink:
             except BlockingIOError:
                 raise Refused(f"dest {path}: another job is writing it") from None
             if created or os.fstat(self._fd).st_size == 0:
-                header = FileHeader(chunk_size, size, uuid.uuid4().bytes, check_algorithms(algorithms))
+                algos = check_algorithms(algorithms) if algorithms else ()
+                header = FileHeader(chunk_size, size, uuid.uuid4().bytes, algos)
                 self._write_all(header.pack(), 0)
                 os.fsync(self._fd)
                 n = -(-size // chunk_size)
@@ -159,8 +160,10 @@ class ZstImageSink:
         self._broken: BaseException | None = None
         self._dctx = zstandard.ZstdDecompressor()
         self._complete = self._layout.index.complete_bits()
-        self._hasher = OrderedHasher(
-            self.algorithms, self.chunk_size, size, self._complete, self._load_for_hasher
+        self._hasher = (
+            OrderedHasher(self.algorithms, self.chunk_size, size, self._complete, self._load_for_hasher)
+            if self.algorithms
+            else None
         )
         self._closed = False
 
@@ -367,7 +370,8 @@ class ZstImageSink:
         self._complete[k] = 1 if complete else 0
         self.stats.frames += 1
         self.stats.compressed += CHUNK_HEADER_SIZE + len(frame)
-        self._hasher.written(k, data)
+        if self._hasher is not None:
+            self._hasher.written(k, data)
 
     def _write_all(self, data: bytes, pos: int) -> None:
         view = memoryview(data)
@@ -394,15 +398,25 @@ class ZstImageSink:
         *,
         mapfile_text: str | None = None,
         extra: dict | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> SealResult:
         """Seal into a standard zstd seekable file (see station.images.seal) and close."""
         from station.images.seal import seal_sink
 
-        return seal_sink(self, rescue_map, mapfile_text=mapfile_text, extra=extra)
+        return seal_sink(self, rescue_map, mapfile_text=mapfile_text, extra=extra, progress=progress)
 
     @property
-    def fd(self) -> int:
+    def file_fd(self) -> int:
+        """The image file's descriptor, for sealing.  Not named `fd`: the engine copies straight
+        into a sink's `fd` with copy_file_range, which only a raw image can take."""
         return self._fd
+
+    @property
+    def hashed_bytes(self) -> int:
+        """How much of the image the whole-image hashes have taken in, in order, so far."""
+        if self._hasher is None:
+            return 0
+        return min(self._hasher.frontier * self.chunk_size, self.size)
 
     def chunk_len(self, k: int) -> int:
         return self._chunk_len(k)
@@ -419,11 +433,13 @@ class ZstImageSink:
             self._drop(k)
         self._submit(k, data, complete=bool(self._complete[k]))
 
-    def finish_hashes(self) -> dict[str, str]:
+    def finish_hashes(self, progress: Callable[[int, int], None] | None = None) -> dict[str, str]:
         """The whole-image hashes (hex): the frontier finished over the file as it now is."""
         self._collect(block=True)
+        if self._hasher is None:
+            return {}
         self._hasher.drain()
-        return self._hasher.finish(self._zero_bytes)
+        return self._hasher.finish(self._zero_bytes, progress)
 
     def write_raw(self, data: bytes, pos: int) -> None:
         self._write_all(data, pos)
@@ -454,7 +470,8 @@ class ZstImageSink:
             fut.cancel()
         self._pending.clear()
         self._pool.shutdown(wait=True)
-        self._hasher.close()
+        if self._hasher is not None:
+            self._hasher.close()
         self._close_fd()
 
     def _close_fd(self) -> None:

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, ClassVar
 from station.core.control import RunControl
 from station.core.events import Event, Finished
 from station.core.exits import EXIT_OK, EXIT_STOPPED
-from station.core.record import JobKind, SessionRecord, SessionResult
+from station.core.record import ImageRecord, JobKind, SessionRecord, SessionResult, Verification
 from station.core.session import Session, SessionStore
 from station.media.base import Refused
 from station.media.locks import WriterLock, lock_for_writing
@@ -60,6 +60,8 @@ class Ending:
     power_cycles: int = 0
     hashes: dict[str, str] | None = None
     device_log: str | None = None  # a log the job kept beside the session's own
+    image: ImageRecord | None = None  # the image the job left (format, where its segment hashes are)
+    verification: Verification | None = None  # what a verification found
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ class Lifecycle(ABC):
     """A job, prepared: checked, its map loaded, nothing written yet (see the module's docstring)."""
 
     kind: ClassVar[str] = JobKind.IMAGING
-    map_path: str
+    map_path: str  # "" for a job that reads a map it does not write (a sealed image's own)
     rmap: RescueMap
     new_map: bool  # no mapfile yet: `run` writes it first
     command: list[str] = field(default_factory=list)  # recorded, and in the mapfile's header
@@ -257,7 +259,7 @@ class Lifecycle(ABC):
         """The job's record with what every job records: its kind, map, command, whether resumed."""
         record = self.describe()
         record.kind = self.kind
-        record.mapfile = os.path.abspath(self.map_path)
+        record.mapfile = os.path.abspath(self.map_path) if self.map_path else None  # "": the image's own
         record.command = list(self.command)
         record.resumed = not self.new_map
         return record
@@ -277,6 +279,8 @@ class Lifecycle(ABC):
             power_cycles=ending.power_cycles,
             hashes=ending.hashes,
             device_log=ending.device_log,
+            image=ending.image,
+            verification=ending.verification,
         )
         run.session.finish(ending.outcome, ending.reason, result)
         return RunResult(ending.outcome, ending.reason, s, ending.read_errors)
