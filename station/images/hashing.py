@@ -285,6 +285,11 @@ class RawImageHasher:
         """Bytes hashed so far, from the start of the image."""
         return self._digest.done
 
+    @property
+    def target(self) -> int:
+        """Where hashing is to go: the image is known final up to there."""
+        return self._target
+
     def reached(self, pos: int) -> None:
         """The image holds its final bytes in [0, pos): hash up to there (whole segments)."""
         seg = self._digest.segment_size

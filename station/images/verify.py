@@ -97,7 +97,10 @@ def verify_image(
     """
     if image_format(path) == "raw":
         return _verify_raw(path, rescue_map, progress, hashes_path or path + HASHES_SUFFIX)
-    r = ZstImageReader(path, rescue_map)
+    try:
+        r = ZstImageReader(path, rescue_map)
+    except ImageCorrupt as e:  # its end is lost or damaged: name the chunks that are gone
+        return _salvage(path, rescue_map, progress, e)
     try:
         meta = r.metadata
         if meta is None:
@@ -111,6 +114,23 @@ def verify_image(
         else:
             problem = []
         return _compare(r, expected, segments, r.chunk_size, progress, problem)
+    finally:
+        r.close()
+
+
+def _salvage(
+    path: str, rescue_map: RescueMap | None, progress: Progress | None, damage: ImageCorrupt
+) -> VerifyResult:
+    """A sealed image whose seek table or tail is lost (a cut, damage): every chunk that can still
+    be found among its records is checked by its frame's checksum, the others are named lost.
+    The recorded hashes went with the tail, so nothing is compared but the frames themselves."""
+    try:
+        r = ZstImageReader(path, rescue_map, salvage=True)
+    except ImageCorrupt:
+        raise damage from None  # the header itself: nothing to salvage
+    try:
+        problems = [str(damage) + "; its recorded hashes, map and seek table are lost"]
+        return _compare(r, {}, {}, r.chunk_size, progress, problems)
     finally:
         r.close()
 
