@@ -367,11 +367,14 @@ class ZstImageSink:
         lay.records += 1
         with self._index_lock:
             lay.index.set(off, h)
-        self._complete[k] = 1 if complete else 0
         self.stats.frames += 1
         self.stats.compressed += CHUNK_HEADER_SIZE + len(frame)
+        # The hasher hears of the chunk before it is marked complete: marked first, its catch-up
+        # could read the chunk back from the file, pass it, and then take this very frame for a
+        # rewrite behind its frontier, and rehash the image from an old snapshot at sealing.
         if self._hasher is not None:
             self._hasher.written(k, data)
+        self._complete[k] = 1 if complete else 0
 
     def _write_all(self, data: bytes, pos: int) -> None:
         view = memoryview(data)
