@@ -179,7 +179,8 @@ def cmd_image(a: argparse.Namespace, source=None, title: str | None = None) -> i
 def run_with_view(job, a: argparse.Namespace, title: str, report: Callable | None = None) -> int:
     """Run the job in a worker thread; the main thread handles signals and the display.
 
-    `report(result)` prints the job's own last lines (default: a rescue's figures and hashes)."""
+    `report(result)` prints the job's own last lines, also with --json (default: a rescue's
+    figures and hashes, not with --json)."""
     from station.core.events import (
         Finished,
         ImageStats,
@@ -262,8 +263,10 @@ def run_with_view(job, a: argparse.Namespace, title: str, report: Callable | Non
     if "error" in box:
         raise box["error"]
     r = box["result"]
-    if not a.json:
-        (report or _rescue_report(job, a.quiet))(r)
+    if report is not None:  # its own, --json or not
+        report(r)
+    elif not a.json:
+        _rescue_report(job, a.quiet)(r)
     return r.exit_status
 
 

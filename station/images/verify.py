@@ -202,6 +202,18 @@ def _compare(
     return VerifyResult(ok, expected, actual, _merge(bad), problems, r.size)
 
 
+def _differing(img: bytes, src: bytes, pos: int, unit: int) -> list[Range]:
+    """The `unit`-aligned ranges (in image offsets) where two pieces read at `pos` differ."""
+    out: list[Range] = []
+    at, end = pos, pos + len(img)
+    while at < end:
+        stop = min((at // unit + 1) * unit, end)
+        if img[at - pos : stop - pos] != src[at - pos : stop - pos]:
+            out.append((at, stop))
+        at = stop
+    return out
+
+
 def _aligned(size: int) -> mmap.mmap:
     return mmap.mmap(-1, size)  # page-aligned: good for O_DIRECT sources
 
@@ -217,7 +229,7 @@ def verify_against_source(
 ) -> VerifyResult:
     """Re-read the source where the map says finished and compare with the image.
 
-    Differences are named to `compare_unit` (a multiple of the sector size); a source read
+    Differences are named to `compare_unit`, aligned (a multiple of the sector size); a source read
     that fails now is listed in unreadable_ranges, not as a difference.
     """
     m = rescue_map if rescue_map is not None else reader.rescue_map
@@ -254,9 +266,7 @@ def verify_against_source(
                     bad.append((pos, pos + n))
                     img = None
                 if img is not None and img != src:
-                    for u in range(0, n, compare_unit):
-                        if img[u : u + compare_unit] != src[u : u + compare_unit]:
-                            bad.append((pos + u, pos + min(u + compare_unit, n)))
+                    bad += _differing(img, src, pos, compare_unit)
             view.release()
             pos += n
             done += n

@@ -14,6 +14,7 @@ records it as a mismatch naming the chunk and byte range.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
@@ -124,7 +125,7 @@ def _record(image: str, r: VerifyResult, against: str, source: Source | None, st
         outcome=outcome,
         checked=r.checked_bytes,
         at=time.time(),
-        source=source.identity.path if source is not None else None,
+        source=os.path.abspath(source.identity.path) if source is not None else None,
         expected=dict(r.expected),
         actual=dict(r.actual),
         differing=[[a, b] for a, b in r.bad_ranges[:RANGES_KEPT]],
@@ -138,6 +139,12 @@ def _locked(image: str, map_path: str) -> list[str]:
     """What a verification holds so that nothing writes it meanwhile: the image, its index, its map."""
     side = [image + INDEX_SUFFIX] if image_format(image) == "zst" else []
     return [image, *side, *([map_path] if map_path else [])]
+
+
+def _drive_identity(source: Source) -> SourceIdentity:
+    """The source as the record names it: from any working directory, the same path."""
+    identity = source.identity
+    return dataclasses.replace(identity, path=os.path.abspath(identity.path)) if identity.path else identity
 
 
 def _image_identity(image: str) -> SourceIdentity:
@@ -219,7 +226,7 @@ def prepare_verify(
     job = VerifyJob(
         map_path=map_path, rmap=rmap or RescueMap(size, Status.FINISHED), new_map=False, command=command,
         store=store, image=image, source=source, hashes_path=hashes_path,
-        identity=source.identity if source is not None else _image_identity(image),
+        identity=_drive_identity(source) if source is not None else _image_identity(image),
     )  # fmt: skip
     job.hold(lock)
     return job
