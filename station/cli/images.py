@@ -22,39 +22,33 @@ def register(sub) -> None:
     se.add_argument("mapfile", nargs="?", help="the rescue's mapfile [IMAGE.map if it exists]")
     se.set_defaults(func=cmd_seal)
 
-    ve = sub.add_parser("verify", help="check an image against its recorded hashes, or against its source")
-    ve.add_argument("image")
-    ve.add_argument("--map", help="the image's mapfile [a sealed zst's own, else IMAGE.map if it exists]")
+    ve = _image_command(sub, "verify", cmd_verify, "check an image against its recorded hashes or its source")
     ve.add_argument("--against", metavar="SOURCE", help="re-read SOURCE where the map says finished, compare")
     ve.add_argument("--hashes", metavar="FILE", help="a raw image's hashes file [IMAGE.hashes.json]")
-    _view_options(ve)
-    ve.set_defaults(func=cmd_verify)
 
-    co = sub.add_parser("convert", help="raw image + map to a sealed zst image, or zst back to raw + map")
-    co.add_argument("image")
+    co = _image_command(sub, "convert", cmd_convert, "raw image + map to a sealed zst image, or zst to raw")
     co.add_argument("out", help="OUT.zst for a zst image, any other name for raw (its map: OUT.map)")
-    co.add_argument("--map", help="the input's mapfile [a zst's own, else IMAGE.map if it exists]")
     co.add_argument("--out-map", help="where a raw output's mapfile goes [OUT.map]")
     co.add_argument("--to", choices=["raw", "zst"], help="the output's format [by OUT's extension]")
     co.add_argument("--hash", default="sha256", help="a zst output's hashes: sha256, md5, both [sha256]")
-    _view_options(co)
-    co.set_defaults(func=cmd_convert)
 
-    ex = sub.add_parser("export", help="export an image to E01 (EnCase) through libewf's ewfacquirestream")
-    ex.add_argument("image")
+    ex = _image_command(sub, "export", cmd_export, "export an image to E01 (EnCase) through ewfacquirestream")
     ex.add_argument("out", help="OUT.E01 (further segments: OUT.E02...)")
-    ex.add_argument("--map", help="the image's mapfile [a zst's own, else IMAGE.map if it exists]")
     fields = (("--case", "case number"), ("--evidence", "evidence number"), ("--examiner", "examiner"),
               ("--description", "description"), ("--notes", "notes"))  # fmt: skip
     for flag, what in fields:
         ex.add_argument(flag, default="", help=f"the E01 header's {what}")
-    _view_options(ex)
-    ex.set_defaults(func=cmd_export)
 
 
-def _view_options(p: argparse.ArgumentParser) -> None:
+def _image_command(sub, name: str, func, what: str) -> argparse.ArgumentParser:
+    """A command over one image: IMAGE, --map, and the job view's --json and -q."""
+    p = sub.add_parser(name, help=what)
+    p.add_argument("image")
+    p.add_argument("--map", help="the image's mapfile [a sealed zst's own, else IMAGE.map if it exists]")
     p.add_argument("--json", action="store_true", help="progress and the result as JSON lines on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    p.set_defaults(func=func)
+    return p
 
 
 # -- seal ---------------------------------------------------------------------------------------------

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import glob
 import os
-import time
 from dataclasses import dataclass, field
 
-from station.core.events import Notice, TaskProgress
+from station.core.events import Notice
 from station.core.record import ImageRecord, JobKind, SessionRecord
 from station.core.session import SessionStore
 from station.images.convert import CaseFields, export_e01, raw_to_zst, zst_to_raw
@@ -30,20 +29,14 @@ from station.images.seal import sealing_path
 from station.images.verify import HASHES_SUFFIX, record_raw_hashes
 from station.images.zstreader import ZstImageReader
 from station.images.zstsink import DEFAULT_CHUNK
-from station.jobs.lifecycle import Ending, JobRun, Lifecycle, starting_holder
+from station.jobs.lifecycle import Ending, JobRun, Lifecycle, StopRequested, read_map, starting_holder
 from station.jobs.seal import recorded_source
 from station.media.base import Refused, SourceIdentity
 from station.media.locks import lock_for_writing
 from station.media.safety import check_not_source
-from station.rescue.mapfile import MapfileError, read_mapfile
 from station.rescue.rescuemap import RescueMap, Status
 
 TARGETS = ("zst", "raw", "e01")
-PROGRESS_EVERY = 0.5  # seconds between TaskProgress events
-
-
-class _Stopped(Exception):
-    """Raised from the progress callback when the job is asked to stop."""
 
 
 def target_for(out: str, given: str | None = None) -> str:
@@ -96,19 +89,9 @@ class ConvertJob(Lifecycle):
         )
 
     def work(self, run: JobRun) -> Ending:
-        next_at = [0.0]
-
-        def progress(done: int, total: int) -> None:
-            if run.control.stopping:
-                raise _Stopped
-            now = time.monotonic()
-            if now >= next_at[0] or done >= total:
-                next_at[0] = now + PROGRESS_EVERY
-                run.emit(TaskProgress(run.t(), "converting", done, total))
-
         try:
-            record, hashes = self._convert(progress)
-        except _Stopped:
+            record, hashes = self._convert(run.task("converting"))
+        except StopRequested:
             self._remove_outputs()
             return Ending("stopped", "conversion stopped; its partial output removed")
         except (OSError, ImageCorrupt, Refused) as e:
@@ -202,7 +185,7 @@ def prepare_convert(
     identity = SourceIdentity(path=os.path.abspath(image), kind="file", size=os.path.getsize(image))
     for p in made:
         check_not_source(identity, p, role="output")
-    rmap = _map(image, map_path)
+    rmap = read_map(map_path) if map_path is not None else None
     command = command if command is not None else ["station", "convert", image, out]
     lock = lock_for_writing([image, *made], starting_holder(command))
     try:
@@ -219,17 +202,6 @@ def prepare_convert(
     )  # fmt: skip
     job.hold(lock)
     return job
-
-
-def _map(image: str, map_path: str | None) -> RescueMap | None:
-    if map_path is None:
-        return None
-    try:
-        return read_mapfile(map_path)
-    except MapfileError as e:
-        raise Refused(str(e)) from None
-    except OSError as e:
-        raise Refused(f"mapfile {map_path}: {(e.strerror or str(e)).lower()}") from None
 
 
 def _has_ewf() -> bool:

@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from station.core.events import Event, Finished, ImageStats, Notice, Progress, TaskProgress
+from station.core.events import Event, Finished, ImageStats, Notice, Progress
 from station.core.record import ImageRecord
 from station.images.errors import ImageCorrupt
 from station.images.frames import FILE_HEADER_SIZE, FileHeader, FormatError
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
 
 IMAGE_FORMATS = ("raw", "zst")
 STATS_EVERY = 1.0  # seconds (engine clock) between ImageStats events
-TASK_EVERY = 0.5  # seconds (wall clock) between TaskProgress events of one step
 
 
 @dataclass(frozen=True)
@@ -137,10 +135,9 @@ class ImageOutput:
     def stats(self, t: float, rescued_now: int) -> ImageStats:
         raise NotImplementedError
 
-    def finish(
-        self, rmap: RescueMap, extra: dict, progress: Callable[[str, int, int], None]
-    ) -> tuple[ImageRecord, dict[str, str] | None]:
-        """The image of a finished rescue made final (hashed, sealed): its record and hashes."""
+    def finish(self, rmap: RescueMap, extra: dict, run: JobRun) -> tuple[ImageRecord, dict[str, str] | None]:
+        """The image of a finished rescue made final (hashed, sealed), with `run`'s TaskProgress
+        events; its record and hashes.  Not stopped halfway: a stop asked now waits for it."""
         raise NotImplementedError
 
     def left(self) -> ImageRecord:
@@ -174,12 +171,10 @@ class RawOutput(ImageOutput):
         hashed = self.hasher.done if self.hasher is not None else 0
         return ImageStats(t, "raw", written, written, hashed, self.size, list(self.algorithms))
 
-    def finish(
-        self, rmap: RescueMap, extra: dict, progress: Callable[[str, int, int], None]
-    ) -> tuple[ImageRecord, dict[str, str] | None]:
+    def finish(self, rmap: RescueMap, extra: dict, run: JobRun) -> tuple[ImageRecord, dict[str, str] | None]:
         if self.hasher is None:
             return self.left(), None
-        hashes = self.hasher.finish(rmap, lambda done, total: progress("hashing", done, total))
+        hashes = self.hasher.finish(rmap, run.task("hashing", stoppable=False))
         where = record_raw_hashes(self.dest, hashes, self.hashes_at)
         path, segments = os.path.abspath(self.dest), os.path.abspath(where)
         return ImageRecord(path, "raw", segment_size=hashes.segment_size, segments=segments), hashes.whole
@@ -204,10 +199,8 @@ class ZstOutput(ImageOutput):
         s = z.stats
         return ImageStats(t, "zst", s.raw_written, s.compressed, z.hashed_bytes, z.size, list(z.algorithms))
 
-    def finish(
-        self, rmap: RescueMap, extra: dict, progress: Callable[[str, int, int], None]
-    ) -> tuple[ImageRecord, dict[str, str] | None]:
-        r = self.zst.seal(rmap, extra=extra, progress=lambda done, total: progress("sealing", done, total))
+    def finish(self, rmap: RescueMap, extra: dict, run: JobRun) -> tuple[ImageRecord, dict[str, str] | None]:
+        r = self.zst.seal(rmap, extra=extra, progress=run.task("sealing", stoppable=False))
         record = ImageRecord(
             os.path.abspath(self.dest), "zst", sealed=True, file_size=r.file_size,
             segment_size=self.zst.chunk_size, segments=f"{os.path.abspath(self.dest)} (STSG frame)",
@@ -268,7 +261,6 @@ class OutputWatch:
         self.run, self.output = run, output
         self.held: Finished | None = None
         self._next_stats = 0.0
-        self._next_task = 0.0
         self._last: Progress | None = None
 
     def __call__(self, e: Event) -> None:
@@ -292,19 +284,13 @@ class OutputWatch:
 
         return emit
 
-    def task(self, name: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if now >= self._next_task or done >= total:
-            self._next_task = now + TASK_EVERY
-            self.run.emit(TaskProgress(self.run.t(), name, done, total))
-
     def end(self, ending: Ending, rmap: RescueMap, extra: dict) -> Ending:
         """Seal or hash a finished rescue's image, then the held Finished (or the new outcome)."""
         out = self.output
         record = out.left()
         if ending.outcome == "finished":
             try:
-                record, hashes = out.finish(rmap, extra, self.task)
+                record, hashes = out.finish(rmap, extra, self.run)
             except (OSError, ImageCorrupt) as e:
                 what = "sealing" if out.format == "zst" else "hashing"
                 why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from station.core.control import RunControl
-from station.core.events import Event, Finished
+from station.core.events import Event, Finished, TaskProgress
 from station.core.exits import EXIT_OK, EXIT_STOPPED
 from station.core.record import ImageRecord, JobKind, SessionRecord, SessionResult, Verification
 from station.core.session import Session, SessionStore
@@ -78,6 +78,25 @@ class JobRun:
     def t(self) -> float:
         """Seconds since the work began: the time of the events the lifecycle emits."""
         return self.clock() - self.t0
+
+    def task(self, name: str, *, stoppable: bool = True, every: float = 0.5) -> Callable[[int, int], None]:
+        """A progress callback (done, total) for a step counted in bytes: a `TaskProgress` at most
+        every `every` seconds and at its end; if `stoppable`, `StopRequested` once asked to stop."""
+        next_at = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            if stoppable and self.control.stopping:
+                raise StopRequested(name)
+            now = time.monotonic()
+            if now >= next_at[0] or done >= total:
+                next_at[0] = now + every
+                self.emit(TaskProgress(self.t(), name, done, total))
+
+        return progress
+
+
+class StopRequested(Exception):
+    """Raised by a `JobRun.task` callback: the job was asked to stop in the middle of a step."""
 
 
 def starting_holder(command: list[str]) -> str:
@@ -286,6 +305,16 @@ class Lifecycle(ABC):
         return RunResult(ending.outcome, ending.reason, s, ending.read_errors)
 
 
+def read_map(map_path: str) -> RescueMap:
+    """A mapfile a job reads; Refused (one line naming it) if it is malformed or unreadable."""
+    try:
+        return read_mapfile(map_path)
+    except MapfileError as e:
+        raise Refused(str(e)) from None
+    except OSError as e:
+        raise Refused(f"mapfile {map_path}: {(e.strerror or str(e)).lower()}") from None
+
+
 def load_map(map_path: str, size: int, has: str) -> tuple[RescueMap, bool]:
     """(the map to resume, or a fresh one; whether it is new) for a source of `size` bytes.
 
@@ -294,10 +323,7 @@ def load_map(map_path: str, size: int, has: str) -> tuple[RescueMap, bool]:
     """
     if not os.path.exists(map_path):
         return RescueMap(size), True
-    try:
-        rmap = read_mapfile(map_path)
-    except MapfileError as e:
-        raise Refused(str(e)) from None
+    rmap = read_map(map_path)
     if rmap.size > size:
         raise Refused(f"{map_path}: mapfile covers {rmap.size} bytes but {has}")
     rmap.resize(size)

@@ -19,12 +19,10 @@ from station.images.layout import INDEX_SUFFIX
 from station.images.seal import SealResult, sealing_path
 from station.images.zstreader import ZstImageReader
 from station.images.zstsink import open_image_sink
-from station.jobs.lifecycle import starting_holder
+from station.jobs.lifecycle import read_map, starting_holder
 from station.media.base import Refused
 from station.media.locks import lock_for_writing
 from station.media.safety import check_not_source
-from station.rescue.mapfile import MapfileError, read_mapfile
-from station.rescue.rescuemap import RescueMap
 
 
 def recorded_source(
@@ -74,7 +72,7 @@ def seal_image(
         raise Refused(f"{image} is not a Station zst image (a raw image needs no sealing)")
     if map_path is None and os.path.exists(image + ".map"):
         map_path = image + ".map"
-    rmap = _read_map(map_path) if map_path else None
+    rmap = read_map(map_path) if map_path else None
     command = command if command is not None else ["station", "seal", image]
     lock = lock_for_writing([image, image + INDEX_SUFFIX, sealing_path(image)], starting_holder(command))
     try:
@@ -92,12 +90,3 @@ def seal_image(
         raise Refused(str(e)) from None
     finally:
         lock.release()
-
-
-def _read_map(path: str) -> RescueMap:
-    try:
-        return read_mapfile(path)
-    except MapfileError as e:
-        raise Refused(str(e)) from None
-    except OSError as e:
-        raise Refused(f"mapfile {path}: {(e.strerror or str(e)).lower()}") from None

@@ -19,7 +19,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from station.core.events import Notice, TaskProgress
+from station.core.events import Notice
 from station.core.record import JobKind, SessionRecord, Verification
 from station.core.session import SessionStore
 from station.images.errors import ImageCorrupt
@@ -28,18 +28,12 @@ from station.images.layout import INDEX_SUFFIX
 from station.images.reader import ImageReader
 from station.images.verify import HASHES_SUFFIX, VerifyResult, verify_against_source, verify_image
 from station.images.zstreader import ZstImageReader
-from station.jobs.lifecycle import Ending, JobRun, Lifecycle, starting_holder
+from station.jobs.lifecycle import Ending, JobRun, Lifecycle, StopRequested, read_map, starting_holder
 from station.media.base import Refused, Source, SourceIdentity
 from station.media.locks import lock_for_writing
-from station.rescue.mapfile import MapfileError, read_mapfile
 from station.rescue.rescuemap import RescueMap, Status
 
 RANGES_KEPT = 100  # differing ranges a record keeps (the count is always whole)
-PROGRESS_EVERY = 0.5  # seconds between TaskProgress events
-
-
-class _Stopped(Exception):
-    """A verification stopped on request (raised from its progress callback)."""
 
 
 @dataclass(kw_only=True)
@@ -68,20 +62,10 @@ class VerifyJob(Lifecycle):
 
     def work(self, run: JobRun) -> Ending:
         started = time.time()
-        next_at = [0.0]
-
-        def progress(done: int, total: int) -> None:
-            if run.control.stopping:
-                raise _Stopped
-            now = time.monotonic()
-            if now >= next_at[0] or done >= total:
-                next_at[0] = now + PROGRESS_EVERY
-                run.emit(TaskProgress(run.t(), "verifying", done, total))
-
         run.emit(Notice(run.t(), f"verifying {self.image} against its {self._against()}"))
         try:
-            result = self._check(progress)
-        except _Stopped:
+            result = self._check(run.task("verifying"))
+        except StopRequested:
             return Ending("stopped", "verification stopped before its end")
         v = self.verification = _record(self.image, result, self._against(), self.source, started)
         run.emit(Notice(run.t(), f"{v.outcome}: {result.summary()}"))
@@ -158,12 +142,7 @@ def _load_map(map_path: str | None, image: str) -> tuple[str, RescueMap | None]:
         map_path = image + ".map"
     if map_path is None:
         return "", None
-    try:
-        return map_path, read_mapfile(map_path)
-    except MapfileError as e:
-        raise Refused(str(e)) from None
-    except OSError as e:
-        raise Refused(f"mapfile {map_path}: {(e.strerror or str(e)).lower()}") from None
+    return map_path, read_map(map_path)
 
 
 def _check_image(image: str, against: str | None, hashes_path: str | None) -> None:

@@ -224,11 +224,10 @@ def imaged(kit, lab) -> Path:
 
 
 def flip(path: Path, at: int) -> None:
-    with open(path, "r+b") as f:
-        f.seek(at)
-        b = f.read(1)
-        f.seek(at)
-        f.write(bytes([b[0] ^ 0xFF]))
+    """Damage one byte where it lies."""
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0xFF
+    path.write_bytes(data)
 
 
 def test_verify_match_and_mismatch_name_the_ranges(kit, imaged, xdg_data_home):
