@@ -33,6 +33,7 @@ from station.images.hashing import DEFAULT_ALGORITHMS, RawImageHasher
 from station.images.layout import INDEX_SUFFIX
 from station.images.seal import sealing_path
 from station.images.verify import HASHES_SUFFIX, record_raw_hashes
+from station.images.zstreader import ZstImageReader
 from station.images.zstsink import ZstImageSink, open_image_sink
 from station.media.base import Refused, Sink, SourceIdentity
 from station.media.safety import check_not_source
@@ -91,15 +92,35 @@ def _zst_header(path: str) -> FileHeader | None:
         return None
 
 
+def carried_map(dest: str, spec: ImageSpec, map_path: str, force: bool) -> RescueMap | None:
+    """A sealed zst image's own map, to resume from when its mapfile is gone (an image moved
+    without it); None otherwise, and with --force, which starts the image over."""
+    if spec.format != "zst" or force or os.path.exists(map_path) or _zst_header(dest) is None:
+        return None
+    try:
+        with ZstImageReader(dest) as r:
+            return r.rescue_map if r.sealed else None
+    except (OSError, ValueError):  # damaged: refused as any image without its map
+        return None
+
+
 def check_output(
-    dest: str, map_path: str, spec: ImageSpec, size: int, *, force: bool, source: SourceIdentity
+    dest: str,
+    map_path: str,
+    spec: ImageSpec,
+    size: int,
+    *,
+    force: bool,
+    source: SourceIdentity,
+    resuming: bool | None = None,
 ) -> ImageSpec:
     """Refuse (one line, nothing changed) an image that cannot be written as `spec` says; the
-    spec to open it with (`fresh` when --force is to start an existing file over)."""
+    spec to open it with (`fresh` when --force is to start an existing file over).  `resuming`:
+    there is a map to go on from (default: the mapfile exists)."""
     drive = _is_drive(dest)
     exists = drive or (os.path.isfile(dest) and os.path.getsize(dest) > 0)
     header = _zst_header(dest) if exists and not drive else None
-    resuming = os.path.exists(map_path)
+    resuming = os.path.exists(map_path) if resuming is None else resuming
     if spec.format == "zst":
         if drive:
             raise Refused(f"refusing: {dest} is a drive; a zst image is a file (clone onto a drive raw)")

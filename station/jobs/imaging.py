@@ -24,6 +24,7 @@ from station.jobs.image_output import (
     ImageOutput,
     ImageSpec,
     OutputWatch,
+    carried_map,
     check_output,
     format_for,
     open_output,
@@ -157,16 +158,17 @@ def prepare(
             source.close()
         raise
     virtual = source is not None
+    carried = carried_map(dest, image, map_path, force)  # a sealed image moved without its mapfile
     try:
         if not virtual:
-            check_job(source_path, dest, map_path, force=force)
+            check_job(source_path, dest, map_path, force=force or carried is not None)
             source = open_source(source_path, direct=options.direct)
     except BaseException:
         lock.release()
         raise
     try:
         if virtual:
-            _check_virtual_job(dest, map_path, force)
+            _check_virtual_job(dest, map_path, force or carried is not None)
         if test_mode:
             from station.sim.testmode import TestModeSource
 
@@ -175,13 +177,18 @@ def prepare(
             except MapfileError as e:
                 raise Refused(f"test-mode mapfile: {e}") from None
         rmap, new_map = load_map(map_path, source.size, f"the source has only {source.size}")
+        if carried is not None and carried.size == source.size:
+            rmap = carried  # new_map stays: the run writes it as the mapfile before anything else
         if not new_map and rmap.bytes_in(Status.FINISHED) and not os.path.exists(dest):
             raise Refused(f"{map_path} records rescued data but {dest} does not exist")
         if options.domain is not None:
             options.domain = intersect(sorted(options.domain), [(0, source.size)])
             if not options.domain:
                 raise Refused("the rescue domain is empty")
-        image = check_output(dest, map_path, image, source.size, force=force, source=source.identity)
+        image = check_output(
+            dest, map_path, image, source.size, force=force, source=source.identity,
+            resuming=not new_map or carried is not None,
+        )  # fmt: skip
     except BaseException:
         source.close()
         lock.release()

@@ -212,6 +212,19 @@ def test_a_sealed_image_reopened_to_retry_is_sealed_again(kit, lab, xdg_data_hom
     assert r.returncode == 0 and r.stdout.startswith("match"), r.stdout + r.stderr
 
 
+def test_a_sealed_image_moved_without_its_mapfile_resumes_from_its_own_map(kit, lab):
+    r = kit.station("image", "-q", "-H", "test.map", "source.bin", "disk.zst", cwd=lab)
+    assert r.returncode == 0, r.stderr
+    moved = lab / "elsewhere"
+    moved.mkdir()
+    shutil.copy(lab / "disk.zst", moved / "disk.zst")
+    r = kit.station("image", "-q", "-r", "1", lab / "source.bin", "disk.zst", cwd=moved)
+    assert r.returncode == 0, r.stderr
+    m = kit.read_map(moved / "disk.zst.map")  # written from the image's own map first, then retried
+    assert m.phase == Phase.FINISHED and m.bytes_in(Status.BAD_SECTOR) == 0
+    assert zst_read(moved / "disk.zst") == (lab / "source.bin").read_bytes()
+
+
 # -- verify ----------------------------------------------------------------------------------------------
 
 
