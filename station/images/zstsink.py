@@ -51,7 +51,7 @@ DEFAULT_LEVEL = 3
 class _Buffer:
     """A chunk's bytes in memory; `covered` are the ranges written since it came into memory."""
 
-    data: bytes | bytearray
+    data: bytes | bytearray | memoryview  # a bytearray while written; frozen once handed over
     dirty: bool = False
     covered: list[tuple[int, int]] = field(default_factory=list)
     complete: bool = False
@@ -266,13 +266,13 @@ class ZstImageSink:
             buf.complete = True
             self._flush(k, buf)
 
-    def _current(self, k: int) -> bytes:
+    def _current(self, k: int) -> bytes | bytearray:
         """A chunk's bytes as the file has them (zeros if never written), for read-modify-write."""
         if any(c == k for c, _, _, _ in self._pending):
             self._collect(block=True, until=k)
         idx = self._layout.index
         if not idx.has_data(k):
-            return bytes(self._chunk_len(k))
+            return bytearray(self._chunk_len(k))  # writable at once: no copy before the first write
         return self._read_frame(k, self._dctx)
 
     def _read_frame(self, k: int, dctx: zstandard.ZstdDecompressor) -> bytes:
@@ -304,14 +304,14 @@ class ZstImageSink:
         self._buffered_bytes -= len(buf.data)
 
     def _flush(self, k: int, buf: _Buffer) -> None:
-        data = bytes(buf.data)
-        buf.data = data  # the buffer stays as a clean cache; a later write copies it again
+        data = buf.data  # handed to the pool as it is: no copy of a chunk the rescue completed
+        buf.data = memoryview(data).toreadonly()  # a clean cache; a later write copies it first
         buf.dirty = False
         self._submit(k, data, complete=buf.complete)
 
     # -- compression and appending ------------------------------------------------------------
 
-    def _submit(self, k: int, data: bytes, complete: bool) -> None:
+    def _submit(self, k: int, data: bytes | bytearray | memoryview, complete: bool) -> None:
         while len(self._pending) >= self._max_pending:
             self._collect_one()
         fut = self._pool.submit(self._compress, k, data, complete)
@@ -324,7 +324,9 @@ class ZstImageSink:
             z = self._zero_frames[n] = (frame, frame_checksum(frame))
         return z
 
-    def _compress(self, k: int, data: bytes, complete: bool) -> tuple[int, dict[str, bytes], int, bytes]:
+    def _compress(
+        self, k: int, data: bytes | bytearray | memoryview, complete: bool
+    ) -> tuple[int, dict[str, bytes], int, bytes]:
         """(flags, digests, checksum, frame) of one chunk: runs in a pool thread."""
         n = len(data)
         if data == self._zeros(n):
