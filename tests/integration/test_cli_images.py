@@ -257,6 +257,8 @@ def test_verify_match_and_mismatch_name_the_ranges(kit, imaged, xdg_data_home):
     assert f"bytes {5 * MiB}-{6 * MiB}" in r.stdout
     v = last_record(kit, xdg_data_home)["result"]["verification"]
     assert v["outcome"] == "mismatch" and v["differing"] == [[5 * MiB, 6 * MiB]] and v["at"] > 0
+    listed = kit.station("sessions").stdout.splitlines()  # ids sort only to the second
+    assert any(line.endswith(f"verify (hashes) {lab / 'disk.img'}: mismatch") for line in listed)
 
 
 def _frame_offset(path: Path, chunk: int) -> int:
