@@ -93,7 +93,7 @@ def test_no_hashes_and_raw_by_option(kit, lab, xdg_data_home):
     assert not (lab / "plain.zst.hashes.json").exists()
 
 
-BIG = 96 * MiB
+BIG = 128 * MiB
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,7 @@ def test_kill_9_then_the_same_command_resumes_and_seals(kit, big, tmp_path, xdg_
     for _ in range(4):
         p = kit.popen_station(*args, stdout=subprocess.DEVNULL)
         try:
-            p.wait(timeout=rng.uniform(0.3, 0.9))
+            p.wait(timeout=rng.uniform(0.25, 0.7))
         except subprocess.TimeoutExpired:
             kills += 1
         finally:
@@ -369,6 +369,8 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(kit, lab):
         (["convert", "source.bin", "x.img"], "is a raw image already"),
         (["convert", "missing.img", "x.zst"], "no such file"),
         (["export", "source.bin", "x.tar"], "name the export OUT.E01"),
+        (["image", "--imager", "serial-imager:/dev/null", "--format", "zst", "S1", "T1"], "--format"),
+        (["image", "--imager", "serial-imager:/dev/null", "--hash", "md5", "S1", "T1"], "--hash"),
     ]
     for args, words in cases:
         one_line_refusal(kit.station(*args, cwd=lab), words)
