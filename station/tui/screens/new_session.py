@@ -221,7 +221,10 @@ class NewSessionScreen(StationScreen):
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
         to_drive = event.pressed.id == "kind-drive"
         self.query_one("#image-path", Input).disabled = to_drive
-        self.query_one("#image-format", Select).disabled = to_drive  # a drive is written raw
+        image_format = self.query_one("#image-format", Select)
+        image_format.disabled = to_drive  # a drive is written raw
+        if to_drive:
+            image_format.value = "raw"
         self.query_one("#target", Select).disabled = not to_drive
         self.query_one("#force", Checkbox).disabled = to_drive
 
