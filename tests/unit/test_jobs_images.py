@@ -106,3 +106,13 @@ def test_finished_is_the_last_event_after_sealing_or_hashing(tmp_path: Path, des
     if dest.endswith(".zst"):
         with ZstImageReader(str(tmp_path / dest)) as z:
             assert z.sealed and z.metadata["hashes"] == rec.result.hashes
+
+
+def test_a_zst_sink_offers_the_engine_no_descriptor_to_copy_into(tmp_path: Path) -> None:
+    """The engine copies with copy_file_range into `sink.fd` when a sink has one: raw bytes in a
+    zst file would be garbage, so the zst sink's descriptor has another name."""
+    sink = open_image_sink(str(tmp_path / "x.zst"), MiB)
+    try:
+        assert getattr(sink, "fd", None) is None and sink.file_fd >= 0
+    finally:
+        sink.close()
