@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 import time
 from dataclasses import dataclass, field
 
@@ -131,9 +132,10 @@ def _drive_identity(source: Source) -> SourceIdentity:
     return dataclasses.replace(identity, path=os.path.abspath(identity.path)) if identity.path else identity
 
 
-def _image_identity(image: str) -> SourceIdentity:
-    st = os.stat(image)
-    return SourceIdentity(path=os.path.abspath(image), kind="file", size=st.st_size)
+def _image_identity(image: str, size: int) -> SourceIdentity:
+    """The image as the record's source: what a hash verification reads (a file, or a drive cloned to)."""
+    kind = "block" if stat.S_ISBLK(os.stat(image).st_mode) else "file"
+    return SourceIdentity(path=os.path.abspath(image), kind=kind, size=size)
 
 
 def _load_map(map_path: str | None, image: str) -> tuple[str, RescueMap | None]:
@@ -147,9 +149,12 @@ def _load_map(map_path: str | None, image: str) -> tuple[str, RescueMap | None]:
 
 def _check_image(image: str, against: str | None, hashes_path: str | None) -> None:
     """Refusals that need only the image: it exists, it is sealed, its hashes are recorded."""
-    if not os.path.isfile(image):
-        why = "is not a file" if os.path.exists(image) else "no such file"
-        raise Refused(f"image {image}: {why}")
+    try:
+        mode = os.stat(image).st_mode
+    except OSError as e:
+        raise Refused(f"image {image}: {(e.strerror or str(e)).lower()}") from None
+    if not (stat.S_ISREG(mode) or stat.S_ISBLK(mode)):  # a drive cloned to verifies as a raw image
+        raise Refused(f"image {image}: is neither a file nor a drive")
     if image_format(image) == "zst":
         try:
             with ZstImageReader(image) as r:
@@ -205,7 +210,7 @@ def prepare_verify(
     job = VerifyJob(
         map_path=map_path, rmap=rmap or RescueMap(size, Status.FINISHED), new_map=False, command=command,
         store=store, image=image, source=source, hashes_path=hashes_path,
-        identity=_drive_identity(source) if source is not None else _image_identity(image),
+        identity=_drive_identity(source) if source is not None else _image_identity(image, size),
     )  # fmt: skip
     job.hold(lock)
     return job
