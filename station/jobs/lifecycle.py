@@ -62,6 +62,7 @@ class Ending:
     device_log: str | None = None  # a log the job kept beside the session's own
     image: ImageRecord | None = None  # the image the job left (format, where its segment hashes are)
     verification: Verification | None = None  # what a verification found
+    exit_status: int | None = None  # the command's, when not the outcome's (a mismatch found: 1)
 
 
 @dataclass(frozen=True)
@@ -294,7 +295,7 @@ class Lifecycle(ABC):
             bad=s.bytes[Status.BAD_SECTOR],
             pending=s.pending,
             read_errors=ending.read_errors,
-            exit_status=exit_status(ending.outcome),
+            exit_status=exit_status(ending.outcome) if ending.exit_status is None else ending.exit_status,
             power_cycles=ending.power_cycles,
             hashes=ending.hashes,
             device_log=ending.device_log,

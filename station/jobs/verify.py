@@ -14,13 +14,13 @@ records it as a mismatch naming the chunk and byte range.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import stat
 import time
 from dataclasses import dataclass, field
 
 from station.core.events import Notice
+from station.core.exits import EXIT_OK, EXIT_STOPPED
 from station.core.record import JobKind, SessionRecord, Verification
 from station.core.session import SessionStore
 from station.images.errors import ImageCorrupt
@@ -45,20 +45,24 @@ class VerifyJob(Lifecycle):
     image: str
     source: Source | None = None
     hashes_path: str | None = None  # a raw image's hashes file, if not IMAGE.hashes.json
-    identity: SourceIdentity | None = None  # what the record calls the source: the drive, or the image
+    identity: SourceIdentity | None = None  # the record's source: the image verified
     verification: Verification | None = field(default=None, init=False)
 
     def open(self) -> None:
         """Nothing to take: the image is read (and locked), never written."""
 
     def describe(self) -> SessionRecord:
-        against = "hashes" if self.source is None else "source"
+        """The record's source is the image verified (as the catalog reads a verification); a
+        source drive compared with is `options.against`."""
         assert self.identity is not None
+        options = {"image": os.path.abspath(self.image)}
+        if self.source is not None:
+            options["against"] = os.path.abspath(self.source.identity.path)
         return SessionRecord(
-            method=f"verify ({against})",
+            method=f"verify ({'hashes' if self.source is None else 'source'})",
             source=self.identity,
             destinations=[],
-            options={"image": os.path.abspath(self.image), "against": against},
+            options=options,
         )
 
     def work(self, run: JobRun) -> Ending:
@@ -70,7 +74,8 @@ class VerifyJob(Lifecycle):
             return Ending("stopped", "verification stopped before its end")
         v = self.verification = _record(self.image, result, self._against(), self.source, started)
         run.emit(Notice(run.t(), f"{v.outcome}: {result.summary()}"))
-        return Ending("finished", f"verification: {v.outcome}", verification=v)
+        status = EXIT_OK if v.outcome == "match" else EXIT_STOPPED  # as `station verify` exits
+        return Ending("finished", f"verification: {v.outcome}", verification=v, exit_status=status)
 
     def _against(self) -> str:
         return "recorded hashes" if self.source is None else "source"
@@ -124,12 +129,6 @@ def _locked(image: str, map_path: str) -> list[str]:
     """What a verification holds so that nothing writes it meanwhile: the image, its index, its map."""
     side = [image + INDEX_SUFFIX] if image_format(image) == "zst" else []
     return [image, *side, *([map_path] if map_path else [])]
-
-
-def _drive_identity(source: Source) -> SourceIdentity:
-    """The source as the record names it: from any working directory, the same path."""
-    identity = source.identity
-    return dataclasses.replace(identity, path=os.path.abspath(identity.path)) if identity.path else identity
 
 
 def _image_identity(image: str, size: int) -> SourceIdentity:
@@ -210,7 +209,7 @@ def prepare_verify(
     job = VerifyJob(
         map_path=map_path, rmap=rmap or RescueMap(size, Status.FINISHED), new_map=False, command=command,
         store=store, image=image, source=source, hashes_path=hashes_path,
-        identity=_drive_identity(source) if source is not None else _image_identity(image, size),
+        identity=_image_identity(image, size),
     )  # fmt: skip
     job.hold(lock)
     return job

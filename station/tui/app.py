@@ -46,6 +46,7 @@ class StationApp(App[int]):
         Binding("f2", "devices", "Devices"),
         Binding("f3", "sessions", "Sessions"),
         Binding("f4", "live", "Live job"),
+        Binding("f5", "images", "Images"),
     ]
 
     def __init__(self, *, services: Services | None = None, **given: Unpack[ServiceChoices]) -> None:
@@ -177,6 +178,13 @@ class StationApp(App[int]):
         self._reset_stack()
         self.push_screen(SessionsScreen())
 
+    def action_images(self, serial: str | None = None) -> None:
+        """The catalog's images (of one drive, when a serial is given: its history)."""
+        from station.tui.screens.images import ImagesScreen
+
+        self._reset_stack()
+        self.push_screen(ImagesScreen(serial))
+
     def action_live(self) -> None:
         if not self.is_screen_installed("live"):
             self.notify("no job has run yet: pick a drive and press Enter", severity="warning")
@@ -252,6 +260,7 @@ class StationApp(App[int]):
         yield SystemCommand(
             "Sessions", "History of imaging sessions, live and past (F3)", self.action_sessions
         )
+        yield SystemCommand("Images", "The catalog: find, label, report, verify (F5)", self.action_images)
         yield SystemCommand(
             "Demo session", "Image the built-in demo failing drive", self.action_new_demo_session
         )

@@ -29,11 +29,67 @@ from station.jobs.drives import (
 )
 
 if TYPE_CHECKING:
+    from station.catalog import Catalog, ImageEntry
     from station.health.watch import HealthOptions
     from station.jobs.power import RelaySettings
 
 PortProbe = Callable[[str], tuple[list[Attached], list[str]]]  # a port named by hand -> (found, problems)
+ImageAction = Callable[["ImageEntry"], str]  # runs in a thread worker; returns what to tell the technician
+
+
+@dataclass(frozen=True)
+class ImageActions:
+    """What the images screen can do with an image besides its report.  None: not installed yet
+    (the screen says so); the image browser and restore put their entry points here
+    (`Services.create(image_actions=...)` or in `default_image_actions`)."""
+
+    verify: ImageAction | None = None
+    browse: ImageAction | None = None
+    restore: ImageAction | None = None
+
+
+def verification_job(store: SessionStore) -> ImageAction:
+    """Verify an image against its recorded hashes as a job (station.jobs.verify): a session of
+    kind verification in `store`, which the catalog reads back as the image's verification."""
+
+    def verify(image: ImageEntry) -> str:
+        from station.images.verify import HASHES_SUFFIX
+        from station.jobs.verify import prepare_verify
+        from station.media.base import Refused
+
+        raw = image.format in ("raw", "device")  # a drive cloned to keeps its hashes beside its map
+        hashes = image.mapfile + HASHES_SUFFIX if image.format == "device" and image.mapfile else None
+        try:
+            job = prepare_verify(
+                image.path, image.mapfile if raw else None, hashes_path=hashes, store=store,
+                command=["station", "verify", image.path],
+            )  # fmt: skip
+        except Refused as e:
+            return f"cannot verify {image.path}: {e}"
+        job.run()
+        v = job.verification
+        if v is None:
+            return f"{image.path}: verification stopped"
+        said = f"{len(v.differing)} range(s) differ" if v.differing else "; ".join(v.problems[:1])
+        return f"{image.path}: {v.outcome}" + (f" ({said})" if v.outcome != "match" and said else "")
+
+    return verify
+
+
+def default_image_actions(store: SessionStore) -> ImageActions:
+    return ImageActions(verify=verification_job(store))
+
+
 DEFAULT: Literal["default"] = "default"  # "the station's own provider", for arguments where None means off
+
+
+def _catalog_of(store: SessionStore) -> Callable[[], Catalog]:
+    def open_catalog() -> Catalog:
+        from station.catalog import Catalog
+
+        return Catalog.open(store)
+
+    return open_catalog
 
 
 class LocalDrives:
@@ -66,6 +122,8 @@ class ServiceChoices(TypedDict, total=False):
     image_dir: Path | None
     follow_interval: float
     clock: Callable[[], float]
+    catalog: Callable[[], Catalog] | None
+    image_actions: ImageActions
 
 
 @dataclass
@@ -75,7 +133,9 @@ class Services:
     `scan` lists drives; `health` gives a drive's SMART badge (None: no SMART here); `attached`
     discovers imagers and relays and `probe` asks a port named by hand; `smart` says how a session
     on a drive watches SMART (None: off); `relay_settings` how a relay picked for a session
-    power-cycles its drive; `clock` is the engine's clock (tests give a simulated one).
+    power-cycles its drive; `clock` is the engine's clock (tests give a simulated one); `catalog`
+    opens the catalog of the session store (one per thread: workers open their own) and
+    `image_actions` are what the images screen offers besides the report.
     `ports` (named by hand, probed again at each rescan) and `devices` (the last discovery's
     imagers and relays) are what the devices screen found, kept for the other screens.
     """
@@ -90,6 +150,8 @@ class Services:
     image_dir: Path
     follow_interval: float = 0.25
     clock: Callable[[], float] = time.monotonic
+    catalog: Callable[[], Catalog] | None = None
+    image_actions: ImageActions = field(default_factory=ImageActions)
     ports: list[str] = field(default_factory=list)
     devices: list[Attached] = field(default_factory=list)
 
@@ -110,8 +172,9 @@ class Services:
         virtual = given.get("virtual")
         attached = given.get("attached")
         scan = given.get("scan") or LocalDrives(default_virtual_providers() if virtual is None else virtual)
+        store = given.get("store") or SessionStore()
         return cls(
-            store=given.get("store") or SessionStore(),
+            store=store,
             scan=scan,
             health=default_health_provider() if isinstance(health, str) else health,
             attached=list(default_attached_providers() if attached is None else attached),
@@ -121,6 +184,8 @@ class Services:
             image_dir=given.get("image_dir") or data_home() / "station" / "images",
             follow_interval=given.get("follow_interval", 0.25),
             clock=given.get("clock", time.monotonic),
+            catalog=given.get("catalog") or _catalog_of(store),
+            image_actions=given.get("image_actions") or default_image_actions(store),
         )
 
     def discovered(self, found: list[Attached], busy: set[str]) -> None:

@@ -404,3 +404,23 @@ def test_a_running_image_cannot_be_verified_or_sealed(kit, big, tmp_path):
         kit.stop(p, signal.SIGTERM)
         p.stdout.close()
         p.stderr.close()
+
+
+def test_the_catalog_reads_each_verification_and_its_outcome(kit, imaged, xdg_data_home):
+    from station.catalog import Catalog
+    from station.core.session import SessionStore
+
+    lab = imaged
+    assert kit.station("verify", "disk.zst", cwd=lab).returncode == 0
+    assert kit.station("verify", "disk.zst", "--against", "source.bin", cwd=lab).returncode == 0
+    flip(lab / "source.bin", 2 * MiB)
+    assert kit.station("verify", "disk.zst", "--against", "source.bin", cwd=lab).returncode == 1
+    cat = Catalog.open(SessionStore(xdg_data_home / "station" / "sessions"))
+    try:
+        image = cat.resolve(str(lab / "disk.zst"))
+        found = [(v.ok, v.method) for v in sorted(cat.verifications(image.id), key=lambda v: v.at or 0)]
+        against = f"against {lab / 'source.bin'}"
+        assert found == [(True, "verify (hashes)"), (True, against), (False, against)]
+        assert cat.image(image.id).last_verified is False
+    finally:
+        cat.close()
