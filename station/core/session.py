@@ -158,9 +158,14 @@ class SessionStore:
         OSError (a full disk, a store path through a regular file) leaves no session behind.
         """
         make_private_dir(self.root)  # 0700, and the folders it makes on the way
-        sid = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
-        d = self.root / sid
-        d.mkdir(mode=0o700)
+        while True:  # ids are unique by creating their directory: two jobs may start in one second
+            sid = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+            d = self.root / sid
+            try:
+                d.mkdir(mode=0o700)
+                break
+            except FileExistsError:
+                continue
         record.id, record.state, record.pid, record.host = sid, "running", os.getpid(), socket.gethostname()
         record.started, record.ended = time.time(), None
         s = Session(d, record)

@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from station.core.control import RunControl
-from station.core.events import Event, Finished
+from station.core.events import Event, Finished, TaskProgress
 from station.core.exits import EXIT_OK, EXIT_STOPPED
-from station.core.record import JobKind, SessionRecord, SessionResult
+from station.core.record import ImageRecord, JobKind, SessionRecord, SessionResult, Verification
 from station.core.safeopen import make_private_dir, remove_stale_temps, resolve
 from station.core.session import Session, SessionStore
 from station.media.base import Refused
@@ -62,6 +62,9 @@ class Ending:
     power_cycles: int = 0
     hashes: dict[str, str] | None = None
     device_log: str | None = None  # a log the job kept beside the session's own
+    image: ImageRecord | None = None  # the image the job left (format, where its segment hashes are)
+    verification: Verification | None = None  # what a verification found
+    exit_status: int | None = None  # the command's, when not the outcome's (a mismatch found: 1)
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,25 @@ class JobRun:
     def t(self) -> float:
         """Seconds since the work began: the time of the events the lifecycle emits."""
         return self.clock() - self.t0
+
+    def task(self, name: str, *, stoppable: bool = True, every: float = 0.5) -> Callable[[int, int], None]:
+        """A progress callback (done, total) for a step counted in bytes: a `TaskProgress` at most
+        every `every` seconds and at its end; if `stoppable`, `StopRequested` once asked to stop."""
+        next_at = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            if stoppable and self.control.stopping:
+                raise StopRequested(name)
+            now = time.monotonic()
+            if now >= next_at[0] or done >= total:
+                next_at[0] = now + every
+                self.emit(TaskProgress(self.t(), name, done, total))
+
+        return progress
+
+
+class StopRequested(Exception):
+    """Raised by a `JobRun.task` callback: the job was asked to stop in the middle of a step."""
 
 
 def starting_holder(command: list[str]) -> str:
@@ -114,7 +136,7 @@ class Lifecycle(ABC):
     """A job, prepared: checked, its map loaded, nothing written yet (see the module's docstring)."""
 
     kind: ClassVar[str] = JobKind.IMAGING
-    map_path: str
+    map_path: str  # "" for a job that reads a map it does not write (a sealed image's own)
     rmap: RescueMap
     new_map: bool  # no mapfile yet: `run` writes it first
     make_map_dir: bool = (
@@ -131,7 +153,7 @@ class Lifecycle(ABC):
     _map_target: str = field(default="", init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._map_target = resolve(self.map_path)
+        self._map_target = resolve(self.map_path) if self.map_path else ""
 
     # -- what a job says ----------------------------------------------------------------------
 
@@ -255,7 +277,8 @@ class Lifecycle(ABC):
 
     def _take(self, save_map: Callable[[RescueMap], None]) -> None:
         """The mapfile first, then the destination; a refusal leaves neither."""
-        remove_stale_temps(self._map_target)  # of runs killed mid-save (we hold the map's lock)
+        if self._map_target:  # of runs killed mid-save (we hold the map's lock)
+            remove_stale_temps(self._map_target)
         try:
             if self.new_map and self.make_map_dir:
                 make_private_dir(Path(self._map_target).parent)
@@ -287,7 +310,7 @@ class Lifecycle(ABC):
         """The job's record with what every job records: its kind, map, command, whether resumed."""
         record = self.describe()
         record.kind = self.kind
-        record.mapfile = os.path.abspath(self.map_path)
+        record.mapfile = os.path.abspath(self.map_path) if self.map_path else None  # "": the image's own
         record.command = list(self.command)
         record.resumed = not self.new_map
         return record
@@ -303,10 +326,12 @@ class Lifecycle(ABC):
             bad=s.bytes[Status.BAD_SECTOR],
             pending=s.pending,
             read_errors=ending.read_errors,
-            exit_status=exit_status(ending.outcome),
+            exit_status=exit_status(ending.outcome) if ending.exit_status is None else ending.exit_status,
             power_cycles=ending.power_cycles,
             hashes=ending.hashes,
             device_log=ending.device_log,
+            image=ending.image,
+            verification=ending.verification,
         )
         reason = ending.reason
         try:
@@ -318,6 +343,16 @@ class Lifecycle(ABC):
         return RunResult(ending.outcome, reason, s, ending.read_errors)
 
 
+def read_map(map_path: str) -> RescueMap:
+    """A mapfile a job reads; Refused (one line naming it) if it is malformed or unreadable."""
+    try:
+        return read_mapfile(map_path)
+    except MapfileError as e:
+        raise Refused(str(e)) from None
+    except OSError as e:
+        raise Refused(f"mapfile {map_path}: {(e.strerror or str(e)).lower()}") from None
+
+
 def load_map(map_path: str, size: int, has: str) -> tuple[RescueMap, bool]:
     """(the map to resume, or a fresh one; whether it is new) for a source of `size` bytes.
 
@@ -326,10 +361,7 @@ def load_map(map_path: str, size: int, has: str) -> tuple[RescueMap, bool]:
     """
     if not os.path.exists(map_path):
         return RescueMap(size), True
-    try:
-        rmap = read_mapfile(map_path)
-    except MapfileError as e:
-        raise Refused(str(e)) from None
+    rmap = read_map(map_path)
     if rmap.size > size:
         raise Refused(f"{map_path}: mapfile covers {rmap.size} bytes but {has}")
     rmap.resize(size)
