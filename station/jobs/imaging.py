@@ -143,7 +143,7 @@ def prepare(
     `test_mode` is a ddrescue test mapfile: reads of its non-finished blocks fail (ddrescue -H).
     `image` says raw or zst and which hashes (default: raw, or zst for a DEST.zst; sha256).
     """
-    from station.media.safety import check_job
+    from station.media.safety import check_job, check_name_lengths
     from station.media.source import open_source
 
     options = options or RescueOptions()
@@ -159,6 +159,7 @@ def prepare(
     image = image or ImageSpec(format_for(dest))
     try:  # one writer, first of all: a second job on this image or map hears who holds it
         writes = [map_path, dest, *side_files(dest, map_path, image)]
+        check_name_lengths(writes)
         lock = lock_for_writing(writes, starting_holder(command))
     except Refused:
         if source is not None:

@@ -270,6 +270,20 @@ def _check_mapfile(mapfile: str, dest: str, make_dir: bool) -> None:
         raise Refused(f"refusing: mapfile {mapfile} is the dest ({dest})")
 
 
+NAME_MAX = 255  # bytes in one file name on Linux filesystems
+
+
+def check_name_lengths(paths: list[str]) -> None:
+    """Refuse, before anything is created, a job one of whose files could not be named (a name
+    past 255 bytes: the run would fail at that file, perhaps only after hours of rescue)."""
+    for path in paths:
+        n = len(os.fsencode(os.path.basename(path)))
+        if n > NAME_MAX:
+            raise Refused(
+                f"{path}: file name too long ({n} bytes, at most {NAME_MAX}): choose a shorter name"
+            )
+
+
 def check_map_location(mapfile: str) -> None:
     """Refuse a mapfile on a RAM or kernel filesystem (/dev, /dev/shm, /proc): the only record of
     what was rescued would be lost at reboot."""

@@ -74,14 +74,20 @@ def test_a_session_store_behind_a_regular_file_leaves_nothing_behind(kit, tmp_pa
 
 
 def test_a_destination_name_at_the_length_limit(kit, tmp_path, src) -> None:
-    name = "d" * 245
-    r = kit.station("image", "-q", src, name, cwd=tmp_path)
+    name = "d" * 245  # NAME.map fits; its temporary name (.NAME.map.tmpPID) does not
+    r = kit.station("image", "-q", "--hash", "none", src, name, cwd=tmp_path)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     assert kit.read_map(tmp_path / (name + ".map")).size == SIZE
-    r = kit.station("image", "-q", src, name, cwd=tmp_path)  # .bak and its temporary name too
+    r = kit.station(
+        "image", "-q", "--hash", "none", src, name, cwd=tmp_path
+    )  # .bak and its temporary name too
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     assert (tmp_path / (name + ".map.bak")).is_file()
     assert [p for p in os.listdir(tmp_path) if ".tmp" in p or p.startswith(".")] == []
+    # with hashes, NAME.hashes.json cannot be named: refused before the rescue, not after it
+    line = one_line(kit.station("image", "-q", src, "e" * 245, cwd=tmp_path))
+    assert "file name too long" in line and ".hashes.json" in line, line
+    assert not (tmp_path / ("e" * 245)).exists() and not (tmp_path / ("e" * 245 + ".map")).exists()
 
 
 @pytest.mark.parametrize(
