@@ -23,6 +23,7 @@ COMMAND_MODULES: list[str] = [
     "station.cli.health",
     "station.cli.sim",
     "station.cli.fs",
+    "station.cli.restore",
 ]
 
 

@@ -20,6 +20,7 @@ mismatch is read once more beside the image to name the ranges that differ.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import hashlib
 import os
 import sys
@@ -38,7 +39,7 @@ from station.images.reader import ImageReader
 from station.images.zstreader import ZstImageReader
 from station.jobs.lifecycle import Ending, JobRun, Lifecycle, starting_holder
 from station.jobs.restore_stream import FILLS, PIECE, RING_SLOTS, DomainHasher, Stream, merge_domain, segments
-from station.jobs.targets import TargetInfo, check_targets
+from station.jobs.targets import TargetInfo, check_targets, target_info
 from station.jobs.verify_target import Expectation, check_target, target_digest
 from station.media.base import Refused
 from station.media.fanwrite import Fanout, Lane, Piece, Ring, Slot, describe_error
@@ -576,3 +577,32 @@ def _stale_gpt(info: TargetInfo) -> list[Patch]:
         return []
     patch = stale_gpt(last, pos)
     return [patch] if patch else []
+
+
+def verify_against_image(
+    target: str, image: str, *, image_map: str | None = None, fill: str = "zero", used_only: bool = False
+) -> TargetCheck:
+    """`station verify TARGET --against IMAGE`: does the target hold what a restore of the image with
+    these settings put there?  Refused (one line) for bad input; the target is only read."""
+    if fill not in FILLS:
+        raise Refused(f"--fill: {fill!r} is not one of {', '.join(FILLS)}")
+    info = target_info(target)
+    reader = _open(image, image_map)
+    try:
+        layout = read_layout(reader)
+        domain = _domain(reader, used_only, [])
+        if info.kind == "file" and info.size < reader.size:
+            raise Refused(
+                f"{target} holds {info.size} bytes, the image {reader.size}: it is no restore of it"
+            )
+        plan = _plan(dataclasses.replace(info, size=reader.size) if info.kind == "file" else info,
+                     reader, layout, domain, fill)  # fmt: skip
+        recorded = _recorded(reader, image_map)
+        exp = plan.expect
+        if recorded:
+            exp.algorithm = next(a for a in ("sha256", *recorded) if a in recorded)
+            if plan.end == reader.size and domain == [(0, reader.size)]:
+                exp.digest, exp.digest_from = recorded[exp.algorithm], "recorded in the image"
+    finally:
+        reader.close()
+    return check_target(target, exp, lambda: _open(image, image_map))

@@ -107,11 +107,25 @@ def _check_drive(path: str, rdev: int, system: set[int], force: bool) -> TargetI
         raise Refused(f"refusing: {path} is read-only")
     if not force:
         raise Refused(f"refusing: {path} is a drive; everything on it will be overwritten (--force)")
+    return _drive_info(path, rdev)
+
+
+def _drive_info(path: str, rdev: int) -> TargetInfo:
     ident = blockdev.read_identity(rdev)
     return TargetInfo(
         path, "block", True, blockdev.size_bytes(rdev) or 0, blockdev.logical_block_size(rdev) or 512,
         ident.get("model"), ident.get("serial"),
     )  # fmt: skip
+
+
+def target_info(path: str) -> TargetInfo:
+    """What an existing target is, for reading it back (none of the checks for writing)."""
+    st = _stat(path)
+    if st is None:
+        raise Refused(f"target {path}: no such file or directory")
+    if stat.S_ISBLK(st.st_mode):
+        return _drive_info(path, st.st_rdev)
+    return TargetInfo(path, "file", True, st.st_size, 512)
 
 
 def _check_file(path: str, st: os.stat_result | None, force: bool) -> TargetInfo:

@@ -1,0 +1,280 @@
+"""`station restore`, `station clone` and `station verify TARGET --against IMAGE`: images back onto
+drives, many at once, and the proof that a drive holds what its image holds.
+
+Light at import: the jobs, rich and the filesystem reader are imported when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import queue
+import signal
+import sys
+import threading
+from typing import Any
+
+from station.cli.common import fail
+
+
+def register(sub) -> None:
+    rs = sub.add_parser("restore", help="write an image onto one or more drives or files at once, verified")
+    rs.add_argument("image", help="a raw image (with IMAGE.map if there is one) or a zst image")
+    rs.add_argument("targets", nargs="+", metavar="TARGET", help="drives or image files to write")
+    rs.add_argument("--map", dest="image_map", metavar="MAPFILE", help="the image's rescue map [IMAGE.map]")
+    rs.add_argument(
+        "--fill",
+        choices=["zero", "skip", "marker"],
+        default="zero",
+        help="areas never read: zeros, the target's own bytes, or a text naming each sector [zero]",
+    )
+    rs.add_argument(
+        "--used-only",
+        action="store_true",
+        help="write only the filesystems' used blocks; the rest is zeroed the cheapest way the target allows",
+    )
+    rs.add_argument("--no-verify", action="store_true", help="do not read the targets back afterwards")
+    rs.add_argument("-f", "--force", action="store_true", help="overwrite drives and existing files")
+    rs.add_argument(
+        "--stall-timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="drop a target that takes longer than this over one write, sync or read [120]",
+    )
+    rs.add_argument(
+        "--json", action="store_true", help="one JSON object per event on stdout, then the targets"
+    )
+    rs.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    rs.set_defaults(func=cmd_restore)
+
+    from station.cli.image import _add_rescue_options
+
+    cl = sub.add_parser(
+        "clone", help="rescue a drive straight onto one or more drives (map in the session store)"
+    )
+    cl.add_argument("source")
+    cl.add_argument("targets", nargs="+", metavar="TARGET")
+    _add_rescue_options(cl)
+    cl.set_defaults(func=cmd_clone)
+
+    vf = sub.add_parser("verify", help="check that a drive or file holds what an image holds")
+    vf.add_argument("target", help="the drive or image file restored from the image")
+    vf.add_argument("--against", required=True, metavar="IMAGE", help="the image it was restored from")
+    vf.add_argument("--map", dest="image_map", metavar="MAPFILE", help="the image's rescue map [IMAGE.map]")
+    vf.add_argument("--fill", choices=["zero", "skip", "marker"], default="zero", help="as restored [zero]")
+    vf.add_argument("--used-only", action="store_true", help="as restored: only the used blocks are checked")
+    vf.add_argument("--json", action="store_true", help="the result as one JSON object")
+    vf.set_defaults(func=cmd_verify)
+
+
+# -- station restore ------------------------------------------------------------------------------
+
+
+def cmd_restore(a: argparse.Namespace) -> int:
+    from station.jobs.restore import RestoreSettings, prepare_restore
+    from station.media.base import Refused
+
+    settings = RestoreSettings(
+        fill=a.fill, used_only=a.used_only, verify=not a.no_verify, force=a.force, stall_after=a.stall_timeout
+    )
+    if a.stall_timeout <= 0:
+        return fail("--stall-timeout: give a number of seconds above 0")
+    try:
+        job = prepare_restore(a.image, a.targets, image_map=a.image_map, settings=settings)
+    except Refused as e:
+        return fail(str(e))
+    title = f"{a.image} → {len(a.targets)} target{'s' if len(a.targets) > 1 else ''}"
+    return _run(job, a, title)
+
+
+def _run(job, a: argparse.Namespace, title: str) -> int:
+    """The job in a worker thread; this thread keeps the display (or JSON lines) and the signals."""
+    from station.core.events import Finished, Progress, TargetsProgress, TargetState
+    from station.media.base import Refused
+
+    events: queue.SimpleQueue = queue.SimpleQueue()
+    cancel = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["result"] = job.run(emit=events.put, cancel=cancel)
+        except BaseException as e:  # reported below, never lost in the thread
+            outcome["error"] = e
+        finally:
+            events.put(None)
+
+    handlers = {s: signal.signal(s, lambda *_: cancel.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    threading.Thread(target=work, name="station-restore").start()
+    board = _Board(title)
+    live = _live(board, a)
+    shown = (Progress, TargetsProgress, TargetState, Finished)
+    try:
+        while (e := events.get()) is not None:
+            board.take(e)
+            if a.json and isinstance(e, shown):
+                print(json.dumps(e.to_dict()), flush=True)
+            if live is not None:
+                live.update(board.render())
+    finally:
+        if live is not None:
+            live.stop()
+        for s in handlers:
+            signal.signal(s, signal.SIG_IGN)  # the job is over: a late Ctrl-C must not kill the summary
+    if "error" in outcome:
+        if isinstance(outcome["error"], Refused):
+            return fail(str(outcome["error"]))
+        raise outcome["error"]
+    r = outcome["result"]
+    targets = job.session.record.targets or []
+    if a.json:
+        print(json.dumps({"kind": "targets", "targets": [t.to_dict() for t in targets]}), flush=True)
+    else:
+        _print_table(targets)
+        print(f"{r.outcome}: {r.reason}", file=sys.stderr)
+    return r.exit_status
+
+
+def _live(board: _Board, a: argparse.Namespace):
+    if a.json or getattr(a, "quiet", False) or not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+    from rich.live import Live
+
+    live = Live(board.render(), console=Console(stderr=True), refresh_per_second=4, transient=True)
+    live.start()
+    return live
+
+
+class _Board:
+    """What the display shows: the overall progress and one row per target."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.progress = None
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.notes: list[str] = []
+
+    def take(self, e) -> None:
+        from station.core.events import Progress, TargetsProgress, TargetState
+        from station.views.events import describe
+
+        if isinstance(e, Progress):
+            self.progress = e
+        elif isinstance(e, TargetsProgress):
+            self.rows = {r["target"]: r for r in e.rows}
+        elif isinstance(e, TargetState):
+            self.rows.setdefault(e.target, {"target": e.target, "done": 0, "total": 0, "rate": 0})[
+                "state"
+            ] = e.state
+        line = describe(e)
+        if line and not isinstance(e, TargetState):
+            self.notes.append(line)
+
+    def render(self):
+        from rich.console import Group
+        from rich.panel import Panel
+        from rich.table import Table
+        from rich.text import Text
+
+        from station.core.units import fmt_bytes, fmt_percent, fmt_rate
+
+        t = Table(box=None, expand=True)
+        for col in ("target", "state", "done", "rate"):
+            t.add_column(col)
+        for r in self.rows.values():
+            state = str(r.get("state", ""))
+            style = (
+                "red"
+                if state in ("failed", "stalled", "MISMATCH")
+                else "green"
+                if state == "verified"
+                else ""
+            )
+            done = f"{fmt_bytes(r['done'])} of {fmt_bytes(r['total'])} ({fmt_percent(r['done'], r['total'])})"
+            t.add_row(r["target"], Text(state, style=style), done, fmt_rate(r["rate"]))
+        p = self.progress
+        head = Text(f"{p.phase}: {fmt_bytes(p.pos)} of {fmt_bytes(p.size)}" if p else "starting…")
+        return Panel(Group(head, t, *[Text(n, style="yellow") for n in self.notes[-3:]]), title=self.title)
+
+
+def _check_text(c) -> str:
+    if c is None:
+        return "-"
+    if c.state == "ok":
+        return f"ok ({c.algorithm} matches the image's, {c.expected_from})"
+    if c.state == "mismatch":
+        where = ", ".join(f"{lo}-{hi}" for lo, hi in (c.bad_ranges or [])[:3])
+        return f"MISMATCH ({c.algorithm} differs" + (f"; bytes {where}" if where else "") + ")"
+    return f"{c.state}" + (f" ({c.detail})" if c.detail else "")
+
+
+def _print_table(targets) -> None:
+    """Which target ended how, on stderr."""
+    from station.core.units import fmt_bytes, fmt_duration
+
+    rows = [("target", "drive", "state", "written", "time", "check")]
+    for t in targets:
+        drive = " ".join(x for x in (t.model, t.serial) if x) or "-"
+        state = t.state + (f": {t.error}" if t.error else "")
+        secs = fmt_duration(t.seconds) if t.seconds is not None else "-"
+        rows.append((t.path, drive, state, fmt_bytes(t.bytes_written), secs, _check_text(t.check)))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[5], file=sys.stderr)
+
+
+# -- station clone ----------------------------------------------------------------------------------
+
+
+def cmd_clone(a: argparse.Namespace) -> int:
+    import os
+
+    from station.cli.health import health_options
+    from station.cli.image import _options_from_args, run_with_view
+    from station.jobs.clone import prepare_clone
+    from station.media.base import Refused
+
+    source = None
+    try:
+        options = _options_from_args(a)
+        if not os.path.exists(a.source):  # "demo", "sim:PRESET": as the workstation lists them
+            from station.jobs.drives import open_virtual
+
+            source = open_virtual(a.source)
+        job = prepare_clone(
+            a.source, a.targets, options=options, force=a.force, source=source, health=health_options(a)
+        )
+    except Refused as e:
+        return fail(str(e))
+    except ValueError as e:
+        return fail(f"bad option: {e}")
+    if not a.json and not a.quiet:
+        print(f"Cloning {a.source} onto {', '.join(a.targets)}; map {job.map_path}", file=sys.stderr)
+    status = run_with_view(job, a, f"{a.source} → {' + '.join(a.targets)}")
+    if job.session is not None and not a.json:
+        _print_table(job.session.record.targets or [])
+    return status
+
+
+# -- station verify TARGET --against IMAGE --------------------------------------------------------------
+
+
+def cmd_verify(a: argparse.Namespace) -> int:
+    from station.jobs.restore import verify_against_image
+    from station.media.base import Refused
+
+    try:
+        check = verify_against_image(
+            a.target, a.against, image_map=a.image_map, fill=a.fill, used_only=a.used_only
+        )
+    except Refused as e:
+        return fail(str(e))
+    if a.json:
+        print(json.dumps({"target": a.target, "image": a.against, **check.to_dict()}))
+    else:
+        print(f"{a.target}: {_check_text(check)}")
+        if check.actual:
+            print(f"  {check.algorithm} {check.actual} (the image's: {check.expected})")
+    return {"ok": 0, "mismatch": 1}.get(check.state, 1)
