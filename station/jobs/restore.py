@@ -51,6 +51,7 @@ from station.rescue.rescuemap import RescueMap, Status
 Range = tuple[int, int]
 STALL_AFTER = 120.0  # seconds a target may take over one write, sync or read before it is dropped
 TICK = 0.25  # seconds between progress events (targets' rows: every fourth)
+READERS = 2  # threads reading (decompressing) the image ahead of the targets
 
 
 @dataclass(frozen=True)
@@ -233,10 +234,13 @@ class _Work:
 
         def consume(piece: Piece) -> None:
             for a, b in segments(piece, plan.end):
-                if piece.slot is None:
-                    dest.zero(a, b - a)
-                else:
-                    dest.write(a, piece.slot.buf, a - piece.pos, b - a)
+                try:
+                    if piece.slot is None:
+                        dest.zero(a, b - a)
+                    else:
+                        dest.write(a, piece.slot.buf, a - piece.pos, b - a)
+                except OSError as e:
+                    raise OSError(e.errno, f"{describe_error(e)} writing at byte {a}") from None
                 t.written += b - a
                 lane.touch()
 
@@ -282,17 +286,26 @@ class _Work:
             run.emit(Notice(run.t(), note))
         self.fan = fan = Fanout(self.ring, lanes)
         failure: str | None = None
-        stream = Stream(job.reader, self.total, job.domain, job.settings.fill, self._take)
+        readers = [job.reader]
         try:
-            for piece in stream.pieces():
-                fan.put(piece)
-                self._tick()
-                if not self._live():
-                    break
+            for _ in range(READERS - 1):
+                readers.append(open_image(job.image, job.image_map))
+            stream = Stream(readers, self.total, job.domain, job.settings.fill, self._take, self.ring.give)
+            try:
+                for piece in stream.pieces():
+                    fan.put(piece)
+                    self._tick()
+                    if not self._live():
+                        break
+            finally:
+                stream.close()
         except _Stop:
             pass
         except (ImageCorrupt, OSError, MapfileError) as e:
             failure = f"the image could not be read: {e}"
+        finally:
+            for r in readers[1:]:
+                r.close()
         self.stopped = self.stopped or failure is not None or run.control.stopping
         fan.end("stopped" if self.stopped else "done")
         while not fan.over:

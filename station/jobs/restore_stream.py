@@ -17,9 +17,12 @@ while writing.
 from __future__ import annotations
 
 import hashlib
+import queue
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
-from station.images.reader import ImageReader
+from station.images.reader import ImageReader, read_into
 from station.media.fanwrite import Piece, Slot
 
 Range = tuple[int, int]
@@ -71,56 +74,101 @@ def runs(domain: list[Range], size: int) -> Iterator[tuple[int, int, bool]]:
 
 
 class Stream:
-    """The pieces of one restore, in order; `take` blocks for a free slot of the ring."""
+    """The pieces of one restore, in order.
+
+    `take` blocks for a free slot of the ring (`give` hands one back).  Pieces are read ahead by
+    one thread per reader (zstd frames decompress outside the GIL, so a second reader of the same
+    image keeps a second core busy while the first writes), and handed out in order.
+    """
 
     def __init__(
-        self, reader: ImageReader, size: int, domain: list[Range], fill: str, take: Callable[[], Slot]
+        self,
+        readers: list[ImageReader],
+        size: int,
+        domain: list[Range],
+        fill: str,
+        take: Callable[[], Slot],
+        give: Callable[[Slot], None],
     ) -> None:
-        self.reader, self.size, self.domain, self.fill, self.take = reader, size, domain, fill, take
+        self.reader, self.size, self.domain, self.fill = readers[0], size, domain, fill
+        self.take, self.give = take, give
         self._zeros = bytes(PIECE)
-        self.read_bytes = 0  # of the image
+        self._free: queue.SimpleQueue[ImageReader] = queue.SimpleQueue()
+        for r in readers:
+            self._free.put(r)
+        self._ahead = 2 * len(readers)
+        self._pool = ThreadPoolExecutor(len(readers), thread_name_prefix="image read")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def pieces(self) -> Iterator[Piece]:
+        """Every piece in order; zeros that follow each other are handed out as one."""
         pending: Piece | None = None  # zeros, grown while more zeros follow
-        for lo, hi, inside in runs(self.domain, self.size):
-            for piece in self._run(lo, hi) if inside else _zeros(lo, hi, verified=False):
-                if pending is not None and _joins(pending, piece):
-                    pending.size += piece.size
-                    continue
-                if pending is not None:
-                    yield pending
-                    pending = None
-                if piece.slot is None and not piece.holes:
-                    pending = piece
-                else:
-                    yield piece
+        for piece in self._ordered():
+            if pending is not None and _joins(pending, piece):
+                pending.size += piece.size
+                continue
+            if pending is not None:
+                yield pending
+                pending = None
+            if piece.slot is None and not piece.holes:
+                pending = piece
+            else:
+                yield piece
         if pending is not None:
             yield pending
 
-    def _run(self, lo: int, hi: int) -> Iterator[Piece]:
+    def _ordered(self) -> Iterator[Piece]:
+        window: deque[Piece | Future[Piece]] = deque()
+        for lo, hi, inside in runs(self.domain, self.size):
+            for item in self._run(lo, hi) if inside else _zeros(lo, hi, verified=False):
+                window.append(item)
+                while len(window) > self._ahead or (window and _ready(window[0])):
+                    yield _piece_of(window.popleft())
+        while window:
+            yield _piece_of(window.popleft())
+
+    def _run(self, lo: int, hi: int) -> Iterator[Piece | Future[Piece]]:
         pos = lo
         while pos < hi:
             n = min(hi, (pos // PIECE + 1) * PIECE) - pos
             yield self._piece(pos, n)
             pos += n
 
-    def _piece(self, pos: int, n: int) -> Piece:
+    def _piece(self, pos: int, n: int) -> Piece | Future[Piece]:
         holes = tuple(self.reader.unrescued(pos, n))
         skip = self.fill == "skip"
         if self.fill == "zero":
             holes = ()  # zeros are zeros: the reader gives them, nothing to tell apart
         elif holes == ((pos, pos + n),) and skip:
             return Piece(pos, n, None, holes, skip_holes=True)
-        data = self.reader.read(pos, n)
-        self.read_bytes += n
-        if (not holes or skip) and data == self._zeros[:n]:
-            return Piece(pos, n, None, holes, skip_holes=skip)
         slot = self.take()
-        slot.buf[:n] = data
+        return self._pool.submit(self._fill, slot, pos, n, holes)
+
+    def _fill(self, slot: Slot, pos: int, n: int, holes: tuple[Range, ...]) -> Piece:
+        """The piece's bytes into its slot (in a reader's thread); zeros give the slot back."""
+        skip = self.fill == "skip"
+        reader = self._free.get()
+        try:
+            read_into(reader, pos, memoryview(slot.buf)[:n])
+        finally:
+            self._free.put(reader)
+        if (not holes or skip) and slot.buf[:n] == (self._zeros if n == PIECE else bytes(n)):
+            self.give(slot)  # zeros need no buffer: the targets make them their own way
+            return Piece(pos, n, None, holes, skip_holes=skip)
         if self.fill == "marker":
             for a, b in holes:
                 slot.buf[a - pos : b - pos] = marker_bytes(a, b)
         return Piece(pos, n, slot, holes, skip_holes=skip)
+
+
+def _ready(item: Piece | Future[Piece]) -> bool:
+    return not isinstance(item, Future) or item.done()
+
+
+def _piece_of(item: Piece | Future[Piece]) -> Piece:
+    return item.result() if isinstance(item, Future) else item
 
 
 def _zeros(lo: int, hi: int, *, verified: bool) -> Iterator[Piece]:
