@@ -223,6 +223,9 @@ def _print_table(targets) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[5], file=sys.stderr)
+    for t in targets:
+        for line in t.layout or []:
+            print(f"{t.path}: {line}", file=sys.stderr)
 
 
 # -- station clone ----------------------------------------------------------------------------------

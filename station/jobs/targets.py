@@ -67,8 +67,9 @@ def check_targets(paths: list[str], sources: list[SourceIdentity | str], *, forc
         st = _stat(path)
         key = _key(path, st)
         if key in seen:
-            same = "is" if seen[key] == path else f"and {seen[key]} are"
-            raise Refused(f"refusing: {path} {same} named twice as a target")
+            if seen[key] == path:
+                raise Refused(f"refusing: {path} is named twice as a target")
+            raise Refused(f"refusing: {seen[key]} and {path} are the same target, named twice")
         seen[key] = path
         for src in sources:
             check_not_source(src, path, role="target")

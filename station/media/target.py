@@ -83,10 +83,12 @@ class RestoreTarget:
             self.size = size
 
     def write(self, pos: int, buf: mmap.mmap | memoryview | bytes, start: int, size: int) -> None:
-        """Write buf[start:start+size] at pos, whole (short writes are continued)."""
+        """Write buf[start:start+size] at pos, whole (short writes are continued).  O_DIRECT takes
+        it when buf is a page-aligned mmap (a ring slot) and the range is in whole sectors."""
         view = memoryview(buf)[start : start + size]
         a = self.sector
-        fd = self._direct if self._direct >= 0 and not (pos % a or size % a or start % a) else self._fd
+        aligned = isinstance(buf, mmap.mmap) and not (pos % a or size % a or start % a)
+        fd = self._direct if self._direct >= 0 and aligned else self._fd
         done = 0
         while done < size:
             n = os.pwritev(fd, [view[done:]], pos + done)
