@@ -148,29 +148,26 @@ def _live(board: _Board, a: argparse.Namespace):
 
 
 class _Board:
-    """What the display shows: the overall progress and one row per target."""
+    """What the display shows: the overall progress, one row per target, the last notes."""
 
     def __init__(self, title: str) -> None:
+        from station.views.targets import TargetBoard
+
         self.title = title
         self.progress = None
-        self.rows: dict[str, dict[str, Any]] = {}
+        self.targets = TargetBoard()
         self.notes: list[str] = []
 
     def take(self, e) -> None:
-        from station.core.events import Progress, TargetsProgress, TargetState
+        from station.core.events import Progress
         from station.views.events import describe
 
         if isinstance(e, Progress):
             self.progress = e
-        elif isinstance(e, TargetsProgress):
-            self.rows = {r["target"]: r for r in e.rows}
-        elif isinstance(e, TargetState):
-            self.rows.setdefault(e.target, {"target": e.target, "done": 0, "total": 0, "rate": 0})[
-                "state"
-            ] = e.state
-        line = describe(e)
-        if line and not isinstance(e, TargetState):
-            self.notes.append(line)
+        elif not self.targets.take(e):
+            line = describe(e)
+            if line:
+                self.notes.append(line)
 
     def render(self):
         from rich.console import Group
@@ -183,17 +180,10 @@ class _Board:
         t = Table(box=None, expand=True)
         for col in ("target", "state", "done", "rate"):
             t.add_column(col)
-        for r in self.rows.values():
-            state = str(r.get("state", ""))
-            style = (
-                "red"
-                if state in ("failed", "stalled", "MISMATCH")
-                else "green"
-                if state == "verified"
-                else ""
-            )
-            done = f"{fmt_bytes(r['done'])} of {fmt_bytes(r['total'])} ({fmt_percent(r['done'], r['total'])})"
-            t.add_row(r["target"], Text(state, style=style), done, fmt_rate(r["rate"]))
+        for r in self.targets.ordered():
+            style = "red" if r.bad else "green" if r.state == "verified" else ""
+            done = f"{fmt_bytes(r.done)} of {fmt_bytes(r.total)} ({fmt_percent(r.done, r.total)})"
+            t.add_row(r.target, Text(r.state, style=style), done, fmt_rate(r.rate))
         p = self.progress
         head = Text(f"{p.phase}: {fmt_bytes(p.pos)} of {fmt_bytes(p.size)}" if p else "starting…")
         return Panel(Group(head, t, *[Text(n, style="yellow") for n in self.notes[-3:]]), title=self.title)
