@@ -41,6 +41,7 @@ from station.rescue.engine import RunResult
 from station.rescue.options import RescueOptions
 from station.views.events import clock_text, describe
 from station.views.live import MapProbe, MapSnapshot, SpeedSeries
+from station.views.targets import TargetBoard
 
 if TYPE_CHECKING:
     from station.health.monitor import HealthMonitor
@@ -99,6 +100,7 @@ class LiveJob:
         self.series = SpeedSeries()
         self.progress: Progress | None = None
         self.snapshot: MapSnapshot | None = None
+        self.targets = TargetBoard()  # a restore's or clone's targets, as its events tell them
         self.log: deque[str] = deque(maxlen=1000)
         self.log_count = 0  # lines ever logged (the deque keeps the last 1000)
         # as the technician last set them; None for a hardware imager (it takes no engine options)
@@ -185,6 +187,7 @@ class LiveJob:
     def on_events(self, m: JobEvents) -> None:
         for e in m.events:
             self.series.add(e)
+            self.targets.take(e)
             if isinstance(e, SmartPolled):
                 self.smart_last = e
                 self.smart_polls += 1
