@@ -1,7 +1,7 @@
 """Restoring a compressed image to one and to four file targets, against zstd | dd (issue 13, section 4).
 
-    .venv/bin/python bench/bench_restore.py [--size 2G] [--runs 3] [--workdir /var/tmp/station-bench-restore]
-                                            [--targets DIR] [--verify]
+    .venv/bin/python bench/bench_restore.py [--size 2GiB] [--runs 3] [--targets DIR] [--verify]
+                                            [--workdir /var/tmp/station-bench-restore]
 
 The image: bench_zst's source (half zeros, a quarter random, a quarter files from /usr, in 16 MiB
 stretches) made into a sealed zst image with station.images (raw_to_zst), kept between runs.
@@ -65,7 +65,7 @@ def timed(cmd: list[str] | str, env: dict[str, str], shell: bool = False) -> flo
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", default="2G", help="image size [2G]")
+    ap.add_argument("--size", default="2GiB", help="image size [2GiB]")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--workdir", default="/var/tmp/station-bench-restore")
     ap.add_argument("--targets", help="directory for the targets [the work directory]")
@@ -83,8 +83,9 @@ def main() -> int:
     four = [os.path.join(tdir, f"four-{i}.img") for i in range(4)]
     dd_out = os.path.join(tdir, "dd.img")
     verify = [] if a.verify else ["--no-verify"]
+    pipeline = f"zstd -qdc {image} | dd of={dd_out} bs=1M conv=fdatasync status=none"
     cases = {
-        "dd": lambda: timed(f"zstd -qdc {image} | dd of={dd_out} bs=1M conv=fdatasync status=none", env, True),
+        "dd": lambda: timed(pipeline, env, True),
         "one": lambda: timed([*STATION, "restore", image, *one, *verify, "-q", "--force"], env),
         "four": lambda: timed([*STATION, "restore", image, *four, *verify, "-q", "--force"], env),
     }
