@@ -189,27 +189,17 @@ class _Board:
         return Panel(Group(head, t, *[Text(n, style="yellow") for n in self.notes[-3:]]), title=self.title)
 
 
-def _check_text(c) -> str:
-    if c is None:
-        return "-"
-    if c.state == "ok":
-        return f"ok ({c.algorithm} matches the image's, {c.expected_from})"
-    if c.state == "mismatch":
-        where = ", ".join(f"{lo}-{hi}" for lo, hi in (c.bad_ranges or [])[:3])
-        return f"MISMATCH ({c.algorithm} differs" + (f"; bytes {where}" if where else "") + ")"
-    return f"{c.state}" + (f" ({c.detail})" if c.detail else "")
-
-
 def _print_table(targets) -> None:
     """Which target ended how, on stderr."""
     from station.core.units import fmt_bytes, fmt_duration
+    from station.jobs.verify_target import check_words
 
     rows = [("target", "drive", "state", "written", "time", "check")]
     for t in targets:
         drive = " ".join(x for x in (t.model, t.serial) if x) or "-"
         state = t.state + (f": {t.error}" if t.error else "")
         secs = fmt_duration(t.seconds) if t.seconds is not None else "-"
-        rows.append((t.path, drive, state, fmt_bytes(t.bytes_written), secs, _check_text(t.check)))
+        rows.append((t.path, drive, state, fmt_bytes(t.bytes_written), secs, check_words(t.check)))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[5], file=sys.stderr)
@@ -256,6 +246,7 @@ def cmd_clone(a: argparse.Namespace) -> int:
 
 def cmd_verify(a: argparse.Namespace) -> int:
     from station.jobs.restore import verify_against_image
+    from station.jobs.verify_target import check_words
     from station.media.base import Refused
 
     try:
@@ -267,7 +258,7 @@ def cmd_verify(a: argparse.Namespace) -> int:
     if a.json:
         print(json.dumps({"target": a.target, "image": a.against, **check.to_dict()}))
     else:
-        print(f"{a.target}: {_check_text(check)}")
+        print(f"{a.target}: {check_words(check)}")
         if check.actual:
             print(f"  {check.algorithm} {check.actual} (the image's: {check.expected})")
     return {"ok": 0, "mismatch": 1}.get(check.state, 1)

@@ -40,7 +40,7 @@ from station.images.zstreader import ZstImageReader
 from station.jobs.lifecycle import Ending, JobRun, Lifecycle, starting_holder
 from station.jobs.restore_stream import FILLS, PIECE, RING_SLOTS, DomainHasher, Stream, merge_domain, segments
 from station.jobs.targets import TargetInfo, check_targets, target_info
-from station.jobs.verify_target import Expectation, check_target, target_digest
+from station.jobs.verify_target import Expectation, check_target, check_words, target_digest
 from station.media.base import Refused
 from station.media.fanwrite import Fanout, Lane, Piece, Ring, Slot, describe_error
 from station.media.locks import lock_for_writing
@@ -376,7 +376,9 @@ class _Work:
             if state != t.said:
                 t.said = state
                 lane = t.lane
-                detail = lane.error if lane is not None and lane.error else _check_words(t.check)
+                detail = (
+                    lane.error if lane is not None and lane.error else check_words(t.check) if t.check else ""
+                )
                 run.emit(TargetState(run.t(), t.path, state, detail))
         live = [t for t in self.targets if t.lane is not None and not t.lane.dropped]
         done = min((min(t.lane.done_to, t.plan.end) for t in live if t.lane), default=0)
@@ -421,7 +423,7 @@ class _Work:
             why = f"stopped by request: {n - len(bad)} of {n} targets complete"
             return Ending("stopped", why, hashes=hashes)
         if bad:
-            why = "; ".join(f"{r.path}: {r.error or _check_words(r.check) or r.state}" for r in bad[:3])
+            why = "; ".join(f"{r.path}: {r.error or _why(r)}" for r in bad[:3])
             return Ending("failed", f"{len(bad)} of {n} targets failed ({why})", hashes=hashes)
         checked = " and verified" if job.settings.verify else ""
         return Ending("finished", f"restored{checked} to {n} target{'s' if n > 1 else ''}", hashes=hashes)
@@ -431,23 +433,16 @@ class _Stop(Exception):
     """The stream ends early: a stop, or no target left."""
 
 
+def _why(r: TargetResult) -> str:
+    return check_words(r.check) if r.check is not None and r.check.state != "skipped" else r.state
+
+
 def _row(t: _Target) -> dict[str, object]:
     """One target's counters as TargetsProgress carries them: written, then checked, of how much."""
     writing = t.phase == "writing"
     total = t.plan.end if writing else sum(b - a for a, b in t.plan.expect.ranges())
     done = t.written if writing else t.checked
     return {"target": t.path, "state": t.state(), "done": done, "total": total, "rate": round(t.rate())}
-
-
-def _check_words(c: TargetCheck | None) -> str:
-    if c is None:
-        return ""
-    if c.state == "ok":
-        return f"{c.algorithm} matches the image's"
-    if c.state == "mismatch":
-        where = ", ".join(f"{a:#x}-{b:#x}" for a, b in (c.bad_ranges or [])[:3])
-        return f"{c.algorithm} differs from the image's" + (f" at {where}" if where else "")
-    return c.detail or c.state
 
 
 # -- preparing ------------------------------------------------------------------------------------

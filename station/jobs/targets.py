@@ -19,13 +19,7 @@ from station.jobs.drives import system_disks
 from station.media import blockdev
 from station.media.base import Refused
 from station.media.safety import check_not_source
-
-_NOT_A_TARGET = {
-    stat.S_IFDIR: "is a directory",
-    stat.S_IFCHR: "is a character device, not a drive or an image file",
-    stat.S_IFIFO: "is a fifo, not a drive or an image file",
-    stat.S_IFSOCK: "is a socket, not a drive or an image file",
-}
+from station.media.target import stat_target
 
 
 @dataclass(frozen=True)
@@ -64,7 +58,7 @@ def check_targets(paths: list[str], sources: list[SourceIdentity | str], *, forc
     system: set[int] | None = None
     out = []
     for path in paths:
-        st = _stat(path)
+        st = stat_target(path)
         key = _key(path, st)
         if key in seen:
             if seen[key] == path:
@@ -80,22 +74,6 @@ def check_targets(paths: list[str], sources: list[SourceIdentity | str], *, forc
         else:
             out.append(_check_file(path, st, force))
     return out
-
-
-def _stat(path: str) -> os.stat_result | None:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        parent = os.path.dirname(os.path.realpath(path))
-        if not os.path.isdir(parent):
-            raise Refused(f"target {path}: no such directory {parent}") from None
-        return None
-    except OSError as e:
-        raise Refused(f"target {path}: {(e.strerror or str(e)).lower()}") from None
-    what = _NOT_A_TARGET.get(stat.S_IFMT(st.st_mode))
-    if what:
-        raise Refused(f"target {path}: {what}")
-    return st
 
 
 def _check_drive(path: str, rdev: int, system: set[int], force: bool) -> TargetInfo:
@@ -121,7 +99,7 @@ def _drive_info(path: str, rdev: int) -> TargetInfo:
 
 def target_info(path: str) -> TargetInfo:
     """What an existing target is, for reading it back (none of the checks for writing)."""
-    st = _stat(path)
+    st = stat_target(path)
     if st is None:
         raise Refused(f"target {path}: no such file or directory")
     if stat.S_ISBLK(st.st_mode):

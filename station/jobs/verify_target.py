@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from station.core.record import TargetCheck
 from station.fs.fit import Patch
+from station.fs.ranges import merge
 from station.images.reader import ImageReader
 from station.jobs.restore_stream import marker_bytes
 from station.media.target import open_for_reading, read_back
@@ -152,7 +153,7 @@ def _walk(path: str, exp: Expectation, image: ImageReader | None, progress: Prog
                 got = bytes(read_back(fd, align, p.pos, len(p.data), buf))
                 if got != p.data:
                     bad.append((p.pos, p.end))
-        return _Pass(h.hexdigest(), hi_img.hexdigest() if hi_img else None, _merge(bad), done)
+        return _Pass(h.hexdigest(), hi_img.hexdigest() if hi_img else None, merge(bad), done)
     finally:
         buf.close()
         os.close(fd)
@@ -187,11 +188,17 @@ def _differences(want: bytes, got: bytearray, pos: int) -> list[Range]:
     return out
 
 
-def _merge(ranges: list[Range]) -> list[Range]:
-    out: list[Range] = []
-    for lo, hi in sorted(ranges):
-        if out and out[-1][1] >= lo:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return out
+def check_words(c: TargetCheck | None) -> str:
+    """A target's check in words, for every view: ok, MISMATCH (where), or why it was not checked."""
+    if c is None:
+        return "-"
+    if c.state == "ok":
+        return f"ok ({c.algorithm} matches the image's, {c.expected_from})"
+    if c.state == "mismatch":
+        where = ", ".join(f"{lo}-{hi}" for lo, hi in (c.bad_ranges or [])[:3])
+        return (
+            f"MISMATCH ({c.algorithm} differs from the image's"
+            + (f" at bytes {where}" if where else "")
+            + ")"
+        )
+    return c.state + (f" ({c.detail})" if c.detail else "")

@@ -212,6 +212,11 @@ class LiveJob:
         self.log.append(line)
         self.log_count += 1
 
+    def lines_since(self, seen: int) -> list[str]:
+        """The log lines added after the first `seen` (as many of them as the log still keeps)."""
+        new = self.log_count - seen
+        return list(self.log)[-min(new, len(self.log)) :] if new > 0 else []
+
     def since_last_good(self) -> float | None:
         """Seconds since the last good read, ticking between events while the job runs."""
         p = self.progress

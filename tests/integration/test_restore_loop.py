@@ -12,13 +12,13 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 from failing_disk import failing_disk  # noqa: E402
+from looplab import LoopLab  # noqa: E402
 
 MiB = 1 << 20
 
@@ -33,38 +33,9 @@ def run(*cmd: object, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, check=check, timeout=60)
 
 
-class Loops:
-    """Loop devices for one test, detached at its end."""
-
-    def __init__(self, root: Path) -> None:
-        self.root, self.devs, self.mounts = root, [], []
-
-    def attach(self, name: str, size: int, *, sector_size: int = 512, read_only: bool = False,
-               fill: bytes = b"\0", backing: Path | None = None) -> str:  # fmt: skip
-        if backing is None:
-            backing = self.root / name
-            with open(backing, "wb") as f:
-                f.write(fill * size if fill != b"\0" else b"")
-                f.truncate(size)
-        cmd = ["losetup", "--find", "--show", f"--sector-size={sector_size}"]
-        dev = run(*cmd, *(["--read-only"] if read_only else []), backing).stdout.strip()
-        self.devs.append(dev)
-        return dev
-
-    def undo(self) -> None:
-        for m in self.mounts:
-            run("umount", "-l", m, check=False)
-        for d in self.devs:
-            run("losetup", "--detach", d, check=False)
-
-
-@pytest.fixture
-def loops(tmp_path: Path) -> Iterator[Loops]:
-    lab = Loops(tmp_path)
-    try:
-        yield lab
-    finally:
-        lab.undo()
+def drive(lab: LoopLab, name: str, size: int, *, fill: bytes = b"\0", **kw) -> str:
+    """A loop device over a new file filled with one byte (so a stray write shows)."""
+    return lab.attach(lab.image(name, size, fill * size if fill != b"\0" else b""), **kw)
 
 
 def read(dev: str, pos: int, size: int) -> bytes:
@@ -94,8 +65,8 @@ def partitions(dev: str | Path) -> list[str]:
     return [line for line in run("sgdisk", "-p", dev).stdout.splitlines() if line.strip()[:1].isdigit()]
 
 
-def test_gpt_onto_a_larger_drive_is_valid(kit, gpt_image: Path, loops: Loops) -> None:
-    big = loops.attach("big", 96 * MiB, fill=b"\xa5")
+def test_gpt_onto_a_larger_drive_is_valid(kit, gpt_image: Path, lab: LoopLab) -> None:
+    big = drive(lab, "big", 96 * MiB, fill=b"\xa5")
     r = kit.station("restore", gpt_image, big, "--force")
     assert r.returncode == 0, r.stderr
     v = run("sgdisk", "-v", big)
@@ -111,8 +82,8 @@ def test_gpt_onto_a_larger_drive_is_valid(kit, gpt_image: Path, loops: Loops) ->
         assert read(big, first, MiB) == gpt_image.read_bytes()[first : first + MiB]
 
 
-def test_gpt_onto_a_smaller_drive_that_holds_the_partitions(kit, gpt_image: Path, loops: Loops) -> None:
-    small = loops.attach("small", 56 * MiB)
+def test_gpt_onto_a_smaller_drive_that_holds_the_partitions(kit, gpt_image: Path, lab: LoopLab) -> None:
+    small = drive(lab, "small", 56 * MiB)
     r = kit.station("restore", gpt_image, small, "--force")
     assert r.returncode == 0, r.stderr
     assert "No problems found" in run("sgdisk", "-v", small).stdout
@@ -120,12 +91,12 @@ def test_gpt_onto_a_smaller_drive_that_holds_the_partitions(kit, gpt_image: Path
     assert kit.station("verify", small, "--against", gpt_image).returncode == 0
 
 
-def test_mbr_is_copied_as_it_is(kit, tmp_path: Path, loops: Loops) -> None:
+def test_mbr_is_copied_as_it_is(kit, tmp_path: Path, lab: LoopLab) -> None:
     img = kit.make_source(tmp_path / "mbr.img", 32 * MiB)
     with open(img, "r+b") as f:
         f.write(bytes(MiB))
     subprocess.run(["sfdisk", str(img)], input="2048,20480,83\n", text=True, capture_output=True, check=True)
-    big = loops.attach("big", 48 * MiB)
+    big = drive(lab, "big", 48 * MiB)
     r = kit.station("restore", img, big, "--force")
     assert r.returncode == 0, r.stderr
     assert read(big, 0, 32 * MiB) == img.read_bytes()
@@ -133,17 +104,14 @@ def test_mbr_is_copied_as_it_is(kit, tmp_path: Path, loops: Loops) -> None:
     assert "start=        2048, size=       20480, type=83" in dump
 
 
-def test_refusals_on_drives_write_nothing(kit, gpt_image: Path, loops: Loops, tmp_path: Path) -> None:
-    tiny = loops.attach("tiny", 40 * MiB, fill=b"\x11")
-    four_k = loops.attach("fourk", 96 * MiB, sector_size=4096, fill=b"\x22")
-    ro = loops.attach("ro", 96 * MiB, read_only=True, fill=b"\x33")
-    free = loops.attach("free", 96 * MiB, fill=b"\x44")
-    mounted = loops.attach("mounted", 96 * MiB)
-    run("mkfs.ext4", "-q", mounted)
-    point = tmp_path / "mnt"
-    point.mkdir()
-    run("mount", mounted, point)
-    loops.mounts.append(str(point))
+def test_refusals_on_drives_write_nothing(kit, gpt_image: Path, lab: LoopLab, tmp_path: Path) -> None:
+    tiny = drive(lab, "tiny", 40 * MiB, fill=b"\x11")
+    four_k = drive(lab, "fourk", 96 * MiB, sector_size=4096, fill=b"\x22")
+    ro = drive(lab, "ro", 96 * MiB, read_only=True, fill=b"\x33")
+    free = drive(lab, "free", 96 * MiB, fill=b"\x44")
+    mounted = drive(lab, "mounted", 96 * MiB)
+    lab.mkfs(mounted)
+    lab.mount(mounted)
     by_id = tmp_path / "free-link"
     by_id.symlink_to(free)
     cases = {
@@ -164,27 +132,26 @@ def test_refusals_on_drives_write_nothing(kit, gpt_image: Path, loops: Loops, tm
     assert after == before, "a refused restore wrote to a drive"
 
 
-def test_the_system_disk_is_refused(monkeypatch: pytest.MonkeyPatch, loops: Loops) -> None:
+def test_the_system_disk_is_refused(monkeypatch: pytest.MonkeyPatch, lab: LoopLab) -> None:
     from station.jobs import targets
     from station.media import blockdev
     from station.media.base import Refused
 
-    dev = loops.attach("sys", 8 * MiB)
+    dev = drive(lab, "sys", 8 * MiB)
     monkeypatch.setattr(targets, "system_disks", lambda: {blockdev.block_rdev(dev)})
     with pytest.raises(Refused, match="the running system"):
         targets.check_targets([dev], ["/nonexistent"], force=True)
 
 
 def test_a_failing_drive_is_dropped_and_the_others_written(
-    kit, gpt_image: Path, loops: Loops, tmp_path: Path
+    kit, gpt_image: Path, lab: LoopLab, tmp_path: Path
 ) -> None:
     if shutil.which("fusermount3") is None or not os.path.exists("/dev/fuse"):
         pytest.skip("needs FUSE")
-    good = loops.attach("good", 64 * MiB)
+    good = drive(lab, "good", 64 * MiB)
     with failing_disk(tmp_path, 64 * MiB, fail_after=9 * MiB) as (disk, _server):
-        bad = loops.attach("bad", 0, backing=disk)
+        bad = lab.attach(disk)
         r = kit.station("restore", gpt_image, bad, good, "--force")
-        run("losetup", "--detach", bad, check=False)
     assert r.returncode == 1, r.stderr
     row = next(line for line in r.stderr.splitlines() if line.startswith(bad))
     assert "failed: input/output error writing at byte" in row
@@ -192,9 +159,9 @@ def test_a_failing_drive_is_dropped_and_the_others_written(
     assert kit.station("verify", good, "--against", gpt_image).returncode == 0
 
 
-def test_clone_onto_two_drives(kit, tmp_path: Path, loops: Loops, xdg_data_home: Path) -> None:
+def test_clone_onto_two_drives(kit, tmp_path: Path, lab: LoopLab, xdg_data_home: Path) -> None:
     src = kit.make_source(tmp_path / "src.bin", 16 * MiB)
-    a, b = loops.attach("a", 16 * MiB), loops.attach("b", 20 * MiB)
+    a, b = drive(lab, "a", 16 * MiB), drive(lab, "b", 20 * MiB)
     r = kit.station("clone", src, a, b, "--force", "-q")
     assert r.returncode == 0, r.stderr
     assert read(a, 0, 16 * MiB) == src.read_bytes() == read(b, 0, 16 * MiB)

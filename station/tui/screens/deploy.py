@@ -95,10 +95,8 @@ class DeployScreen(StationScreen):
             else:
                 for (key, _), value in zip(_COLUMNS, cells, strict=True):
                     table.update_cell(r.target, key, value)
-        total = live.log_count
-        if total > self._logged:
-            self.query_one(EventLog).write_lines(list(live.log)[-min(total - self._logged, len(live.log)) :])
-            self._logged = total
+        self.query_one(EventLog).write_lines(live.lines_since(self._logged))
+        self._logged = live.log_count
         if live.done.is_set() and not self._results_shown:
             self._results_shown = True
             self.query_one("#deploy-results", Static).update(self.results())
