@@ -3,11 +3,12 @@
 Run as a child process (its FUSE callbacks need an interpreter of their own, see the FUSE
 server in docs/architecture.md):
 
-    python tests/failing_disk.py BACKING MOUNTPOINT FAIL_AFTER
+    python tests/failing_disk.py BACKING MOUNTPOINT FAIL_AFTER [hang]
 
 serves MOUNTPOINT/disk, the size of BACKING and backed by it, prints "ready" once mounted, and
-stops on SIGTERM.  `failing_disk()` runs it for a test; a loop device over MOUNTPOINT/disk is a
-block device that fails the same way, and killing the server makes the disk vanish (ENOTCONN).
+stops on SIGTERM.  With "hang", writes past FAIL_AFTER take HANG seconds to fail.  `failing_disk()`
+runs it for a test; a loop device over MOUNTPOINT/disk is a block device that fails the same
+way, and killing the server makes the disk vanish (ENOTCONN).
 """
 
 from __future__ import annotations
@@ -19,10 +20,14 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 NAME = "disk"
+HANG = 8.0  # seconds a "hang" write takes before it fails: longer than a test's stall timeout.  A
+# write that never answered would leave the writer's thread in the kernel for good, and its
+# process unable to exit until the FUSE connection is aborted (as with a real drive stuck in D state).
 
 
 class FailingFS:
@@ -30,10 +35,11 @@ class FailingFS:
 
     use_ns = True
 
-    def __init__(self, backing: str, fail_after: int) -> None:
+    def __init__(self, backing: str, fail_after: int, hang: bool = False) -> None:
         self.fd = os.open(backing, os.O_RDWR)
         self.size = os.fstat(self.fd).st_size
         self.fail_after = fail_after
+        self.hang = hang  # past FAIL_AFTER, writes answer (EIO) only after HANG seconds
         self.written = 0
         self.lock = threading.Lock()
         self.initialized = threading.Event()
@@ -70,6 +76,8 @@ class FailingFS:
     def write(self, path: str, data: bytes, offset: int, fh: int) -> int:
         with self.lock:
             if self.written + len(data) > self.fail_after:
+                if self.hang:
+                    time.sleep(HANG)
                 raise OSError(errno.EIO, "write error")
             self.written += len(data)
         return os.pwrite(self.fd, data, offset)
@@ -89,10 +97,10 @@ class FailingFS:
         return 0
 
 
-def serve(backing: str, mountpoint: str, fail_after: int) -> int:
+def serve(backing: str, mountpoint: str, fail_after: int, hang: bool = False) -> int:
     from station.media.fusekit import FuseThread, serve_until_signal
 
-    fs = FailingFS(backing, fail_after)
+    fs = FailingFS(backing, fail_after, hang)
     thread = FuseThread(fs, mountpoint, {"nothreads": False})
     return serve_until_signal(
         thread.start, thread.stop, lambda: thread.alive, lambda: print("ready", flush=True)
@@ -100,7 +108,9 @@ def serve(backing: str, mountpoint: str, fail_after: int) -> int:
 
 
 @contextlib.contextmanager
-def failing_disk(root: Path, size: int, fail_after: int) -> Iterator[tuple[Path, subprocess.Popen]]:
+def failing_disk(
+    root: Path, size: int, fail_after: int, *, hang: bool = False
+) -> Iterator[tuple[Path, subprocess.Popen]]:
     """(the failing file, its server) for a test: mounted under root, unmounted however it ends."""
     from station.media.fusekit import read_line, terminate
 
@@ -109,7 +119,7 @@ def failing_disk(root: Path, size: int, fail_after: int) -> Iterator[tuple[Path,
         f.truncate(size)
     mnt.mkdir()
     proc = subprocess.Popen(
-        [sys.executable, __file__, str(backing), str(mnt), str(fail_after)],
+        [sys.executable, __file__, str(backing), str(mnt), str(fail_after), *(["hang"] if hang else [])],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -126,4 +136,4 @@ def failing_disk(root: Path, size: int, fail_after: int) -> Iterator[tuple[Path,
 
 
 if __name__ == "__main__":
-    sys.exit(serve(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    sys.exit(serve(sys.argv[1], sys.argv[2], int(sys.argv[3]), hang=sys.argv[4:] == ["hang"]))

@@ -263,7 +263,14 @@ class _Work:
             except OSError as e:
                 t.read_error = describe_error(e)
 
-        lane = Lane(plan.info.path, consume, finish, self.clock)
+        def begin() -> None:  # an image file target is made exactly the size it receives
+            if plan.info.kind == "file":
+                try:
+                    dest.set_file_size(plan.size)
+                except OSError as e:
+                    raise OSError(e.errno, f"{describe_error(e)} making it {plan.size} bytes") from None
+
+        lane = Lane(plan.info.path, consume, finish, self.clock, begin)
         return lane
 
     def _hasher_lane(self) -> Lane:
@@ -277,8 +284,6 @@ class _Work:
         job, run = self.job, self.run_
         for t in self.targets:
             t.lane = self._writer(t)
-            if t.plan.info.kind == "file":
-                t.dest.set_file_size(t.plan.size)
         lanes = [t.lane for t in self.targets if t.lane is not None]
         if self.hasher is not None:
             lanes.append(self._hasher_lane())

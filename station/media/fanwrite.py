@@ -76,7 +76,7 @@ class Piece:
 
 
 class Lane:
-    """A thread that consumes every piece in order, then finishes; dropped on its first error."""
+    """A thread that begins, consumes every piece in order, then finishes; dropped on its first error."""
 
     def __init__(
         self,
@@ -84,9 +84,11 @@ class Lane:
         consume: Callable[[Piece], None],
         finish: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        begin: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
         self._consume, self._finish, self._clock = consume, finish, clock
+        self._begin = begin
         self.state = "running"  # running, finishing, done, failed, stalled, stopped
         self.error: str | None = None
         self.done_to = 0  # the end of the last piece consumed
@@ -151,6 +153,8 @@ class Lane:
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        if self._begin is not None and not self._step(self._begin):
+            return
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._owed or self._ending or self.dropped)

@@ -310,3 +310,31 @@ def test_every_refusal_is_one_line_exit_2_and_changes_nothing(
     assert not (xdg_data_home / "station" / "sessions").exists() or not [
         d for d in (xdg_data_home / "station" / "sessions").iterdir() if d.name != "maps"
     ], "no session was created"
+
+
+def test_a_target_that_stops_answering_is_dropped_after_the_stall_timeout(
+    kit, zst: Path, tmp_path: Path
+) -> None:
+    if shutil.which("fusermount3") is None or not os.path.exists("/dev/fuse") or os.geteuid() != 0:
+        pytest.skip("needs FUSE and root")
+    a = tmp_path / "a.img"
+    with failing_disk(tmp_path, SIZE, fail_after=3 * MiB, hang=True) as (disk, _server):
+        r = kit.station("restore", zst, disk, a, "--force", "--stall-timeout", "2", timeout=60)
+    assert r.returncode == 1, r.stderr
+    row = next(line for line in r.stderr.splitlines() if line.startswith(str(disk)))
+    assert "stalled: no answer for" in row
+    assert kit.station("verify", a, "--against", zst).returncode == 0
+
+
+def test_a_stop_ends_the_restore_as_stopped(tmp_path: Path, image: Path, xdg_data_home: Path) -> None:
+    import threading
+
+    from station.core.control import RunControl
+    from station.jobs.restore import RestoreSettings, prepare_restore
+
+    job = prepare_restore(str(image), [str(tmp_path / "a.img")], settings=RestoreSettings(), command=["t"])
+    control = RunControl(threading.Event())
+    control.stop()
+    r = job.run(control=control)
+    assert r.outcome == "stopped" and r.exit_status == 1
+    assert job.session is not None and [t.state for t in job.session.record.targets or []] == ["stopped"]
