@@ -96,12 +96,32 @@ def test_mbr_is_copied_as_it_is(kit, tmp_path: Path, lab: LoopLab) -> None:
     with open(img, "r+b") as f:
         f.write(bytes(MiB))
     subprocess.run(["sfdisk", str(img)], input="2048,20480,83\n", text=True, capture_output=True, check=True)
-    big = drive(lab, "big", 48 * MiB)
+    backing = lab.image("big", 48 * MiB)
+    run("sgdisk", "-o", backing)  # the drive held a GPT before: its backup header is on the last sector
+    big = lab.attach(backing)
+    assert read(big, 48 * MiB - 512, 8) == b"EFI PART"
     r = kit.station("restore", img, big, "--force")
     assert r.returncode == 0, r.stderr
     assert read(big, 0, 32 * MiB) == img.read_bytes()
     dump = run("sfdisk", "-d", big).stdout
     assert "start=        2048, size=       20480, type=83" in dump
+    assert read(big, 48 * MiB - 512, 512) == bytes(512), "no stale GPT left on a restored MBR disk"
+    assert "an earlier disk's backup GPT header, zeroed" in r.stderr
+
+
+def test_a_damaged_primary_gpt_is_rebuilt_from_the_backup(kit, gpt_image: Path, lab: LoopLab) -> None:
+    with open(gpt_image, "r+b") as f:
+        f.seek(512 + 16)
+        f.write(b"\xde\xad\xbe\xef")  # the header's CRC: the primary is damaged
+    said = run("sgdisk", "-v", gpt_image, check=False)
+    assert "Main header: ERROR" in said.stdout + said.stderr
+    big = drive(lab, "big", 80 * MiB)
+    r = kit.station("restore", gpt_image, big, "--force")
+    assert r.returncode == 0, r.stderr
+    assert "primary header and table rebuilt from the backup" in r.stderr
+    said = run("sgdisk", "-v", big)
+    assert "No problems found" in said.stdout and "ERROR" not in said.stdout + said.stderr
+    assert len(partitions(big)) == 2
 
 
 def test_refusals_on_drives_write_nothing(kit, gpt_image: Path, lab: LoopLab, tmp_path: Path) -> None:
