@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -40,7 +41,7 @@ from station.images.zstreader import ZstImageReader
 from station.jobs.lifecycle import Ending, JobRun, Lifecycle, starting_holder
 from station.jobs.restore_stream import FILLS, PIECE, RING_SLOTS, DomainHasher, Stream, merge_domain, segments
 from station.jobs.targets import TargetInfo, check_targets, target_info
-from station.jobs.verify_target import Expectation, check_target, check_words, target_digest
+from station.jobs.verify_target import READBACK_CHUNK, Expectation, check_target, check_words, target_digest
 from station.media.base import Refused
 from station.media.fanwrite import Fanout, Lane, Piece, Ring, Slot, describe_error
 from station.media.locks import lock_for_writing
@@ -52,6 +53,7 @@ Range = tuple[int, int]
 STALL_AFTER = 120.0  # seconds a target may take over one write, sync or read before it is dropped
 TICK = 0.25  # seconds between progress events (targets' rows: every fourth)
 READERS = 2  # threads reading (decompressing) the image ahead of the targets
+READBACKS = 32  # targets read back at once, READBACK_CHUNK bytes each: 64 MiB at most, however many
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,7 @@ class _Work:
         self.t0 = self.clock()
         self.stopped = False
         self.fan: Fanout | None = None
+        self.readbacks = threading.BoundedSemaphore(READBACKS)  # targets read back at once
 
     # -- the lanes --------------------------------------------------------------------------------
 
@@ -258,10 +261,14 @@ class _Work:
                 t.checked = n
                 lane.touch()
 
+            while not self.readbacks.acquire(timeout=TICK):  # waiting for a buffer is no stall
+                lane.touch()
             try:
-                t.first = target_digest(plan.info.path, plan.expect, progress)
+                t.first = target_digest(plan.info.path, plan.expect, progress, chunk=READBACK_CHUNK)
             except OSError as e:
                 t.read_error = describe_error(e)
+            finally:
+                self.readbacks.release()
 
         def begin() -> None:  # an image file target is made exactly the size it receives
             if plan.info.kind == "file":

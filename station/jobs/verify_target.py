@@ -32,7 +32,8 @@ from station.jobs.restore_stream import marker_bytes
 from station.media.target import open_for_reading, read_back
 
 Range = tuple[int, int]
-CHUNK = 8 << 20
+CHUNK = 8 << 20  # bytes read at a time by `station verify`
+READBACK_CHUNK = 2 << 20  # ... and by each lane of a restore (at most READBACKS of them at once)
 UNIT = 64 << 10  # differences are named to this many bytes
 MAX_RANGES = 1000  # bad ranges kept in a record
 
@@ -115,16 +116,21 @@ def _result(state: str, exp: Expectation, p: _Pass, t0: float) -> TargetCheck:
     )  # fmt: skip
 
 
-def target_digest(path: str, exp: Expectation, progress: Progress | None = None) -> tuple[str, list[Range]]:
-    """One pass over the target alone: its digest (as the image's) and the ranges already known bad."""
-    p = _walk(path, exp, None, progress)
+def target_digest(
+    path: str, exp: Expectation, progress: Progress | None = None, *, chunk: int = CHUNK
+) -> tuple[str, list[Range]]:
+    """One pass over the target alone: its digest (as the image's) and the ranges already known bad.
+    It reads `chunk` bytes at a time into one buffer of its own: the memory a read-back takes."""
+    p = _walk(path, exp, None, progress, chunk)
     return p.digest, p.bad
 
 
-def _walk(path: str, exp: Expectation, image: ImageReader | None, progress: Progress | None) -> _Pass:
+def _walk(
+    path: str, exp: Expectation, image: ImageReader | None, progress: Progress | None, chunk: int = CHUNK
+) -> _Pass:
     """Read the verified domain of the target (and the image beside it when given)."""
     fd, align = open_for_reading(path)
-    buf = mmap.mmap(-1, CHUNK + 2 * max(align, 4096))
+    buf = mmap.mmap(-1, chunk + 2 * max(align, 4096))
     try:
         h = hashlib.new(exp.algorithm)
         hi_img = hashlib.new(exp.algorithm) if image is not None else None
@@ -132,26 +138,29 @@ def _walk(path: str, exp: Expectation, image: ImageReader | None, progress: Prog
         done = 0
         inside = [p for p in exp.patches if p.pos < exp.end]
         for lo, hi in exp.ranges():
-            for pos in range(lo, hi, CHUNK):
-                n = min(CHUNK, hi - pos)
-                got = bytearray(read_back(fd, align, pos, n, buf))
-                if len(got) < n:
-                    bad.append((pos + len(got), hi))
-                    got += bytes(n - len(got))
+            for pos in range(lo, hi, chunk):
+                n = min(chunk, hi - pos)
+                got = read_back(fd, align, pos, n, buf)
                 bad += _put_back(got, pos, exp, inside)
                 h.update(got)
+                if len(got) < n:  # the target ends early: the rest counts as zeros, and as wrong
+                    bad.append((pos + len(got), hi))
+                    h.update(bytes(n - len(got)))
                 if image is not None and hi_img is not None:
                     want = image.read(pos, n)
                     hi_img.update(want)
-                    if want != got:
-                        bad += _differences(want, got, pos)
+                    mine = bytes(got) + bytes(n - len(got))
+                    if want != mine:
+                        bad += _differences(want, mine, pos)
+                got.release()  # the buffer is closed at the end: no view of it may outlive its use
                 done += n
                 if progress is not None:
                     progress(done)
         for p in exp.patches:  # the patches outside the domain: byte for byte
-            if not any(lo < p.end and p.pos < hi for lo, hi in exp.ranges()):
-                got = bytes(read_back(fd, align, p.pos, len(p.data), buf))
-                if got != p.data:
+            if any(lo < p.end and p.pos < hi for lo, hi in exp.ranges()):
+                continue
+            with read_back(fd, align, p.pos, len(p.data), buf) as got:
+                if bytes(got) != p.data:
                     bad.append((p.pos, p.end))
         return _Pass(h.hexdigest(), hi_img.hexdigest() if hi_img else None, merge(bad), done)
     finally:
@@ -159,28 +168,28 @@ def _walk(path: str, exp: Expectation, image: ImageReader | None, progress: Prog
         os.close(fd)
 
 
-def _put_back(got: bytearray, pos: int, exp: Expectation, patches: list[Patch]) -> list[Range]:
+def _put_back(got: memoryview, pos: int, exp: Expectation, patches: list[Patch]) -> list[Range]:
     """Check what the restore put on purpose in this chunk, then put the image's bytes back in
     its place; the ranges where the target does not hold what was put there."""
     bad: list[Range] = []
     end = pos + len(got)
     if exp.fill != "zero":
         for a, b in exp.holes(pos, len(got)):
-            if exp.fill == "marker" and got[a - pos : b - pos] != marker_bytes(a, b):
+            if exp.fill == "marker" and bytes(got[a - pos : b - pos]) != marker_bytes(a, b):
                 bad.append((a, b))
             got[a - pos : b - pos] = bytes(b - a)
     for p in patches:
         a, b = max(p.pos, pos), min(p.end, end)
         if a >= b:
             continue
-        if got[a - pos : b - pos] != p.data[a - p.pos : b - p.pos]:
+        if bytes(got[a - pos : b - pos]) != p.data[a - p.pos : b - p.pos]:
             bad.append((a, b))
         original = exp.originals.get(p.pos, bytes(len(p.data)))
         got[a - pos : b - pos] = original[a - p.pos : b - p.pos]
     return bad
 
 
-def _differences(want: bytes, got: bytearray, pos: int) -> list[Range]:
+def _differences(want: bytes, got: bytes, pos: int) -> list[Range]:
     out = []
     for u in range(0, len(want), UNIT):
         if want[u : u + UNIT] != got[u : u + UNIT]:
