@@ -485,6 +485,7 @@ def prepare_restore(
     map_path = restore_map_path(store, image, targets)
     lock = lock_for_writing([map_path, *targets], starting_holder(command))  # one writer, first of all
     try:
+        _not_being_written(image, image_map, command)
         reader = _open(image, image_map)
     except BaseException:
         lock.release()
@@ -515,6 +516,13 @@ def prepare_restore(
     )  # fmt: skip
     job.hold(lock)
     return job
+
+
+def _not_being_written(image: str, image_map: str | None, command: list[str]) -> None:
+    """Locked (naming the job) when a rescue still writes the image or its map: what it holds now
+    is not what it will hold.  Only a probe (restores of one image may run side by side)."""
+    paths = [p for p in (image, image_map or image + ".map") if os.path.exists(p)]
+    lock_for_writing(paths, starting_holder(command)).release()
 
 
 def _open(image: str, image_map: str | None) -> ImageReader:

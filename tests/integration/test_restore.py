@@ -270,7 +270,8 @@ def test_every_refusal_is_one_line_exit_2_and_changes_nothing(
     broken = tmp_path / "broken.zst"
     broken.write_bytes(zst.read_bytes()[:-5000])
     new = tmp_path / "new.img"
-    held = tmp_path / "held.img"
+    held = tmp_path / "held.img"  # an image a rescue is still writing
+    held.write_bytes(b"rescue in progress" * 100)
     cases = {
         "no image": ["restore", tmp_path / "nope.img", new],
         "image is a directory": ["restore", tmp_path / "adir", new],
@@ -290,6 +291,7 @@ def test_every_refusal_is_one_line_exit_2_and_changes_nothing(
         "no target": ["restore", image],
         "a bad stall timeout": ["restore", image, new, "--stall-timeout", "0"],
         "another job holds a target": ["restore", image, new, held],
+        "a rescue still writes the image": ["restore", held, new],
         "verify: no such target": ["verify", tmp_path / "nope.img", "--against", image],
         "verify: no such image": ["verify", old, "--against", tmp_path / "nope.img"],
         "clone: the source as target": ["clone", image, image, "--force"],
@@ -305,6 +307,8 @@ def test_every_refusal_is_one_line_exit_2_and_changes_nothing(
             assert len(lines) == 1 and lines[0].startswith("station: "), f"{what}: {r.stderr!r}"
             assert "Traceback" not in r.stderr
             assert kit.tree(tmp_path) == before, f"{what}: something changed"
+            if "holds" in what or "writes" in what:
+                assert "is being written by a test holding it" in r.stderr, r.stderr
     finally:
         lock.release()
     assert not (xdg_data_home / "station" / "sessions").exists() or not [
