@@ -23,6 +23,8 @@ COMMAND_MODULES: list[str] = [
     "station.cli.health",
     "station.cli.sim",
     "station.cli.fs",
+    "station.cli.catalog",
+    "station.cli.report",
     "station.cli.restore",
 ]
 

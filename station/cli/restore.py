@@ -199,7 +199,7 @@ def _print_table(targets) -> None:
         drive = " ".join(x for x in (t.model, t.serial) if x) or "-"
         state = t.state + (f": {t.error}" if t.error else "")
         secs = fmt_duration(t.seconds) if t.seconds is not None else "-"
-        rows.append((t.path, drive, state, fmt_bytes(t.bytes_written), secs, check_words(t.check)))
+        rows.append((t.path, drive, state, fmt_bytes(t.bytes_written or 0), secs, check_words(t.check)))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[5], file=sys.stderr)

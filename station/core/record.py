@@ -101,7 +101,7 @@ class TargetResult(DictForm):
     model: str | None = None
     serial: str | None = None
     state: str = "pending"  # written, failed, stalled (stopped answering), stopped, or dropped (clone)
-    bytes_written: int = 0  # bytes that reached it (zeroed ranges included)
+    bytes_written: int | None = None  # bytes that reached it (zeroed ranges included)
     seconds: float | None = None  # from the first write to the end of its final sync
     error: str | None = optional()  # why it failed, in words
     layout: list[str] | None = optional()  # what was adjusted for it (a GPT moved to its end, ...)

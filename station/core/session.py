@@ -6,6 +6,10 @@
 session.json is replaced atomically; events.jsonl is appended line by line and flushed, so
 another terminal (the TUI, `station sessions`) can follow a running session.  A session whose
 process died without ending it (kill -9, power loss) reads as "interrupted".
+
+Every save also appends the session's id to `sessions.changes` beside the store, so the catalog
+(station.catalog) learns which records changed without comparing thousands of directories at
+every query.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ def data_home() -> Path:
     return Path(base) if base else Path.home() / ".local" / "share"
 
 
-def _write_json_atomic(path: Path, obj: dict[str, Any]) -> None:
+def write_json_atomic(path: Path, obj: dict[str, Any]) -> None:
+    """Replace path with obj as JSON: synced first, so a crash leaves the old file or the new one."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(obj, f, indent=2, sort_keys=True)
@@ -41,7 +46,8 @@ def _write_json_atomic(path: Path, obj: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this machine is still there (one we may not signal counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -49,6 +55,28 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def changes_path(root: Path) -> Path:
+    """The store's change journal, beside it (not in it: the store holds session directories only)."""
+    return root.with_name(root.name + ".changes")
+
+
+def note_change(session_dir: Path) -> None:
+    """Say in the store's change journal that this session's files changed (one short O_APPEND
+    write: lines from several processes never mix).  Best effort: the catalog also notices new
+    and removed sessions by itself, and `station catalog rebuild` rereads everything."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+    try:
+        fd = os.open(changes_path(session_dir.parent), flags, 0o644)
+    except OSError:
+        return
+    try:
+        os.write(fd, f"{session_dir.name}\n".encode())
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 class Session:
@@ -70,12 +98,13 @@ class Session:
         """running, finished, stopped, failed, or interrupted (its process died mid-run)."""
         r = self.record
         ours = r.host == socket.gethostname()
-        if r.state == "running" and ours and (not r.pid or not _pid_alive(int(r.pid))):
+        if r.state == "running" and ours and (not r.pid or not pid_alive(int(r.pid))):
             return "interrupted"
         return r.state
 
     def save(self) -> None:
-        _write_json_atomic(self.dir / "session.json", self.record.to_dict())
+        write_json_atomic(self.dir / "session.json", self.record.to_dict())
+        note_change(self.dir)
 
     def log(self, event: Event) -> None:
         """Append an event to events.jsonl (progress thinned to one a second)."""

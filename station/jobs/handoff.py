@@ -21,16 +21,16 @@ import contextlib
 import os
 import sys
 import time
-from collections import deque
 from dataclasses import dataclass
 
-from station.core.events import MapSaved, Notice, Paused, PhaseStarted, Progress, ReadFailed, Resumed
+from station.core.events import MapSaved, Notice, Paused, PhaseStarted, ReadFailed, Resumed
 from station.core.identity import SourceIdentity
 from station.core.record import SessionRecord
 from station.core.session import SessionStore
 from station.hw.api import DriverError, ImagerDescription, ImagerDriver, JobSpec, JobStatus, parse_spec
 from station.jobs.lifecycle import Ending, JobRun, Lifecycle, load_map
 from station.media.base import Refused
+from station.rescue.rate import RateMeter
 from station.rescue.rescuemap import Phase, Status
 
 POLL_INTERVAL = 0.25  # seconds between status polls (the progress display's pace)
@@ -131,10 +131,9 @@ class _Mirror:
         self.save_error = ""
         self._phase: tuple[str, int] | None = None
         self._last_save = self.t0
-        self._last_progress = -1e9
-        self._rescued_at_start = self.map.bytes_in(Status.FINISHED)
-        self._window: deque[tuple[float, int]] = deque()
-        self._last_good: float | None = None
+        # the engine's rate meter, fed the map's totals: the same figures by the same rules
+        self.meter = RateMeter(self.clock, interval=POLL_INTERVAL * 0.9)
+        self.meter.start(self.map.bytes_in(Status.FINISHED), at=self.t0)
         self._paused = False
         self._changes_seen = 0
 
@@ -228,9 +227,7 @@ class _Mirror:
                 continue
             new = self.map.status_at(c.pos) != c.status or self.map.block_at(c.pos).end < end
             self.map.set_status(c.pos, end - c.pos, c.status)
-            if c.status == Status.FINISHED:
-                self._last_good = now
-            elif c.status in _FAILED and new:
+            if c.status in _FAILED and new:
                 self.emit(
                     ReadFailed(self.t(), c.pos, end - c.pos, "read error (reported by the imager)", st.phase)
                 )
@@ -247,8 +244,7 @@ class _Mirror:
                 self._phase = (st.phase, st.pass_)
                 direction = "reverse" if (phase == Phase.COPYING and st.pass_ % 2 == 0) else "forward"
                 self.emit(PhaseStarted(self.t(), st.phase, st.pass_, direction))
-        rescued = self.map.bytes_in(Status.FINISHED)
-        self._window.append((now, rescued))
+        self.meter.reached(self.map.bytes_in(Status.FINISHED), now)
         self.progress()
         if now - self._last_save >= self.job.save_interval:
             self.save()
@@ -266,45 +262,9 @@ class _Mirror:
         return True
 
     def progress(self, force: bool = False) -> None:
-        now = self.clock()
-        if not force and now - self._last_progress < POLL_INTERVAL * 0.9:
-            return
-        self._last_progress = now
-        w = self._window
-        while len(w) > 2 and now - w[1][0] > 1.0:
-            w.popleft()
-        current = (w[-1][1] - w[0][1]) / (w[-1][0] - w[0][0]) if len(w) >= 2 and w[-1][0] > w[0][0] else 0.0
-        elapsed = now - self.t0
-        s = self.map.summary()
-        average = (s.rescued - self._rescued_at_start) / elapsed if elapsed > 0 else 0.0
-        non_tried = s.bytes[Status.NON_TRIED]
-        remaining = non_tried / average if average > 0 and non_tried else None
-        if not s.pending:
-            remaining = 0.0
-        m = self.map
-        self.emit(
-            Progress(
-                t=elapsed,
-                phase=m.phase.label,
-                pass_=m.pass_,
-                pos=m.current_pos,
-                size=s.size,
-                rescued=s.rescued,
-                non_tried=non_tried,
-                non_trimmed=s.bytes[Status.NON_TRIMMED],
-                non_scraped=s.bytes[Status.NON_SCRAPED],
-                bad=s.bytes[Status.BAD_SECTOR],
-                bad_areas=m.count(Status.NON_TRIMMED)
-                + m.count(Status.NON_SCRAPED)
-                + m.count(Status.BAD_SECTOR),
-                read_errors=self.read_errors,
-                current_rate=current,
-                average_rate=average,
-                elapsed=elapsed,
-                since_last_good=(now - self._last_good) if self._last_good is not None else None,
-                remaining=remaining,
-            )
-        )
+        p = self.meter.progress(self.map, self.read_errors, force)
+        if p is not None:
+            self.emit(p)
 
 
 def default_map_path(description: ImagerDescription, source: str) -> str:

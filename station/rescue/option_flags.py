@@ -67,10 +67,14 @@ class OptionFlag:
             raise ValueError(f"{self.label} takes no value")
         return self.kind.parse(text)
 
+    def is_default(self, o: RescueOptions) -> bool:
+        """Whether `o` holds the default for this option (flags and words leave it out)."""
+        return self.get(o) == self.get(RescueOptions())
+
     def as_flags(self, o: RescueOptions) -> list[str]:
         """The flags that give this option's value in `o`; none when it is the default."""
         value = self.get(o)
-        if value is None or value == self.get(RescueOptions()):
+        if value is None or self.is_default(o):
             return []
         if self.kind is None:
             return [self.flags[0]] if value == self.on else []
@@ -78,7 +82,7 @@ class OptionFlag:
 
     def in_words(self, o: RescueOptions) -> str | None:
         value = self.get(o)
-        if self.words is None or value is None or value == self.get(RescueOptions()):
+        if self.words is None or value is None or self.is_default(o):
             return None
         return self.words(value)
 
@@ -88,6 +92,9 @@ class ClusterFlag(OptionFlag):
 
     def get(self, o: RescueOptions) -> Any:
         return o.cluster_size // (o.sector_size or CLI_SECTOR)
+
+    def is_default(self, o: RescueOptions) -> bool:
+        return o.cluster_size == RescueOptions().cluster_size  # in bytes: 128 sectors of 4 KiB is not it
 
     def set(self, o: RescueOptions, value: Any) -> None:
         o.cluster_size = value * (o.sector_size or CLI_SECTOR)

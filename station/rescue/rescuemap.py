@@ -228,6 +228,10 @@ class RescueMap:
     def bytes_in(self, status: Status) -> int:
         return self._bytes[status]
 
+    def bad_areas(self) -> int:
+        """ddrescue's count of bad areas: blocks whose reads failed (non-trimmed, non-scraped, bad)."""
+        return self.count(Status.NON_TRIMMED) + self.count(Status.NON_SCRAPED) + self.count(Status.BAD_SECTOR)
+
     def summary(self) -> Summary:
         return Summary(
             size=self.size,

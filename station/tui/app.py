@@ -47,7 +47,8 @@ class StationApp(App[int]):
         Binding("f2", "devices", "Devices"),
         Binding("f3", "sessions", "Sessions"),
         Binding("f4", "live", "Live job"),
-        Binding("f5", "restore", "Restore", show=False),  # in the palette; the footer stays as it was
+        Binding("f5", "images", "Images"),
+        Binding("f6", "restore", "Restore", show=False),  # in the palette; the footer stays as it was
     ]
 
     def __init__(self, *, services: Services | None = None, **given: Unpack[ServiceChoices]) -> None:
@@ -184,6 +185,13 @@ class StationApp(App[int]):
         self._reset_stack()
         self.push_screen(SessionsScreen())
 
+    def action_images(self, serial: str | None = None) -> None:
+        """The catalog's images (of one drive, when a serial is given: its history)."""
+        from station.tui.screens.images import ImagesScreen
+
+        self._reset_stack()
+        self.push_screen(ImagesScreen(serial))
+
     def action_live(self) -> None:
         if not self.is_screen_installed("live"):
             self.notify("no job has run yet: pick a drive and press Enter", severity="warning")
@@ -269,11 +277,12 @@ class StationApp(App[int]):
         yield SystemCommand(
             "Sessions", "History of imaging sessions, live and past (F3)", self.action_sessions
         )
+        yield SystemCommand("Images", "The catalog: find, label, report, verify (F5)", self.action_images)
         yield SystemCommand(
             "Demo session", "Image the built-in demo failing drive", self.action_new_demo_session
         )
         yield SystemCommand(
-            "Restore / deploy", "Write an image of a finished session onto drives, verified (F5)",
+            "Restore / deploy", "Write an image of a finished session onto drives, verified (F6)",
             self.action_restore,
         )  # fmt: skip
         if self.is_screen_installed("live"):

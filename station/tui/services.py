@@ -29,11 +29,51 @@ from station.jobs.drives import (
 )
 
 if TYPE_CHECKING:
+    from station.catalog import Catalog, ImageEntry
     from station.health.watch import HealthOptions
     from station.jobs.power import RelaySettings
 
 PortProbe = Callable[[str], tuple[list[Attached], list[str]]]  # a port named by hand -> (found, problems)
+ImageAction = Callable[["ImageEntry"], str]  # runs in a thread worker; returns what to tell the technician
+
+
+@dataclass(frozen=True)
+class ImageActions:
+    """What the images screen can do with an image besides its report.  None: not installed yet
+    (the screen says so); the helpers building verification jobs, the image browser and restore
+    put their entry points here (`Services.create(image_actions=...)` or in `default_image_actions`)."""
+
+    verify: ImageAction | None = None
+    browse: ImageAction | None = None
+    restore: ImageAction | None = None
+
+
+def verify_with_recorded_hashes(image: ImageEntry) -> str:
+    """Recompute an image's hashes and compare them with those it recorded (station.images.verify).
+    Not a job yet: the result is shown, not recorded in the session store."""
+    from station.images.verify import verify_image
+
+    try:
+        result = verify_image(image.path)
+    except (OSError, ValueError) as e:
+        return f"cannot verify {image.path}: {e}"
+    return f"{image.path}: {result.summary()} (shown only: verification jobs will record it)"
+
+
+def default_image_actions() -> ImageActions:
+    return ImageActions(verify=verify_with_recorded_hashes)
+
+
 DEFAULT: Literal["default"] = "default"  # "the station's own provider", for arguments where None means off
+
+
+def _catalog_of(store: SessionStore) -> Callable[[], Catalog]:
+    def open_catalog() -> Catalog:
+        from station.catalog import Catalog
+
+        return Catalog.open(store)
+
+    return open_catalog
 
 
 class LocalDrives:
@@ -66,6 +106,8 @@ class ServiceChoices(TypedDict, total=False):
     image_dir: Path | None
     follow_interval: float
     clock: Callable[[], float]
+    catalog: Callable[[], Catalog] | None
+    image_actions: ImageActions
 
 
 @dataclass
@@ -75,7 +117,9 @@ class Services:
     `scan` lists drives; `health` gives a drive's SMART badge (None: no SMART here); `attached`
     discovers imagers and relays and `probe` asks a port named by hand; `smart` says how a session
     on a drive watches SMART (None: off); `relay_settings` how a relay picked for a session
-    power-cycles its drive; `clock` is the engine's clock (tests give a simulated one).
+    power-cycles its drive; `clock` is the engine's clock (tests give a simulated one); `catalog`
+    opens the catalog of the session store (one per thread: workers open their own) and
+    `image_actions` are what the images screen offers besides the report.
     `ports` (named by hand, probed again at each rescan) and `devices` (the last discovery's
     imagers and relays) are what the devices screen found, kept for the other screens.
     """
@@ -90,6 +134,8 @@ class Services:
     image_dir: Path
     follow_interval: float = 0.25
     clock: Callable[[], float] = time.monotonic
+    catalog: Callable[[], Catalog] | None = None
+    image_actions: ImageActions = field(default_factory=ImageActions)
     ports: list[str] = field(default_factory=list)
     devices: list[Attached] = field(default_factory=list)
 
@@ -110,8 +156,9 @@ class Services:
         virtual = given.get("virtual")
         attached = given.get("attached")
         scan = given.get("scan") or LocalDrives(default_virtual_providers() if virtual is None else virtual)
+        store = given.get("store") or SessionStore()
         return cls(
-            store=given.get("store") or SessionStore(),
+            store=store,
             scan=scan,
             health=default_health_provider() if isinstance(health, str) else health,
             attached=list(default_attached_providers() if attached is None else attached),
@@ -121,6 +168,8 @@ class Services:
             image_dir=given.get("image_dir") or data_home() / "station" / "images",
             follow_interval=given.get("follow_interval", 0.25),
             clock=given.get("clock", time.monotonic),
+            catalog=given.get("catalog") or _catalog_of(store),
+            image_actions=given.get("image_actions") or default_image_actions(),
         )
 
     def discovered(self, found: list[Attached], busy: set[str]) -> None:

@@ -4,8 +4,9 @@ No Textual here.  The workstation draws what these produce; tests drive them dir
 
 * `MapProbe` takes snapshots of a running job's map *in the engine's own thread* (from the
   emit callback, at most a few times a second), so a view never reads a map while it changes.
-* `SpeedSeries` is a rate-over-time curve from Progress events, with the read errors marked,
-  thinned so that a day-long session stays small.
+* `SpeedSeries` (from station.core.speed, where the report reaches it too) is a rate-over-time
+  curve from Progress events, with the read errors marked, thinned so that a day-long session
+  stays small.
 * `EventTail` reads new lines of a session's events.jsonl, for sessions of other processes.
 * `session_figures` gives a finished or running session's comparison numbers.
 """
@@ -14,11 +15,11 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from station.core.events import Event, Finished, Progress, ReadFailed, ReadHung, event_from_dict
+from station.core.events import Event, Finished, Progress, event_from_dict
+from station.core.speed import SpeedSeries
 from station.rescue.rescuemap import RescueMap, Status
 from station.views.mapview import cell_of, cell_statuses
 
@@ -135,85 +136,7 @@ class MapProbe:
         return snap
 
 
-# -- the speed chart ------------------------------------------------------------------------------
-
-
-@dataclass
-class SpeedSeries:
-    """Rate over time (seconds since the start, bytes/s) and when read errors happened.
-
-    At most `limit` samples are kept: past that, neighbouring pairs are averaged, so the curve
-    keeps its shape however long the session runs.
-    """
-
-    limit: int = 2048
-    times: list[float] = field(default_factory=list)
-    rates: list[float] = field(default_factory=list)
-    errors: list[float] = field(default_factory=list)  # times of read errors (also thinned)
-    average: float = 0.0
-    current: float = 0.0
-    last_t: float = 0.0
-
-    def add(self, e: Event) -> None:
-        if isinstance(e, Progress):
-            if self.times and e.t < self.times[-1]:  # a resumed run restarts its clock: continue the curve
-                return
-            self.times.append(e.t)
-            self.rates.append(e.current_rate)
-            self.current, self.average, self.last_t = e.current_rate, e.average_rate, e.t
-            if len(self.times) > self.limit:
-                self._thin()
-        elif isinstance(e, ReadFailed | ReadHung):
-            self.errors.append(e.t)
-            if len(self.errors) > self.limit:
-                self.errors = self.errors[::2]
-
-    def extend(self, events: Iterable[Event]) -> SpeedSeries:
-        for e in events:
-            self.add(e)
-        return self
-
-    def _thin(self) -> None:
-        t, r = self.times, self.rates
-        n = len(t) // 2 * 2
-        self.times = [(t[i] + t[i + 1]) / 2 for i in range(0, n, 2)] + t[n:]
-        self.rates = [(r[i] + r[i + 1]) / 2 for i in range(0, n, 2)] + r[n:]
-
-    @property
-    def peak(self) -> float:
-        return max(self.rates, default=0.0)
-
-    def buckets(self, width: int, t_end: float | None = None) -> list[float | None]:
-        """The mean rate in each of `width` equal time buckets over [0, t_end].
-
-        A bucket without a sample carries the one before it (the curve is a step between
-        samples); buckets before the first sample are None.
-        """
-        end = t_end if t_end is not None else self.last_t
-        if width <= 0:
-            return []
-        sums = [0.0] * width
-        counts = [0] * width
-        for t, r in zip(self.times, self.rates, strict=True):
-            i = min(int(t / end * width), width - 1) if end > 0 else 0
-            sums[i] += r
-            counts[i] += 1
-        out: list[float | None] = []
-        last: float | None = None
-        for s, c in zip(sums, counts, strict=True):
-            if c:
-                last = s / c
-            out.append(last)  # between samples the rate stays what it was last seen to be
-        return out
-
-    def error_buckets(self, width: int, t_end: float | None = None) -> list[int]:
-        end = t_end if t_end is not None else self.last_t
-        counts = [0] * max(width, 0)
-        for t in self.errors:
-            if width > 0:
-                counts[min(int(t / end * width), width - 1) if end > 0 else 0] += 1
-        return counts
-
+# -- the speed chart: station.core.speed.SpeedSeries (the report draws it too) --------------------------
 
 # -- following a session of another process ---------------------------------------------------------
 

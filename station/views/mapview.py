@@ -10,16 +10,17 @@ from __future__ import annotations
 from rich.text import Text
 
 from station.core.units import fmt_bytes, format_percentage
-from station.rescue.rescuemap import RescueMap, Status
-
-# Worst first: a cell showing any byte of an earlier status shows that status.
-SEVERITY: tuple[Status, ...] = (
-    Status.BAD_SECTOR,
-    Status.NON_SCRAPED,
-    Status.NON_TRIMMED,
-    Status.NON_TRIED,
-    Status.FINISHED,
+from station.rescue.cells import (  # noqa: F401 (cell_bounds, worst_status: kept importable from here)
+    LABEL,
+    LEGEND_ORDER,
+    REPORT_ORDER,
+    SEVERITY,
+    cell_bounds,
+    cell_of,
+    cell_statuses,
+    worst_status,
 )
+from station.rescue.rescuemap import RescueMap, Status
 
 # ddrescueview-like colours, and a character per status so the map still reads without colour.
 STYLE: dict[Status, str] = {
@@ -35,16 +36,6 @@ CELL_CHAR: dict[Status, str] = {
     Status.NON_TRIMMED: "*",
     Status.NON_SCRAPED: "/",
     Status.BAD_SECTOR: "-",
-}
-# The order ddrescuelog -t lists the statuses in, and the order of the legend.
-REPORT_ORDER = (Status.NON_TRIED, Status.FINISHED, Status.NON_TRIMMED, Status.NON_SCRAPED, Status.BAD_SECTOR)
-LEGEND_ORDER = (Status.FINISHED, Status.NON_TRIED, Status.NON_TRIMMED, Status.NON_SCRAPED, Status.BAD_SECTOR)
-LABEL: dict[Status, str] = {
-    Status.NON_TRIED: "non-tried",
-    Status.FINISHED: "rescued",
-    Status.NON_TRIMMED: "non-trimmed",
-    Status.NON_SCRAPED: "non-scraped",
-    Status.BAD_SECTOR: "bad-sector",
 }
 CURRENT_STYLE = "reverse"
 EMPTY_CELL = " "
@@ -74,68 +65,6 @@ def summary_text(m: RescueMap, binary: bool = False) -> str:
 
 
 # -- block map -----------------------------------------------------------------------------------
-
-
-def worst_status(m: RescueMap, lo: int, hi: int) -> Status | None:
-    """The most severe status of any byte in [lo, hi), in O(log n); None for an empty range."""
-    if hi <= lo:
-        return None
-    for status in SEVERITY:
-        b = m.next_block(status, lo)
-        if b is not None and b.pos < hi:
-            return status
-    return None
-
-
-def cell_bounds(size: int, cells: int) -> list[int]:
-    """Cell edges: cell i covers [edges[i], edges[i+1]); at most one cell per byte, extra cells empty."""
-    used = min(cells, size)
-    edges = [size * i // used for i in range(used + 1)] if used else [0]
-    return edges + [size] * (cells - used)
-
-
-def cell_of(size: int, cells: int, pos: int) -> int | None:
-    """Index of the cell holding byte `pos`, or None if pos is outside [0, size)."""
-    if not 0 <= pos < size:
-        return None
-    used = min(cells, size)
-    return ((pos + 1) * used - 1) // size
-
-
-def cell_statuses(m: RescueMap, cells: int, lo: int = 0, hi: int | None = None) -> list[Status | None]:
-    """The worst status of each of `cells` equal cells over [lo, hi) (the whole map by default).
-
-    A range smaller than the grid gets one cell per byte and None (empty) cells after it.  This
-    is the one place where cells are aggregated: the CLI's block map and the TUI's sector map
-    both draw from it.  Statuses are laid on worst first, one block at a time, and each search
-    resumes after the last cell it marked: at most cells + 1 lookups per status, and one for a
-    status held by a single large block, so a live view can afford it several times a second.
-    """
-    hi = m.size if hi is None else min(hi, m.size)
-    lo = max(0, min(lo, hi))
-    span = hi - lo
-    out: list[Status | None] = [None] * cells
-    used = min(cells, span)
-    if used <= 0:
-        return out
-    todo = used
-    for status in SEVERITY[:-1]:
-        pos = lo
-        while pos < hi and todo:
-            b = m.next_block(status, pos)
-            if b is None or b.pos >= hi:
-                break
-            first = ((b.pos - lo + 1) * used - 1) // span
-            last = ((min(b.end, hi) - lo) * used - 1) // span
-            for i in range(first, last + 1):
-                if out[i] is None:
-                    out[i] = status
-                    todo -= 1
-            pos = max(b.end, lo + span * (last + 1) // used)  # the start of the next cell
-    if todo:  # every byte has a status: a cell with none of the worse ones is all the mildest
-        mildest = SEVERITY[-1]
-        out[:used] = [mildest if c is None else c for c in out[:used]]
-    return out
 
 
 def block_map(m: RescueMap, width: int, rows: int) -> list[Text]:

@@ -342,3 +342,25 @@ def test_a_stop_ends_the_restore_as_stopped(tmp_path: Path, image: Path, xdg_dat
     r = job.run(control=control)
     assert r.outcome == "stopped" and r.exit_status == 1
     assert job.session is not None and [t.state for t in job.session.record.targets or []] == ["stopped"]
+
+
+def test_the_catalog_lists_the_restore_under_its_image(
+    kit, zst: Path, tmp_path: Path, xdg_data_home: Path
+) -> None:
+    import time
+
+    from station.catalog import Catalog
+    from station.core.identity import SourceIdentity
+    from station.core.record import SessionRecord, SessionResult
+    from station.core.session import SessionStore
+
+    store = SessionStore()
+    s = store.create(SessionRecord(destinations=[str(zst)], source=SourceIdentity("/dev/sdq", "block", SIZE)))
+    s.finish("finished", "done", SessionResult(rescued=SIZE, size=SIZE))
+    time.sleep(0.01)
+    a = tmp_path / "a.img"
+    assert kit.station("restore", zst, a).returncode == 0
+    with Catalog.open(store) as cat:
+        [image] = [i for i in cat.images() if i.path == str(zst)]
+        [r] = cat.restores(image.id)
+    assert (r.target, r.bytes, r.state, r.verified) == (str(a), SIZE, "written", True)

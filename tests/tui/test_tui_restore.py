@@ -98,11 +98,11 @@ def test_deploy_to_two_drives_behind_their_typed_names(
 
     async def go():
         async with app.run_test(size=(150, 50)) as pilot:
-            await pilot.press("f5")
+            await pilot.press("f6")
             await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen), 5, "the restore screen")
             screen = app.screen
-            assert screen.query_one("#images", DataTable).row_count == 1
-            screen.query_one("#targets", DataTable).focus()
+            assert screen.query_one("#restore-images", DataTable).row_count == 1
+            screen.query_one("#restore-targets", DataTable).focus()
             await pilot.press("space")  # the system disk: refused, not ticked
             await pilot.pause()
             assert screen.ticked == []
@@ -142,3 +142,29 @@ def test_deploy_to_two_drives_behind_their_typed_names(
     for dev in loop_targets:
         with open(dev, "rb") as f:
             assert f.read(SIZE) == want
+
+
+def test_restore_from_the_images_screen_picks_that_image(make_app, image: Path, tmp_path: Path) -> None:
+    from station.tui.screens.images import ImagesScreen
+
+    app = make_app([SYSTEM])
+    older = image.with_name("older.img")
+    older.write_bytes(b"x" * SIZE)
+    finished_session(app.services.store, older)
+    finished_session(app.services.store, image)
+
+    async def go():
+        async with app.run_test(size=(150, 50)) as pilot:
+            await pilot.press("f5")
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, ImagesScreen) and app.screen.loaded, 15, "images"
+            )
+            images = app.screen
+            table = images.query_one("#images", DataTable)
+            table.move_cursor(row=[i.path for i in images.images].index(str(older)))
+            await pilot.press("t")
+            await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen), 5, "the restore screen")
+            await pilot.pause()
+            return app.screen.form().image
+
+    assert run(go()) == str(older)

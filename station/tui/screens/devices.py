@@ -39,6 +39,10 @@ def badge_text(b: HealthBadge | None, pending: bool) -> str:
     return f"[{_BADGE_STYLE.get(b.short, '')}]{b.short}[/]"
 
 
+def seen_text(sessions: int | None) -> str:
+    return f"seen before: {sessions} session{'s' if sessions != 1 else ''}" if sessions else ""
+
+
 def protection_text(d: Drive) -> str:
     if d.system:
         return "[bold red]SYSTEM, protected[/]"
@@ -57,6 +61,7 @@ class DevicesScreen(StationScreen):
         Binding("r", "rescan", "Rescan"),
         Binding("a", "attach", "Attach port"),
         Binding("s", "app.sessions", "Sessions", show=False),
+        Binding("h", "history", "History"),
     ]
 
     def __init__(self) -> None:
@@ -65,6 +70,7 @@ class DevicesScreen(StationScreen):
         self.badges: dict[str, HealthBadge | None] = {}
         self.attached: list[Attached] = []
         self.problems: list[str] = []
+        self.seen: dict[str, int] = {}  # serial -> sessions in the catalog
         self.searching = False
         self._generation = 0  # a discovery started before the latest rescan is not shown
 
@@ -81,7 +87,7 @@ class DevicesScreen(StationScreen):
         table = self.query_one("#drives", DataTable)
         for key, label in (
             ("path", "device"), ("model", "model"), ("serial", "serial"), ("size", "size"),
-            ("kind", "type"), ("smart", "SMART"), ("protection", "as a target"),
+            ("kind", "type"), ("smart", "SMART"), ("protection", "as a target"), ("history", "history"),
         ):  # fmt: skip
             table.add_column(label, key=key)
         self.action_rescan()
@@ -97,6 +103,7 @@ class DevicesScreen(StationScreen):
         self._show_detail()
         if self.services.health is not None:
             self.load_badges([d for d in self.drives if d.kind == "block"])
+        self.load_history([d.serial for d in self.drives if d.serial])
         self._generation += 1
         self.searching = True
         self._show_attached()
@@ -104,9 +111,10 @@ class DevicesScreen(StationScreen):
 
     def _add_row(self, d: Drive) -> None:
         pending = self.services.health is not None and d.kind == "block"
+        seen = seen_text(self.seen.get(d.serial or ""))
         self.query_one("#drives", DataTable).add_row(
             d.path, d.model or "-", d.serial or "-", fmt_bytes(d.size), kind_text(d),
-            badge_text(None, pending), protection_text(d), key=d.path,
+            badge_text(None, pending), protection_text(d), seen, key=d.path,
         )  # fmt: skip
 
     # -- imagers and relays ---------------------------------------------------------------------
@@ -144,6 +152,42 @@ class DevicesScreen(StationScreen):
                 self.drives.append(d)
                 self._add_row(d)
         self._show_detail()
+        self.load_history([d.serial for d in a.drives if d.serial])
+
+    # -- drives seen before (the catalog) -------------------------------------------------------
+
+    @work(thread=True, group="history")
+    def load_history(self, serials: list[str]) -> None:
+        """How many sessions the catalog has of each drive (opening it syncs it: off the UI thread)."""
+        if self.services.catalog is None or not serials or not self.services.store.root.is_dir():
+            return  # no session yet: nothing was seen before, and no catalog is made for nothing
+        try:
+            with self.services.catalog() as cat:
+                seen = cat.seen_before(serials)
+        except Exception:  # no catalog here: the list works without it
+            return
+        self.app.call_from_thread(self._set_history, seen)
+
+    def _set_history(self, seen: dict[str, int]) -> None:
+        self.seen.update(seen)
+        table = self.query_one("#drives", DataTable)
+        for d in self.drives:
+            if d.serial in seen:
+                try:
+                    table.update_cell(d.path, "history", seen_text(seen[d.serial]))
+                except Exception:
+                    continue  # rescanned meanwhile
+        self._show_detail()
+
+    def action_history(self) -> None:
+        """The highlighted drive's images and sessions, if it was here before."""
+        d = self.selected()
+        if d is None or not d.serial:
+            return
+        if not self.seen.get(d.serial):
+            self.notify(f"{d.serial}: never seen on this station", timeout=5)
+            return
+        self.station.action_images(d.serial)
 
     def _show_attached(self) -> None:
         devices = self.services.devices
@@ -228,6 +272,8 @@ class DevicesScreen(StationScreen):
         badge = self.badges.get(d.path)
         if badge is not None:
             lines.append(f"SMART {badge_text(badge, False)}: " + ("; ".join(badge.reasons) or "no warnings"))
+        if self.seen.get(d.serial or ""):
+            lines.append(f"[b]{seen_text(self.seen[d.serial or ''])}[/b] (h: its history)")
         detail.update("\n".join(lines))
 
     def action_new_session(self) -> None:

@@ -45,8 +45,10 @@ class RestoreScreen(StationScreen):
         Binding("escape", "app.pop_screen", "Back"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, image: str | None = None) -> None:
+        """`image`: the image to start from (picked on the images screen), else the newest."""
         super().__init__()
+        self.wanted = image
         self.images: list[ImageChoice] = []
         self.drives: list[Drive] = []
         self.ticked: list[str] = []
@@ -55,9 +57,9 @@ class RestoreScreen(StationScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Label("Image (from finished sessions)", classes="section")
-        yield DataTable(id="images", cursor_type="row", zebra_stripes=True)
+        yield DataTable(id="restore-images", cursor_type="row", zebra_stripes=True)
         yield Label("Targets (space ticks; protected drives cannot be ticked)", classes="section")
-        yield DataTable(id="targets", cursor_type="row", zebra_stripes=True)
+        yield DataTable(id="restore-targets", cursor_type="row", zebra_stripes=True)
         with Horizontal(classes="switches"):
             yield Select(FILLS, value="zero", allow_blank=False, id="fill")
             yield Checkbox("used blocks only", id="used-only")
@@ -66,7 +68,7 @@ class RestoreScreen(StationScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        images = self.query_one("#images", DataTable)
+        images = self.query_one("#restore-images", DataTable)
         for key, label in (("path", "image"), ("source", "from"), ("size", "size"), ("rescued", "rescued"),
                            ("when", "imaged")):  # fmt: skip
             images.add_column(label, key=key)
@@ -75,7 +77,7 @@ class RestoreScreen(StationScreen):
             rescued = "-" if im.rescued is None else fmt_percent(im.rescued, im.size)
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(im.started))
             images.add_row(im.path, im.source, fmt_bytes(im.size), rescued, when, key=im.path)
-        targets = self.query_one("#targets", DataTable)
+        targets = self.query_one("#restore-targets", DataTable)
         for key, label in (("tick", " "), ("path", "device"), ("model", "model"), ("serial", "serial"),
                            ("size", "size"), ("protection", "as a target")):  # fmt: skip
             targets.add_column(label, key=key)
@@ -85,7 +87,14 @@ class RestoreScreen(StationScreen):
             targets.add_row(" ", *cells, key=d.path)
         if not self.images:
             self.error("no finished imaging session has an image here yet")
-        images.focus()
+        paths = [im.path for im in self.images]
+        if self.wanted in paths:
+            images.move_cursor(row=paths.index(self.wanted))
+            targets.focus()
+        else:
+            if self.wanted:
+                self.error(f"{self.wanted} is not the image of a finished session here")
+            images.focus()
 
     def error(self, text: str) -> None:
         self.query_one("#error", Static).update(text)
@@ -93,7 +102,7 @@ class RestoreScreen(StationScreen):
     # -- picking ----------------------------------------------------------------------------------
 
     def action_tick(self) -> None:
-        table = self.query_one("#targets", DataTable)
+        table = self.query_one("#restore-targets", DataTable)
         if not self.drives or not 0 <= table.cursor_row < len(self.drives):
             return
         d = self.drives[table.cursor_row]
@@ -108,13 +117,13 @@ class RestoreScreen(StationScreen):
         table.update_cell(d.path, "tick", "✔" if d.path in self.ticked else " ")
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table.id == "targets":
+        if event.data_table.id == "restore-targets":
             self.action_tick()
         else:
-            self.query_one("#targets", DataTable).focus()
+            self.query_one("#restore-targets", DataTable).focus()
 
     def form(self) -> RestoreForm:
-        images = self.query_one("#images", DataTable)
+        images = self.query_one("#restore-images", DataTable)
         row = images.cursor_row
         image = self.images[row].path if self.images and 0 <= row < len(self.images) else None
         return RestoreForm(

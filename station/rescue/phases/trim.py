@@ -1,0 +1,81 @@
+"""Trimming: failed blocks read sector by sector inward from their edges, up to the first bad sector.
+
+Only edges that touch rescued data in the first trimming pass: a side that still faces
+non-tried data is kept for later, when the sweep may have rescued what it faces, rather than
+scraped across good data now.  The second pass takes every edge, and what it cannot trim goes
+on to scraping.
+"""
+
+from __future__ import annotations
+
+from station.rescue.rescuemap import Phase, Status
+from station.rescue.state import RunState
+
+
+def trim_pass(state: RunState, pass_: int, cursor: int | None) -> None:
+    """Read failed blocks sector by sector from their edges until the first error."""
+    forward = not state.opts.reverse
+    cursor = state.begin(Phase.TRIMMING, pass_, forward, cursor)
+    trim_blocks(state, cursor, forward, all_edges=pass_ > 1)
+
+
+def trim_blocks(state: RunState, cursor: int, forward: bool, all_edges: bool) -> None:
+    """Trim the leading edges of non-trimmed blocks, then their trailing edges.
+
+    Only edges that touch rescued data, unless `all_edges`.  Leading edges are read
+    upwards, sector after sector as the platter turns; trailing edges downwards, each
+    sector a new command that waits for the disk to come round: the cheap half first
+    brings as much good data for the same errors, sooner.
+    """
+    domain, done = state.domain, state.edge_done
+    for lead_side in (True, False):
+        c = cursor
+        while (found := domain.find(Status.NON_TRIMMED, c, forward)) is not None:
+            lo, hi = domain.whole_block(found)
+            c = hi if forward else lo
+            state.map.current_pos = lo
+            edge = lo if lead_side else hi
+            if edge in done:
+                continue
+            if not (all_edges or domain.neighbour_is(lo - 1 if lead_side else hi, Status.FINISHED)):
+                continue
+            new = _trim_edge(state, lo, hi, forward=lead_side)
+            lo, hi = (new, hi) if lead_side else (lo, new)
+            if hi <= lo:
+                continue
+            if (hi if lead_side else lo) in done:
+                state.map.set_status(lo, hi - lo, Status.NON_SCRAPED)
+            else:
+                # the other side may still face non-tried data, which the sweep may rescue:
+                # trim it then, not scrape across good data now
+                done.add(lo if lead_side else hi)
+    if all_edges:  # untrimmable leftovers go on to scraping
+        for b in list(domain.blocks(Status.NON_TRIMMED)):
+            state.map.set_status(b[0], b[1] - b[0], Status.NON_SCRAPED)
+
+
+def _trim_edge(state: RunState, lo: int, hi: int, forward: bool) -> int:
+    """Read sectors inward from one edge; returns the new edge of the untrimmed middle.
+
+    A read the drive (not the sector) failed is tried once more, after the drive was
+    reset or power-cycled, rather than ending the edge there.
+    """
+    rec = state.recorder
+    edge = lo if forward else hi
+    while (hi > edge) if forward else (edge > lo):
+        spared = False
+        run = (edge, hi) if forward else (lo, edge)
+        for out in state.stream(*run, forward, state.sector, state.sector):
+            if out.ok:
+                rec.good(out)
+                edge = out.pos + out.size if forward else out.pos
+                continue
+            spared = rec.spare(out, peek=True)
+            rec.failed(out, Status.BAD_SECTOR)
+            if not spared:
+                edge = out.pos + out.size if forward else out.pos
+            state.after_read()  # leaving the run early skips stream's own check
+            break
+        if not spared:
+            break
+    return edge
