@@ -58,6 +58,9 @@ def register(sub) -> None:
     _add_rescue_options(cl)
     cl.set_defaults(func=cmd_clone)
 
+    if "verify" in sub.choices:  # `station verify IMAGE` (issue 11) is there: checking a target joins it
+        _join_verify(sub.choices["verify"])
+        return
     vf = sub.add_parser("verify", help="check that a drive or file holds what an image holds")
     vf.add_argument("target", help="the drive or image file restored from the image")
     vf.add_argument("--against", required=True, metavar="IMAGE", help="the image it was restored from")
@@ -242,6 +245,40 @@ def cmd_clone(a: argparse.Namespace) -> int:
 
 
 # -- station verify TARGET --against IMAGE --------------------------------------------------------------
+
+
+def _join_verify(parser: argparse.ArgumentParser) -> None:
+    """One `station verify`: its `--against` may name the image a target was restored from.
+
+    The other command checks an image (IMAGE, with its map or a zst) against its recorded hashes
+    or `--against SOURCE`, the drive it came from.  When the first name is no image of a rescue (no
+    map beside it, not zst) and `--against` names an image, the question is a restored target's:
+    it goes to `cmd_verify` (fill zero, the whole image: `--fill`/`--used-only` are only offered
+    where this module registers the command itself).
+    """
+    theirs = parser.get_default("func")
+
+    def verify(a: argparse.Namespace) -> int:
+        first = getattr(a, "image", None) or getattr(a, "target", None)
+        against = getattr(a, "against", None)
+        if first and against and _restored_target(first, against):
+            b = argparse.Namespace(target=first, against=against, image_map=getattr(a, "map", None),
+                                   fill="zero", used_only=False, json=getattr(a, "json", False))  # fmt: skip
+            return cmd_verify(b)
+        return theirs(a)
+
+    parser.set_defaults(func=verify)
+
+
+def _restored_target(first: str, against: str) -> bool:
+    """Whether `station verify FIRST --against AGAINST` asks about a target restored from an image."""
+    import os
+
+    from station.images.formats import image_format
+
+    if os.path.exists(first + ".map") or image_format(first) == "zst":
+        return False  # FIRST is an image of a rescue: checked against its source
+    return image_format(against) == "zst" or os.path.exists(against + ".map")
 
 
 def cmd_verify(a: argparse.Namespace) -> int:
