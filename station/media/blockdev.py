@@ -32,11 +32,13 @@ def _ior(nr: int, size: int) -> int:
     return (2 << 30) | (size << 16) | (0x12 << 8) | nr
 
 
+BLKROGET = _io(94)
 BLKRASET = _io(98)
 BLKRAGET = _io(99)
 BLKSSZGET = _io(104)
 BLKPBSZGET = _io(123)
 BLKGETSIZE64 = _ior(114, struct.calcsize("Q"))
+BLKZEROOUT = _io(127)
 
 
 # --- ioctls on an open block device ---------------------------------------------------------
@@ -61,6 +63,20 @@ def physical_sector_size(fd: int) -> int:
     buf = array.array("I", [0])
     fcntl.ioctl(fd, BLKPBSZGET, buf, True)
     return buf[0]
+
+
+def fd_read_only(fd: int) -> bool:
+    """Whether the kernel refuses writes to the block device open on fd (BLKROGET: `blockdev --setro`,
+    a write-protect switch, a read-only loop device)."""
+    buf = array.array("i", [0])
+    fcntl.ioctl(fd, BLKROGET, buf, True)
+    return bool(buf[0])
+
+
+def zero_out(fd: int, pos: int, size: int) -> None:
+    """Make [pos, pos+size) of the block device read as zeros (BLKZEROOUT: the device's write-zeroes
+    where it has one, else the kernel writes zero pages itself); OSError when it cannot."""
+    fcntl.ioctl(fd, BLKZEROOUT, struct.pack("QQ", pos, size))
 
 
 def get_readahead(fd: int) -> int:
@@ -184,6 +200,22 @@ def size_bytes(rdev: int, *, sys_root: Path = SYS) -> int | None:
     d = sysfs_dir(rdev, sys_root=sys_root)
     text = read_attr(d / "size") if d else None
     return int(text) * 512 if text else None
+
+
+def read_only(rdev: int, *, sys_root: Path = SYS) -> bool:
+    """Whether sysfs says the device (or the disk holding the partition) is read-only ('ro' is 1)."""
+    for dev in dict.fromkeys([rdev, whole_disk(rdev, sys_root=sys_root)]):
+        d = sysfs_dir(dev, sys_root=sys_root)
+        if d is not None and read_attr(d / "ro") == "1":
+            return True
+    return False
+
+
+def logical_block_size(rdev: int, *, sys_root: Path = SYS) -> int | None:
+    """The device's logical sector size from sysfs (a partition answers for its disk), None if unknown."""
+    d = sysfs_dir(whole_disk(rdev, sys_root=sys_root), sys_root=sys_root)
+    text = read_attr(d / "queue" / "logical_block_size") if d else None
+    return int(text) if text and text.isdigit() else None
 
 
 def loop_backing_file(rdev: int, *, sys_root: Path = SYS) -> str | None:
