@@ -26,6 +26,7 @@ COMMAND_MODULES: list[str] = [
     "station.cli.fs",
     "station.cli.catalog",
     "station.cli.report",
+    "station.cli.restore",
 ]
 
 

@@ -196,6 +196,11 @@ class Lifecycle(ABC):
         """Keep a lock taken before the job was made (prepare() takes it first of all)."""
         self._lock = lock
 
+    @property
+    def writer_lock(self) -> WriterLock | None:
+        """The writer locks the job holds so far (a job built on another's adds its own paths)."""
+        return self._lock
+
     def discard(self) -> None:
         """A prepared job that will not run: let go of what it holds (its source, its locks)."""
         self.close()

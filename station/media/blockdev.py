@@ -38,6 +38,7 @@ BLKRAGET = _io(99)
 BLKSSZGET = _io(104)
 BLKPBSZGET = _io(123)
 BLKGETSIZE64 = _ior(114, struct.calcsize("Q"))
+BLKZEROOUT = _io(127)
 
 
 # --- ioctls on an open block device ---------------------------------------------------------
@@ -64,11 +65,18 @@ def physical_sector_size(fd: int) -> int:
     return buf[0]
 
 
-def read_only_fd(fd: int) -> bool:
-    """True when the kernel will refuse writes to the block device open on fd (BLKROGET)."""
+def fd_read_only(fd: int) -> bool:
+    """Whether the kernel refuses writes to the block device open on fd (BLKROGET: `blockdev --setro`,
+    a write-protect switch, a read-only loop device)."""
     buf = array.array("i", [0])
     fcntl.ioctl(fd, BLKROGET, buf, True)
-    return buf[0] != 0
+    return bool(buf[0])
+
+
+def zero_out(fd: int, pos: int, size: int) -> None:
+    """Make [pos, pos+size) of the block device read as zeros (BLKZEROOUT: the device's write-zeroes
+    where it has one, else the kernel writes zero pages itself); OSError when it cannot."""
+    fcntl.ioctl(fd, BLKZEROOUT, struct.pack("QQ", pos, size))
 
 
 def get_readahead(fd: int) -> int:
@@ -187,21 +195,27 @@ def slaves(rdev: int, *, sys_root: Path = SYS) -> list[int]:
     return _linked(rdev, "slaves", sys_root)
 
 
+def size_bytes(rdev: int, *, sys_root: Path = SYS) -> int | None:
+    """Device size from sysfs ('size' counts 512-byte units whatever the sector size), no open needed."""
+    d = sysfs_dir(rdev, sys_root=sys_root)
+    text = read_attr(d / "size") if d else None
+    return int(text) * 512 if text else None
+
+
 def read_only(rdev: int, *, sys_root: Path = SYS) -> bool:
-    """True for a write-protected device (sysfs `ro` of it or of its disk): a read-only loop
-    device, a drive behind a write blocker, a card with its lock switch on."""
-    for dev in {rdev, whole_disk(rdev, sys_root=sys_root)}:
+    """Whether sysfs says the device (or the disk holding the partition) is read-only ('ro' is 1)."""
+    for dev in dict.fromkeys([rdev, whole_disk(rdev, sys_root=sys_root)]):
         d = sysfs_dir(dev, sys_root=sys_root)
         if d is not None and read_attr(d / "ro") == "1":
             return True
     return False
 
 
-def size_bytes(rdev: int, *, sys_root: Path = SYS) -> int | None:
-    """Device size from sysfs ('size' counts 512-byte units whatever the sector size), no open needed."""
-    d = sysfs_dir(rdev, sys_root=sys_root)
-    text = read_attr(d / "size") if d else None
-    return int(text) * 512 if text else None
+def logical_block_size(rdev: int, *, sys_root: Path = SYS) -> int | None:
+    """The device's logical sector size from sysfs (a partition answers for its disk), None if unknown."""
+    d = sysfs_dir(whole_disk(rdev, sys_root=sys_root), sys_root=sys_root)
+    text = read_attr(d / "queue" / "logical_block_size") if d else None
+    return int(text) if text and text.isdigit() else None
 
 
 def loop_backing_file(rdev: int, *, sys_root: Path = SYS) -> str | None:
@@ -392,13 +406,12 @@ def direct_io_alignment(
     """The O_DIRECT alignment of files on the filesystem with this st_dev: the logical block size
     of the devices under it (512 on most disks, 4096 on 4Kn ones); None when no block device is
     known there (FUSE, network filesystems)."""
-    sizes = []
-    for dev in filesystem_devices(st_dev, mounts=mounts):
-        for disk in bottom_disks(dev, sys_root=sys_root):
-            d = sysfs_dir(disk, sys_root=sys_root)
-            text = read_attr(d / "queue" / "logical_block_size") if d else None
-            if text and text.isdigit():
-                sizes.append(int(text))
+    sizes = [
+        size
+        for dev in filesystem_devices(st_dev, mounts=mounts)
+        for disk in bottom_disks(dev, sys_root=sys_root)
+        if (size := logical_block_size(disk, sys_root=sys_root))
+    ]
     return max(sizes) if sizes else None
 
 

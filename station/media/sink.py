@@ -96,7 +96,7 @@ class LocalSink:
                 check_opened(source, self._fd, path)
             self.kind = "block" if stat.S_ISBLK(st.st_mode) else "file"
             if self.kind == "block":
-                if blockdev.read_only_fd(self._fd):
+                if blockdev.fd_read_only(self._fd):
                     raise Refused(
                         f"refusing: {path} is read-only (write-protected): nothing can be written to it"
                     )

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
+from looplab import LoopLab  # tests/looplab.py
 
 from station.rescue.mapfile import read_mapfile
 from station.rescue.rescuemap import RescueMap, Status
@@ -267,3 +268,14 @@ def kit() -> Kit:
 def have_ddrescue() -> None:
     if shutil.which("ddrescue") is None or shutil.which("ddrescuelog") is None:
         pytest.skip("GNU ddrescue and ddrescuelog are not installed")
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[LoopLab]:
+    """Loop devices, filesystems, mounts and swaps for one test (tests/looplab.py), all undone after it."""
+    lab = LoopLab(tmp_path)
+    try:
+        yield lab
+    finally:
+        errors = lab.undo()
+        assert not errors, f"teardown left something behind: {errors}"
