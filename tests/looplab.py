@@ -89,6 +89,19 @@ class LoopLab:
             time.sleep(0.05)
         return False
 
+    def dm_linear(self, dev: str, sectors: int) -> str:
+        """A device-mapper linear volume over dev (a holder of it), removed at teardown."""
+        if subprocess.run(["dmsetup", "targets"], capture_output=True).returncode != 0:
+            pytest.skip("no device-mapper in this kernel")
+        name = f"station-test-{os.getpid()}-{len(self._undo)}"
+        table = f"0 {sectors} linear {dev} 0\n"
+        subprocess.run(["dmsetup", "create", name], input=table, check=True, text=True, capture_output=True)
+        self._undo.append(lambda: run("dmsetup", "remove", "--retry", name))
+        path = f"/dev/mapper/{name}"
+        if not self._wait_for([path], 5.0):
+            pytest.skip("no device node appeared for the device-mapper volume")
+        return path
+
     def mkfs(self, dev: str) -> None:
         if shutil.which("mkfs.ext4") is None:
             pytest.skip("mkfs.ext4 (e2fsprogs) is not installed")

@@ -356,6 +356,41 @@ def swap_devices(path: Path = SWAPS) -> set[int]:
     return devs
 
 
+# Filesystems that live in RAM or in the kernel: a map written there is lost at reboot (or never
+# written at all).  tmpfs only counts under /dev (/dev/shm): a tmpfs /tmp is a choice the machine made.
+_VOLATILE = {"devtmpfs", "proc", "sysfs", "devpts", "debugfs", "tracefs", "securityfs", "configfs",
+             "cgroup", "cgroup2", "pstore", "bpf", "mqueue", "hugetlbfs", "efivarfs", "fusectl"}  # fmt: skip
+
+
+def mount_of(path: str, *, mounts: list[Mount] | None = None) -> Mount | None:
+    """The mount that holds path (an existing path: the nearest existing directory above a new one)."""
+    here = os.path.abspath(path)
+    while not os.path.exists(here):
+        here = os.path.dirname(here)
+    real = os.path.realpath(here)
+    st_dev = os.stat(real).st_dev
+    best = None
+    for mount in read_mounts() if mounts is None else mounts:
+        inside = real == mount.mountpoint or real.startswith(mount.mountpoint.rstrip("/") + "/")
+        if mount.dev == st_dev and inside and (best is None or len(mount.mountpoint) > len(best.mountpoint)):
+            best = mount
+    return best
+
+
+def volatile_filesystem(path: str, *, mounts: list[Mount] | None = None) -> str | None:
+    """What kind of RAM or kernel filesystem would hold path ('devtmpfs', 'tmpfs under /dev',
+    'proc'...), or None for a filesystem on a disk."""
+    mount = mount_of(path, mounts=mounts)
+    if mount is None:
+        return None
+    if mount.fstype in _VOLATILE:
+        return mount.fstype
+    under_dev = mount.mountpoint == "/dev" or mount.mountpoint.startswith("/dev/")
+    if mount.fstype in ("tmpfs", "ramfs") and under_dev:
+        return f"{mount.fstype} under /dev"
+    return None
+
+
 def filesystem_devices(st_dev: int, *, mounts: list[Mount] | None = None) -> set[int]:
     """Block devices holding the filesystem whose st_dev is given (itself, or a btrfs source)."""
     devs = {st_dev}
@@ -363,6 +398,21 @@ def filesystem_devices(st_dev: int, *, mounts: list[Mount] | None = None) -> set
         if mount.dev == st_dev:
             devs |= mount_devices(mount)
     return devs
+
+
+def direct_io_alignment(
+    st_dev: int, *, sys_root: Path = SYS, mounts: list[Mount] | None = None
+) -> int | None:
+    """The O_DIRECT alignment of files on the filesystem with this st_dev: the logical block size
+    of the devices under it (512 on most disks, 4096 on 4Kn ones); None when no block device is
+    known there (FUSE, network filesystems)."""
+    sizes = [
+        size
+        for dev in filesystem_devices(st_dev, mounts=mounts)
+        for disk in bottom_disks(dev, sys_root=sys_root)
+        if (size := logical_block_size(disk, sys_root=sys_root))
+    ]
+    return max(sizes) if sizes else None
 
 
 def in_use(

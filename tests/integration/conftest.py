@@ -8,6 +8,7 @@ back and checking an image against its source on every finished block.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -109,6 +110,20 @@ class Kit:
         return subprocess.run(
             ["ddrescuelog", *map(str, args)], capture_output=True, text=True, timeout=timeout
         )
+
+    @staticmethod
+    @contextlib.contextmanager
+    def tmpfs(where: Path, size: str) -> Iterator[Path]:
+        """A tmpfs of `size` mounted at `where` (made here) for the block; needs root."""
+        where.mkdir()
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], check=True, timeout=30
+        )
+        try:
+            yield where
+        finally:
+            if subprocess.run(["umount", str(where)], timeout=30).returncode:
+                subprocess.run(["umount", "-l", str(where)], timeout=30)
 
     @staticmethod
     def stop(p: subprocess.Popen, sig: int = signal.SIGKILL) -> None:

@@ -311,3 +311,80 @@ def test_check_not_source_guards_a_partition_source_by_identity(lab: LoopLab, tm
     with pytest.raises(Refused, match="is the disk that holds the source partition"):
         check_not_source(identity, disk)
     check_not_source(identity, str(tmp_path / "fine.img"))
+
+
+# --- a filesystem that lives on the source (issue 10, §3.2) ----------------------------------------
+
+
+def test_dest_on_a_filesystem_inside_the_source_file(lab: LoopLab, tmp_path: Path, kit) -> None:
+    source = lab.image("fs.img", 16 * MiB)
+    lab.mkfs(str(source))
+    loop = lab.attach(source)
+    point = lab.mount(loop)
+    why = f"a filesystem in the source file (through {loop}) ({source})"
+    dest, mapfile = point / "x.img", tmp_path / "m.map"
+    assert refusal(lambda: check_job(str(source), str(dest), str(mapfile), force=True)) == (
+        f"refusing: {dest} would be written on {why}"
+    )
+    assert refusal(
+        lambda: check_job(str(source), str(tmp_path / "d.img"), str(point / "m.map"), force=True)
+    ) == (f"refusing: mapfile {point / 'm.map'} would be written on {why}")
+    (point / "old.img").write_bytes(b"x")
+    assert refusal(lambda: check_job(str(source), str(point / "old.img"), str(mapfile), force=True)) == (
+        f"refusing: {point / 'old.img'} lives on {why}"
+    )
+    run("sync")
+    before = (source.read_bytes(), source.stat().st_mtime_ns)
+    r = kit.station("image", "-q", source, dest, mapfile)
+    assert r.returncode == 2 and r.stderr == f"station: refusing: {dest} would be written on {why}\n"
+    assert not dest.exists() and not mapfile.exists()
+    run("sync")
+    assert (source.read_bytes(), source.stat().st_mtime_ns) == before
+
+
+def test_dest_on_a_partition_of_the_source_file(lab: LoopLab, tmp_path: Path) -> None:
+    source = lab.image("disk.img", 8 * MiB)
+    disk, (p1, _) = lab.attach_partitioned(source, [(2048, 4096), (6144, 8192)])
+    lab.mkfs(p1)
+    point = lab.mount(p1)
+    assert refusal(
+        lambda: check_job(str(source), str(point / "x.img"), str(tmp_path / "m.map"), force=True)
+    ) == (
+        f"refusing: {point / 'x.img'} would be written on a filesystem in the source file (through {disk})"
+        f" ({source})"
+    )
+
+
+@pytest.mark.skipif(shutil.which("dmsetup") is None, reason="dmsetup is not installed")
+def test_dest_on_a_device_mapper_volume_over_the_source_file(lab: LoopLab, tmp_path: Path) -> None:
+    source = lab.image("pv.img", 16 * MiB)
+    loop = lab.attach(source)
+    mapped = lab.dm_linear(loop, 16 * MiB // 512)
+    lab.mkfs(mapped)
+    point = lab.mount(mapped)
+    message = refusal(
+        lambda: check_job(str(source), str(point / "x.img"), str(tmp_path / "m.map"), force=True)
+    )
+    assert message == (
+        f"refusing: {point / 'x.img'} would be written on a filesystem in the source file (through {loop})"
+        f" ({source})"
+    )
+    assert refusal(lambda: check_not_source(str(source), mapped)) == (
+        f"refusing: {mapped} is built on the source file (through {loop}) ({source})"
+    )
+
+
+def test_dest_on_a_filesystem_in_a_file_on_the_source_drive(lab: LoopLab, tmp_path: Path) -> None:
+    drive = lab.attach(lab.image("disk.img", 32 * MiB))
+    lab.mkfs(drive)
+    outer = lab.mount(drive)
+    inner_img = outer / "inner.img"
+    inner_img.write_bytes(b"")
+    os.truncate(inner_img, 8 * MiB)
+    lab.mkfs(str(inner_img))
+    inner = lab.mount(lab.attach(inner_img))
+    message = refusal(lambda: check_job(drive, str(inner / "x.img"), str(tmp_path / "m.map"), force=True))
+    assert (
+        message
+        == f"refusing: {inner / 'x.img'} would be written on a filesystem on the source drive ({drive})"
+    )
