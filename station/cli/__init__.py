@@ -16,6 +16,7 @@ from station.cli.common import Parser
 # Each module has a light `register(subparsers)`; heavy imports stay inside its commands.
 COMMAND_MODULES: list[str] = [
     "station.cli.image",
+    "station.cli.images",
     "station.cli.maps",
     "station.cli.sessions",
     "station.cli.hardware",
@@ -25,6 +26,7 @@ COMMAND_MODULES: list[str] = [
     "station.cli.fs",
     "station.cli.catalog",
     "station.cli.report",
+    "station.cli.restore",
 ]
 
 
@@ -40,6 +42,15 @@ def build_parser() -> Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; Ctrl-C before a command has its own handling ends it in one line."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("station: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
     func = getattr(a, "func", None)

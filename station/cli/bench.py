@@ -16,7 +16,7 @@ def register(sub) -> None:
     b.add_argument(
         "--methods",
         default=None,
-        help="engine[:PROFILE],ddrescue[=PATH][:ARGS],dd[:BS],imager [engine,ddrescue,dd]",
+        help="engine[:PROFILE][:zst],ddrescue[=PATH][:ARGS],dd[:BS],imager [engine,ddrescue,dd]",
     )
     b.add_argument("--out", default=None, help="directory for images, maps, bench.json and bench.png")
     b.add_argument("--full", action="store_true", help="run every method to its own end (not only to 100%%)")

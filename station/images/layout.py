@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import zstandard
 
+from station.core.safeopen import write_atomic
 from station.images.frames import (
     CHUNK_ABSENT,
     CHUNK_COMPLETE,
@@ -128,23 +129,7 @@ def save_index(path: str, layout: Layout) -> None:
         zlib.crc32(payload),
     )
     final = path + INDEX_SUFFIX
-    tmp = f"{final}.tmp{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    try:
-        data = memoryview(head + payload)
-        while data:
-            data = data[os.write(fd, data) :]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    os.close(fd)
-    os.replace(tmp, final)
-    fsync_dir(final)
+    write_atomic(final, head + payload)
 
 
 def fsync_dir(path: str) -> None:

@@ -25,6 +25,7 @@ and `run` does, around them:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import threading
@@ -36,9 +37,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from station.core.control import RunControl
-from station.core.events import Event, Finished
+from station.core.events import Event, Finished, TaskProgress
 from station.core.exits import EXIT_OK, EXIT_STOPPED
-from station.core.record import JobKind, SessionRecord, SessionResult
+from station.core.record import ImageRecord, JobKind, SessionRecord, SessionResult, Verification
+from station.core.safeopen import make_private_dir, remove_stale_temps, resolve
 from station.core.session import Session, SessionStore
 from station.media.base import Refused
 from station.media.locks import WriterLock, lock_for_writing
@@ -60,6 +62,9 @@ class Ending:
     power_cycles: int = 0
     hashes: dict[str, str] | None = None
     device_log: str | None = None  # a log the job kept beside the session's own
+    image: ImageRecord | None = None  # the image the job left (format, where its segment hashes are)
+    verification: Verification | None = None  # what a verification found
+    exit_status: int | None = None  # the command's, when not the outcome's (a mismatch found: 1)
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,25 @@ class JobRun:
     def t(self) -> float:
         """Seconds since the work began: the time of the events the lifecycle emits."""
         return self.clock() - self.t0
+
+    def task(self, name: str, *, stoppable: bool = True, every: float = 0.5) -> Callable[[int, int], None]:
+        """A progress callback (done, total) for a step counted in bytes: a `TaskProgress` at most
+        every `every` seconds and at its end; if `stoppable`, `StopRequested` once asked to stop."""
+        next_at = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            if stoppable and self.control.stopping:
+                raise StopRequested(name)
+            now = time.monotonic()
+            if now >= next_at[0] or done >= total:
+                next_at[0] = now + every
+                self.emit(TaskProgress(self.t(), name, done, total))
+
+        return progress
+
+
+class StopRequested(Exception):
+    """Raised by a `JobRun.task` callback: the job was asked to stop in the middle of a step."""
 
 
 def starting_holder(command: list[str]) -> str:
@@ -112,15 +136,24 @@ class Lifecycle(ABC):
     """A job, prepared: checked, its map loaded, nothing written yet (see the module's docstring)."""
 
     kind: ClassVar[str] = JobKind.IMAGING
-    map_path: str
+    map_path: str  # "" for a job that reads a map it does not write (a sealed image's own)
     rmap: RescueMap
     new_map: bool  # no mapfile yet: `run` writes it first
+    make_map_dir: bool = (
+        False  # the mapfile's folder (the images folder) is made, private, when it is written
+    )
     command: list[str] = field(default_factory=list)  # recorded, and in the mapfile's header
     store: SessionStore | None = None
     health: HealthOptions | None = None  # SMART before/during/after (None: off); inventory always
     session: Session | None = None  # from the moment `run` records it
     watch: SessionHealth | None = None  # while `run` runs: its SMART watch (a view may acknowledge a hold)
     _lock: WriterLock | None = field(default=None, init=False, repr=False)
+    # Where the map is written: a symlinked mapfile is written through to its target, resolved
+    # once when the job is made (the path prepare() checked), never again while it runs.
+    _map_target: str = field(default="", init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._map_target = resolve(self.map_path) if self.map_path else ""
 
     # -- what a job says ----------------------------------------------------------------------
 
@@ -163,6 +196,11 @@ class Lifecycle(ABC):
         """Keep a lock taken before the job was made (prepare() takes it first of all)."""
         self._lock = lock
 
+    @property
+    def writer_lock(self) -> WriterLock | None:
+        """The writer locks the job holds so far (a job built on another's adds its own paths)."""
+        return self._lock
+
     def discard(self) -> None:
         """A prepared job that will not run: let go of what it holds (its source, its locks)."""
         self.close()
@@ -188,7 +226,7 @@ class Lifecycle(ABC):
         cmdline = shlex.join(self.command)
 
         def save_map(m: RescueMap) -> None:
-            write_mapfile(self.map_path, m, command_line=cmdline, start_time=started)
+            write_mapfile(self._map_target, m, command_line=cmdline, start_time=started)
 
         try:
             self.claim()
@@ -210,11 +248,18 @@ class Lifecycle(ABC):
         from station.health.watch import SessionHealth
 
         self._take(save_map)
+        store = self.store or SessionStore()
         try:
             record = self._record()
             self.watch = watch = SessionHealth(self.health, record.source, cancel=control.cancel)
             watch.begin(record)  # host inventory, drive identity, SMART baseline
-            self.session = session = (self.store or SessionStore()).create(record)
+            self.session = session = store.create(record)
+        except OSError as e:  # the store is full or unreachable: the job leaves nothing behind
+            self.close()
+            self._untake()
+            raise Refused(
+                f"cannot record the session in {store.root}: {(e.strerror or str(e)).lower()}"
+            ) from None
         except BaseException:
             self.close()
             raise
@@ -237,7 +282,11 @@ class Lifecycle(ABC):
 
     def _take(self, save_map: Callable[[RescueMap], None]) -> None:
         """The mapfile first, then the destination; a refusal leaves neither."""
+        if self._map_target:  # of runs killed mid-save (we hold the map's lock)
+            remove_stale_temps(self._map_target)
         try:
+            if self.new_map and self.make_map_dir:
+                make_private_dir(Path(self._map_target).parent)
             if self.new_map:
                 save_map(self.rmap)
         except OSError as e:
@@ -248,16 +297,25 @@ class Lifecycle(ABC):
             if self._lock is not None:  # a destination created just now: its inode too
                 self._lock.add(self.writes())
         except BaseException:
-            if self.new_map:
-                Path(self.map_path).unlink(missing_ok=True)
             self.close()
+            self._untake()
             raise
+
+    def _untake(self) -> None:
+        """Undo `_take` for a job that will not run (closed): its new mapfile, what `open` created."""
+        for path in ([self._map_target] if self.new_map else []) + self.created():
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+    def created(self) -> list[str]:
+        """Files `open()` created (nothing written to them yet), removed if the job cannot start."""
+        return []
 
     def _record(self) -> SessionRecord:
         """The job's record with what every job records: its kind, map, command, whether resumed."""
         record = self.describe()
         record.kind = self.kind
-        record.mapfile = os.path.abspath(self.map_path)
+        record.mapfile = os.path.abspath(self.map_path) if self.map_path else None  # "": the image's own
         record.command = list(self.command)
         record.resumed = not self.new_map
         return record
@@ -273,13 +331,31 @@ class Lifecycle(ABC):
             bad=s.bytes[Status.BAD_SECTOR],
             pending=s.pending,
             read_errors=ending.read_errors,
-            exit_status=exit_status(ending.outcome),
+            exit_status=exit_status(ending.outcome) if ending.exit_status is None else ending.exit_status,
             power_cycles=ending.power_cycles,
             hashes=ending.hashes,
             device_log=ending.device_log,
+            image=ending.image,
+            verification=ending.verification,
         )
-        run.session.finish(ending.outcome, ending.reason, result)
-        return RunResult(ending.outcome, ending.reason, s, ending.read_errors)
+        reason = ending.reason
+        try:
+            run.session.finish(ending.outcome, reason, result)
+        except OSError as e:  # the job's end stands (its map is saved); say the record is not
+            reason = f"{reason}; the session record could not be saved ({(e.strerror or str(e)).lower()})"
+        if run.session.log_error:
+            reason = f"{reason}; {run.session.log_error}"
+        return RunResult(ending.outcome, reason, s, ending.read_errors)
+
+
+def read_map(map_path: str) -> RescueMap:
+    """A mapfile a job reads; Refused (one line naming it) if it is malformed or unreadable."""
+    try:
+        return read_mapfile(map_path)
+    except MapfileError as e:
+        raise Refused(str(e)) from None
+    except OSError as e:
+        raise Refused(f"mapfile {map_path}: {(e.strerror or str(e)).lower()}") from None
 
 
 def load_map(map_path: str, size: int, has: str) -> tuple[RescueMap, bool]:
@@ -290,10 +366,7 @@ def load_map(map_path: str, size: int, has: str) -> tuple[RescueMap, bool]:
     """
     if not os.path.exists(map_path):
         return RescueMap(size), True
-    try:
-        rmap = read_mapfile(map_path)
-    except MapfileError as e:
-        raise Refused(str(e)) from None
+    rmap = read_map(map_path)
     if rmap.size > size:
         raise Refused(f"{map_path}: mapfile covers {rmap.size} bytes but {has}")
     rmap.resize(size)

@@ -25,6 +25,7 @@ from station.core.control import RunControl
 from station.core.events import (
     Event,
     Finished,
+    ImageStats,
     Notice,
     Paused,
     PhaseStarted,
@@ -34,6 +35,7 @@ from station.core.events import (
     Resumed,
     SmartPolled,
     SourceReopened,
+    TaskProgress,
 )
 from station.core.record import SmartRecord
 from station.jobs.imaging import ImageJob
@@ -41,6 +43,7 @@ from station.rescue.engine import RunResult
 from station.rescue.options import RescueOptions
 from station.views.events import clock_text, describe
 from station.views.live import MapProbe, MapSnapshot, SpeedSeries
+from station.views.targets import TargetBoard
 
 if TYPE_CHECKING:
     from station.health.monitor import HealthMonitor
@@ -48,7 +51,9 @@ if TYPE_CHECKING:
     from station.jobs.handoff import HandoffJob
 
 # Events worth showing at once rather than with the next progress (at most a quarter second later).
-_URGENT = (Paused, Resumed, Finished, PhaseStarted, Notice, ReadHung, SourceReopened, PowerCycled)
+_URGENT = (
+    Paused, Resumed, Finished, PhaseStarted, Notice, ReadHung, SourceReopened, PowerCycled, TaskProgress,
+)  # fmt: skip
 TECHNICIAN = "technician"
 
 
@@ -99,6 +104,7 @@ class LiveJob:
         self.series = SpeedSeries()
         self.progress: Progress | None = None
         self.snapshot: MapSnapshot | None = None
+        self.targets = TargetBoard()  # a restore's or clone's targets, as its events tell them
         self.log: deque[str] = deque(maxlen=1000)
         self.log_count = 0  # lines ever logged (the deque keeps the last 1000)
         # as the technician last set them; None for a hardware imager (it takes no engine options)
@@ -107,6 +113,8 @@ class LiveJob:
         self.smart: SmartRecord | None = None  # the session's SMART record (on/off, before), once known
         self.smart_last: SmartPolled | None = None  # the latest poll while the job runs
         self.smart_polls = 0
+        self.image: ImageStats | None = None  # the image's compression and hashing, once said
+        self.task: TaskProgress | None = None  # a step after the rescue (hashing, sealing), while it runs
         self.state = "starting"  # starting, running, paused, stopping, then the outcome
         self.result: RunResult | None = None
         self.error: BaseException | None = None
@@ -185,9 +193,14 @@ class LiveJob:
     def on_events(self, m: JobEvents) -> None:
         for e in m.events:
             self.series.add(e)
+            self.targets.take(e)
             if isinstance(e, SmartPolled):
                 self.smart_last = e
                 self.smart_polls += 1
+            elif isinstance(e, ImageStats):
+                self.image = e
+            elif isinstance(e, TaskProgress):
+                self.task = e
             if isinstance(e, Paused):
                 self.state = "paused"
             elif isinstance(e, Resumed):
@@ -208,6 +221,11 @@ class LiveJob:
     def add_log(self, line: str) -> None:
         self.log.append(line)
         self.log_count += 1
+
+    def lines_since(self, seen: int) -> list[str]:
+        """The log lines added after the first `seen` (as many of them as the log still keeps)."""
+        new = self.log_count - seen
+        return list(self.log)[-min(new, len(self.log)) :] if new > 0 else []
 
     def since_last_good(self) -> float | None:
         """Seconds since the last good read, ticking between events while the job runs."""
