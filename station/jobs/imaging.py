@@ -30,6 +30,7 @@ from station.jobs.image_output import (
     open_output,
     side_files,
 )
+from station.jobs.knowledge import KeptKnowledge
 from station.jobs.lifecycle import Ending, JobRun, Lifecycle, load_map, starting_holder
 from station.jobs.naming import default_map_path
 from station.media import blockdev
@@ -80,11 +81,13 @@ class ImageJob(Lifecycle):
         """The engine, to its end; then a finished rescue's image is sealed (zst) or hashed (raw)."""
         assert self._out is not None
         watch = OutputWatch(run, self._out)
+        keep = KeptKnowledge(self._map_target or self.map_path, run, fresh=self.new_map)
         self._engine = engine = Engine(
             self.source, self._out.sink, self.rmap, self.options,
-            emit=watch.follow(self.rmap), save_map=run.save_map, map_path=self.map_path,
-            clock=run.clock, control=run.control, recover=self.recover,
+            emit=watch.follow(self.rmap), save_map=keep.saver(run.save_map), map_path=self.map_path,
+            clock=run.clock, control=run.control, recover=self.recover, learned=keep.learned,
         )  # fmt: skip
+        keep.engine = engine
         r = engine.run()
         extra = {
             "session": run.session.id,

@@ -73,6 +73,7 @@ class AreaTracker:
         self.missed_in_a_row = 0
         self.patterns: list[Pattern] = []  # what was learned, stretch by stretch
         self._comb: Comb | None = None
+        self._confirmed = False  # the current pattern predicted an area that was there
 
     # -- what the pass reports --------------------------------------------------------------------
 
@@ -93,9 +94,10 @@ class AreaTracker:
                 return
 
     def hit(self) -> None:
-        """A prediction found its area."""
+        """A prediction found its area: the pattern holds (and is kept, `patterns`)."""
         self.hits += 1
         self.missed_in_a_row = 0
+        self._confirmed = True
 
     def miss(self) -> None:
         """A prediction found nothing: one tooth can be absent (a scratch on some heads only);
@@ -112,6 +114,7 @@ class AreaTracker:
         while len(self.recent) > 1:
             self.recent.popleft()
         self._comb = None
+        self._confirmed = False
 
     # -- what it predicts -------------------------------------------------------------------------
 
@@ -179,23 +182,32 @@ class AreaTracker:
     def _refit(self) -> None:
         sign = 1 if self._forward() else -1
         marks = [Mark(sign * a.start, a.length, a.exact, a.measured) for a in self.recent]
+        before = self._comb
         self._comb = fit_comb(marks, self.sector, self.cluster)
-        if self._comb is not None:
+        if self._comb is None or before is None or not _alike(before.period, self._comb.period):
+            self._confirmed = False  # another pattern (or none): kept once it predicts an area
+        if self._comb is not None and self._confirmed:
             self._learned(self._comb, sign)
 
     def _learned(self, comb: Comb, sign: int) -> None:
         """Keep the pattern in absolute positions, extending the last one while it holds."""
-        fitted = list(self.recent)[-comb.marks :]
+        fitted = [a for a in list(self.recent)[-comb.marks :] if comb.tooth_at(sign * a.start) is not None]
         spans = [(a.start, a.start + a.length) if sign > 0 else (a.start - a.length, a.start) for a in fitted]
         lo, hi = min(s[0] for s in spans), max(s[1] for s in spans)
         teeth = sorted((t.last if sign > 0 else -t.last - t.width, t.width) for t in comb.teeth)
         last = self.patterns[-1] if self.patterns else None
         if (
             last is not None
-            and last.period == comb.period
+            and _alike(last.period, comb.period)
             and last.hi >= lo - comb.period
             and last.lo <= hi + comb.period
         ):
+            last.period = comb.period
             last.lo, last.hi, last.teeth = min(last.lo, lo), max(last.hi, hi), teeth
         else:
             self.patterns.append(Pattern(lo, hi, comb.period, teeth))
+
+
+def _alike(a: int, b: int) -> bool:
+    """Periods within a percent of each other: the same pattern, measured again."""
+    return abs(a - b) * 100 <= max(a, b)

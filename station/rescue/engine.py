@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from station.core.control import RunControl
-from station.core.events import Event, Finished
+from station.core.events import Event, Finished, Notice
 from station.media.base import Sink, Source
 from station.rescue.areas import AreaTracker
 from station.rescue.knowledge import Knowledge
@@ -87,19 +88,21 @@ class Engine:
         cancel: threading.Event | None = None,
         control: RunControl | None = None,
         recover: Callable[[str], str] | None = None,
-        knowledge: Knowledge | None = None,
+        learned: Mapping[str, Any] | None = None,
     ) -> None:
         """`recover(reason)`, if given, is called when the source stops answering (a hung read)
         or vanishes: it brings the source back (power cycle, find, reopen) and returns a line
-        saying how, or raises RecoveryFailed; the run then goes on where it was.  `knowledge` is
-        what an earlier run on this map learned (station.rescue.knowledge); the run adds to it."""
+        saying how, or raises RecoveryFailed; the run then goes on where it was.  `learned` is what
+        an earlier run on this map learned (Knowledge.to_dict(), kept by
+        station.rescue.learnedfile); the run starts from it and adds to it (`knowledge`)."""
         opts = options or RescueOptions()
         opts.validate()
         self.control = control or RunControl(cancel)
         self.state = RunState(
             source, sink, rmap, opts, emit=emit, save_map=save_map, map_path=map_path,
-            clock=clock, control=self.control, recover=recover, knowledge=knowledge,
+            clock=clock, control=self.control, recover=recover,
         )  # fmt: skip
+        self._resumed = self._take_over(learned)
 
     # -- the run -------------------------------------------------------------------------
 
@@ -109,6 +112,8 @@ class Engine:
         state.start()
         assert state.reader is not None
         try:
+            if self._resumed:
+                state.emit(Notice(state.t(), self._resumed))
             state.progress(force=True)
             start, cursor = self._resume_point()
             self._run_plan(start, cursor)
@@ -124,6 +129,23 @@ class Engine:
         finally:
             state.reader.close()
         return self._finish(outcome, reason)
+
+    def _take_over(self, learned: Mapping[str, Any] | None) -> str:
+        """Start from what an earlier run learned; the line that says so (or why not)."""
+        if not learned:
+            return ""
+        k = self.state.knowledge
+        try:
+            k.load(learned)
+        except (ValueError, KeyError, TypeError) as e:
+            self.state.knowledge = Knowledge(self.state.sector, self.state.cluster, self.state.max_skip)
+            return f"what the last run learned cannot be used ({e}): learning afresh"
+        return f"resuming with what the last run learned: {k.describe()}"
+
+    @property
+    def knowledge(self) -> Knowledge:
+        """What the run learned (and an earlier one, if given): what to keep with the session."""
+        return self.state.knowledge
 
     def _resume_point(self) -> tuple[int, int | None]:
         """Where in the plan a map resumes: (step, position), or (0, None) for a fresh one."""

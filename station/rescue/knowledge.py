@@ -64,6 +64,18 @@ class Knowledge:
             for a in recent:
                 tracker.record(int(a[0]), int(a[1]), bool(a[2]), bool(a[3]))
 
+    def describe(self) -> str:
+        """What is known, in a few words (a resumed run says it)."""
+        parts = []
+        patterns = len(self.areas.patterns) + len(self.slow_areas.patterns)
+        if patterns:
+            parts.append(f"{patterns} pattern{'s' * (patterns != 1)} of bad or slow areas")
+        if self.slow:
+            parts.append(f"{len(self.slow)} slow area{'s' * (len(self.slow) != 1)}")
+        if self.presumed_bad:
+            parts.append(f"{len(self.presumed_bad)} area{'s' * (len(self.presumed_bad) != 1)} presumed bad")
+        return ", ".join(parts) or "nothing yet"
+
     def empty(self) -> bool:
         return not (self.slow or self.presumed_bad or self.areas.patterns or self.slow_areas.patterns)
 

@@ -61,7 +61,6 @@ class RunState:
         clock: Callable[[], float],
         control: RunControl,
         recover: Callable[[str], str] | None,
-        knowledge: Knowledge | None = None,
     ) -> None:
         self.source = source
         self.sink = sink
@@ -84,7 +83,7 @@ class RunState:
         # what the passes learn and hand on
         self.read_size = self.cluster  # the copying and sweeping passes' current read size
         self.trouble_at: int | None = None  # where the copying pass last met an error or slow read
-        self.knowledge = knowledge or Knowledge(self.sector, self.cluster, self.max_skip)
+        self.knowledge = Knowledge(self.sector, self.cluster, self.max_skip)
         self.slowness = SlowReads(opts.min_read_rate, opts.slow_read_time, self.cluster)
         self.edge_done: set[int] = set()  # edges of non-trimmed blocks already trimmed to a bad sector
         self.unchecked: list[tuple[int, int, bool]] = []  # crossings trusted to a pattern, not yet confirmed

@@ -72,18 +72,17 @@ def cross(
         after = out.pos + out.size if forward else out.pos
         state.map.current_pos = after
         state.trouble_at = after
-        if out.ok and not out.slow:
+        if out.ok:  # past the area (a slow read too: it read; the pass then steps over the slowness)
             rec.good(out)
+            if out.slow:
+                state.defer_slow(out.pos, out.pos + out.size)
             landing = out.pos if forward else out.pos + out.size
             if trusted is not None and landing == target:
                 _trusted(state, start, landing, forward)
             else:
                 _landed(state, start, landing, forward, exact, tooth, length, failed)
             return after
-        if out.ok:
-            rec.good(out)
-        else:
-            rec.failed(out, Status.NON_TRIMMED)
+        rec.failed(out, Status.NON_TRIMMED)
         if small_first and length is not None:  # not a short one: now the learned length
             small_first = False
             target = start + length if forward else start - length

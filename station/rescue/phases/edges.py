@@ -27,20 +27,8 @@ def sector_edge(state: RunState, lo: int, hi: int, forward: bool) -> int | None:
     next to the bad sector noted as trimmed.  None when every sector read (or the drive,
     not the sector, failed).
     """
-    rec = state.recorder
-    for out in state.stream(lo, hi, forward, state.sector, state.sector):
-        state.map.current_pos = out.pos
-        if out.ok:
-            rec.good(out)
-            continue
-        spared = rec.spare(out, peek=True)
-        rec.failed(out, Status.BAD_SECTOR)
-        state.after_read()  # leaving the run early skips stream's own check
-        if spared or out.hung:
-            return None
-        state.edge_done.add(out.pos + out.size if forward else out.pos)
-        return out.pos if forward else out.pos + out.size
-    return None
+    edge = _sector_reads(state, lo, hi, forward, slow=False)
+    return edge[0] if edge is not None else None
 
 
 def trouble_edge(state: RunState, lo: int, hi: int, forward: bool) -> tuple[int, bool] | None:
@@ -48,13 +36,17 @@ def trouble_edge(state: RunState, lo: int, hi: int, forward: bool) -> tuple[int,
     edge, whether it was slow), or None when every sector read fast (or the drive, not the
     sector, failed).  A bad sector is marked bad, as `sector_edge` does; a slow one is kept (it
     read) and noted slow."""
+    return _sector_reads(state, lo, hi, forward, slow=True)
+
+
+def _sector_reads(state: RunState, lo: int, hi: int, forward: bool, slow: bool) -> tuple[int, bool] | None:
     rec = state.recorder
-    for out in state.stream(lo, hi, forward, state.sector, state.sector, slow=True):
+    for out in state.stream(lo, hi, forward, state.sector, state.sector, slow=slow):
         state.map.current_pos = out.pos
         if out.ok:
             rec.good(out)
             if out.slow:
-                state.knowledge.slow.add(out.pos, out.pos + out.size)
+                state.defer_slow(out.pos, out.pos + out.size)
                 return (out.pos if forward else out.pos + out.size), True
             continue
         spared = rec.spare(out, peek=True)
