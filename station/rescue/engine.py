@@ -30,6 +30,8 @@ from station.core.control import RunControl
 from station.core.events import Event, Finished, Notice
 from station.media.base import Sink, Source
 from station.rescue.areas import AreaTracker
+from station.rescue.domain import Domain
+from station.rescue.headplan import layout_of, stages, wants_heads
 from station.rescue.knowledge import Knowledge
 from station.rescue.options import RescueOptions
 from station.rescue.outcome import Outcome, RunResult, Stop
@@ -116,9 +118,12 @@ class Engine:
                 state.emit(Notice(state.t(), self._resumed))
             state.progress(force=True)
             start, cursor = self._resume_point()
-            self._run_plan(start, cursor)
-            if start > 0 and state.domain.pending():
-                self._run_plan(0, None)  # a resumed map had work left for earlier phases
+            if wants_heads(state.opts):
+                self._run_by_heads(start, cursor)
+            else:
+                self._run_plan(start, cursor)
+                if start > 0 and state.domain.pending():
+                    self._run_plan(0, None)  # a resumed map had work left for earlier phases
             retry_passes(state)
             if state.domain.pending():
                 outcome, reason = Outcome.STOPPED, "work left that this run could not do"
@@ -163,10 +168,33 @@ class Engine:
             return len(PLAN), None
         return 0, None
 
-    def _run_plan(self, start: int, cursor: int | None) -> None:
-        """Run the plan from step `start`, the first step from `cursor` (None: its beginning)."""
+    def _run_by_heads(self, start: int, cursor: int | None) -> None:
+        """The plan once per stage of heads (station.rescue.headplan); copying pass 1 over the
+        whole domain first when the head layout is not known yet (it learns it)."""
         state = self.state
-        for phase, pass_ in PLAN[start:]:
+        layout = layout_of(state)
+        if layout is None and start == 0:
+            self._run_plan(0, cursor, stop=1)
+            layout, start, cursor = layout_of(state), 1, None
+        if layout is None:
+            state.emit(Notice(state.t(), "no head layout learned: the heads cannot be told apart here"))
+            self._run_plan(start, cursor)
+            return
+        todo, kept = stages(state.opts, layout, state.base_domain.ranges)
+        for stage in todo:
+            state.emit(
+                Notice(state.t(), f"imaging {stage.label}: {sum(b - a for a, b in stage.ranges)} bytes")
+            )
+            state.base_domain = Domain(state.map, stage.ranges)
+            self._run_plan(start, cursor)
+            cursor = None
+        state.base_domain = Domain(state.map, kept or [(0, 0)])  # what the run answers for
+        state.view(View.ALL)
+
+    def _run_plan(self, start: int, cursor: int | None, stop: int | None = None) -> None:
+        """Run the plan from step `start` (to `stop`), the first step from `cursor` (None: its beginning)."""
+        state = self.state
+        for phase, pass_ in PLAN[start:stop]:
             o = state.opts
             state.view(VIEWS[phase, pass_])
             if phase == Phase.COPYING and pass_ == 3:

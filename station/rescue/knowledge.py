@@ -64,6 +64,18 @@ class Knowledge:
             for a in recent:
                 tracker.record(int(a[0]), int(a[1]), bool(a[2]), bool(a[3]))
 
+    @classmethod
+    def from_kept(cls, learned: dict[str, Any] | None) -> Knowledge | None:
+        """Knowledge as a view needs it from a kept file (None when there is none or it is unusable)."""
+        if not learned:
+            return None
+        k = cls(512, 64 << 10, 1 << 30)  # (read sizes matter only to a run, which sets its own)
+        try:
+            k.load(learned)
+        except (ValueError, KeyError, TypeError):
+            return None
+        return k
+
     def describe(self) -> str:
         """What is known, in a few words (a resumed run says it)."""
         parts = []

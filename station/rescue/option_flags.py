@@ -16,6 +16,8 @@ from typing import Any
 
 from station.rescue.option_values import (
     COUNT,
+    HEAD_COUNT,
+    HEADS,
     PASSES,
     POSITION,
     RATE,
@@ -194,6 +196,17 @@ OPTION_FLAGS: tuple[OptionFlag, ...] = (
                "seconds between syncing the image and saving the map [30]", SECONDS),
     DomainStartFlag("domain", ("-i", "--input-position"), "start of the rescue domain [0]", POSITION),
     DomainSizeFlag("domain", ("-s", "--size"), "size of the rescue domain [to the end]", SIZE),
+    OptionFlag("heads", ("--heads",), "the drive's head count, for the head map [from the bands]", HEAD_COUNT,
+               words=lambda v: f"{v} heads"),
+    OptionFlag("head_first", ("--head-first",),
+               "read these heads' data first (where the head layout is known)", HEADS,
+               words=lambda v: f"head {','.join(map(str, v))} first"),
+    OptionFlag("head_last", ("--head-last",),
+               "read these heads' data after everything else", HEADS,
+               words=lambda v: f"head {','.join(map(str, v))} last"),
+    OptionFlag("head_skip", ("--skip-head",),
+               "do not read these heads' data at all", HEADS,
+               words=lambda v: f"head {','.join(map(str, v))} skipped"),
 )  # fmt: skip
 
 

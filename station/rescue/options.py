@@ -35,6 +35,10 @@ class RescueOptions:
     max_hung_reads: int = 3  # consecutive hung reads before the source counts as not responding
     save_interval: float = 30.0  # seconds between syncing the sink and saving the map
     domain: list[tuple[int, int]] | None = field(default=None)  # (pos, end) ranges; None: all
+    heads: int | None = None  # the drive's head count, for the head layout (None: from the patterns)
+    head_first: list[int] | None = None  # heads whose data is read before the others'
+    head_last: list[int] | None = None  # ... after everything else
+    head_skip: list[int] | None = None  # ... not at all
 
     def validate(self) -> None:
         """Raise ValueError with a clear message for options that cannot work."""
@@ -62,6 +66,13 @@ class RescueOptions:
             raise ValueError("max hung reads must be at least 1")
         if self.retry_passes < -1:
             raise ValueError("retry passes must be >= -1")
+        if self.heads is not None and not 1 <= self.heads <= 32:
+            raise ValueError("heads must be from 1 to 32")
+        chosen = [h for name in ("head_first", "head_last", "head_skip") for h in getattr(self, name) or []]
+        if any(h < 0 or h >= (self.heads or 32) for h in chosen):
+            raise ValueError("a head number must be from 0 to the drive's heads - 1")
+        if len(set(chosen)) != len(chosen):
+            raise ValueError("a head can be first, last or skipped, not two of them")
 
     def to_dict(self) -> dict:
         return asdict(self)
