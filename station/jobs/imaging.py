@@ -37,6 +37,7 @@ from station.media import blockdev
 from station.media.base import Refused, Source, SourceIdentity
 from station.media.locks import lock_for_writing
 from station.rescue.engine import Engine
+from station.rescue.knowledge import Knowledge
 from station.rescue.mapfile import MapfileError, read_mapfile
 from station.rescue.options import RescueOptions
 from station.rescue.rescuemap import Status
@@ -115,6 +116,16 @@ class ImageJob(Lifecycle):
     def busy(self) -> float:
         engine = self._engine
         return engine.read_outstanding() if engine is not None else 0.0
+
+    def knowledge(self) -> Knowledge | None:
+        """What the engine has learned so far (read it where the map may be read: the engine's
+        thread, or once the job is paused or over)."""
+        return self._engine.knowledge if self._engine is not None else None
+
+    def slow_areas(self) -> list[tuple[int, int]]:
+        """The slow areas known so far (as `knowledge`), for the sector map."""
+        k = self.knowledge()
+        return k.slow.ranges if k is not None else []
 
 
 def domain_from_mapfile(path: str) -> list[tuple[int, int]]:

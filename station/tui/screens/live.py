@@ -94,6 +94,7 @@ class LiveScreen(StationScreen):
         Binding("x", "stop", "Stop"),
         Binding("o", "options", "Options"),
         Binding("v", "image", "Hashes & verify"),
+        Binding("h", "heads", "Head map"),
         Binding("escape", "app.devices", "Devices"),
     ]
 
@@ -170,16 +171,18 @@ class LiveScreen(StationScreen):
         self._set("#job-title", f"{state_markup(live)}  [b]{live.title}[/b]")
         if live.drive is not None and live.drive.kind == "block":
             self._smart()
-        legend = "  ".join(f"{mark} {label}" for mark, label in SectorMap.legend())
+        slow = live.snapshot is not None and any(live.snapshot.slow)
+        legend = "  ".join(f"{mark} {label}" for mark, label in SectorMap.legend(slow))
         self._set("#map-caption", f"{smap.caption()}\n{legend}  [reverse] [/] position")
         slg = live.since_last_good()
         counters = (live.progress, live.state, None if slg is None else round(slg))
         if counters != self._shown.get("counters"):
             self._shown["counters"] = counters
             self.query_one(Counters).show(live.progress, live.state, slg)
-        if self._shown.get("over") != (not live.running):
-            self._shown["over"] = not live.running
-            self.refresh_bindings()  # `v` (hashes and verify) once the job is over
+        learned = self.check_action("heads", ())
+        if self._shown.get("over") != (not live.running, learned):
+            self._shown["over"] = (not live.running, learned)
+            self.refresh_bindings()  # `v` (hashes and verify) once the job is over, `h` once learned
         image = self._image_text()  # under SMART, in the same part: nothing shown until there is something
         self._set("#smart", self._smart_text + (f"\n\n{image}" if image else ""))
         series = live.series
@@ -237,6 +240,10 @@ class LiveScreen(StationScreen):
             session = self.live.job.session
             result = session.record.result if session is not None else None
             return not self.live.running and result is not None and result.image is not None
+        if action == "heads":  # offered once the engine has learned something a head map shows
+            knowledge = getattr(self.live.job, "knowledge", None)
+            k = knowledge() if knowledge is not None else None
+            return k is not None and bool(k.areas.patterns or k.slow_areas.patterns or k.slow)
         return True
 
     def action_image(self) -> None:
@@ -246,6 +253,11 @@ class LiveScreen(StationScreen):
         if self.live.running or session is None or session.record.result is None:
             return
         self.app.push_screen(ImageScreen(session.record, self.services.store))
+
+    def action_heads(self) -> None:
+        from station.tui.screens.heads import HeadsScreen
+
+        self.app.push_screen(HeadsScreen(self.live))
 
     def action_options(self) -> None:
         from station.tui.screens.dialogs import OptionsScreen

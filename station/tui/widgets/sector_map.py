@@ -21,9 +21,26 @@ from textual.widget import Widget
 from station.core.units import fmt_bytes
 from station.rescue.rescuemap import Status
 from station.views.live import MapSnapshot, Zoom
-from station.views.mapview import CELL_CHAR, LABEL, LEGEND_ORDER, STYLE
+from station.views.mapview import (
+    CELL_CHAR,
+    LABEL,
+    LEGEND_ORDER,
+    SLOW_CHAR,
+    SLOW_LABEL,
+    SLOW_STYLE,
+    STYLE,
+    shown,
+)
 
 _STYLES = {s: Style.parse(v) for s, v in STYLE.items()}
+_SLOW = Style.parse(SLOW_STYLE)
+
+
+def _look(status: Status, slow: bool) -> tuple[str, Style]:
+    char, style = shown(status, slow)
+    return char, (_SLOW if style == SLOW_STYLE else _STYLES[status])
+
+
 _CURRENT = Style(reverse=True)
 _CURSOR = Style(bgcolor="grey30", underline=True)
 _EMPTY = Style()
@@ -108,11 +125,12 @@ class SectorMap(Widget, can_focus=True):
             marked[snap.current - start] = _CURRENT
         if self.has_focus and self.cursor is not None and start <= self.cursor < start + width:
             marked[self.cursor - start] = marked.get(self.cursor - start, Style()) + _CURSOR
+        looks = [(s, snap.is_slow(start + i)) for i, s in enumerate(row)]
         segments: list[Segment] = []
         x = 0
-        for status, run in groupby(row):
+        for (status, slow), run in groupby(looks):
             n = len(list(run))
-            char, style = (" ", _EMPTY) if status is None else (CELL_CHAR[status], _STYLES[status])
+            char, style = (" ", _EMPTY) if status is None else _look(status, slow)
             inside = sorted(k for k in marked if x <= k < x + n)
             pos = x
             for k in inside:
@@ -153,9 +171,11 @@ class SectorMap(Widget, can_focus=True):
         return text
 
     @staticmethod
-    def legend() -> list[tuple[str, str]]:
-        """(markup, label) pairs of the legend, in the CLI's order."""
-        return [(f"[{STYLE[s]}]{CELL_CHAR[s]}[/]", LABEL[s]) for s in LEGEND_ORDER]
+    def legend(slow: bool = False) -> list[tuple[str, str]]:
+        """(markup, label) pairs of the legend, in the CLI's order; with `slow`, slow too (known
+        slow areas over rescued or non-tried cells)."""
+        pairs = [(f"[{STYLE[s]}]{CELL_CHAR[s]}[/]", LABEL[s]) for s in LEGEND_ORDER]
+        return [*pairs, (f"[{SLOW_STYLE}]{SLOW_CHAR}[/]", SLOW_LABEL)] if slow else pairs
 
     # -- keys ---------------------------------------------------------------------------------------
 
