@@ -31,7 +31,7 @@ from station.core.events import Event, Finished, Notice
 from station.media.base import Sink, Source
 from station.rescue.areas import AreaTracker
 from station.rescue.domain import Domain
-from station.rescue.headplan import layout_of, stages, wants_heads
+from station.rescue.headplan import Restage, head_choice, layout_of, stages
 from station.rescue.knowledge import Knowledge
 from station.rescue.options import RescueOptions
 from station.rescue.outcome import Outcome, RunResult, Stop
@@ -117,13 +117,7 @@ class Engine:
             if self._resumed:
                 state.emit(Notice(state.t(), self._resumed))
             state.progress(force=True)
-            start, cursor = self._resume_point()
-            if wants_heads(state.opts):
-                self._run_by_heads(start, cursor)
-            else:
-                self._run_plan(start, cursor)
-                if start > 0 and state.domain.pending():
-                    self._run_plan(0, None)  # a resumed map had work left for earlier phases
+            self._run_all(*self._resume_point())
             retry_passes(state)
             if state.domain.pending():
                 outcome, reason = Outcome.STOPPED, "work left that this run could not do"
@@ -168,33 +162,67 @@ class Engine:
             return len(PLAN), None
         return 0, None
 
-    def _run_by_heads(self, start: int, cursor: int | None) -> None:
+    def _run_all(self, start: int, cursor: int | None) -> None:
+        """The plan from step `start`, staged by heads while the options ask for it; a change of
+        the head options between passes (the workstation's options dialog) stages it anew."""
+        state = self.state
+        whole = state.base_domain
+        while True:
+            choice = head_choice(state.opts)
+            try:
+                if any(choice):
+                    self._run_by_heads(start, cursor, choice)
+                else:
+                    self._run_plan(start, cursor, choice=choice)
+                    if start > 0 and state.domain.pending():
+                        self._run_plan(0, None, choice=choice)  # a resumed map: earlier phases had work left
+                return
+            except Restage as r:
+                start, cursor = r.step, None
+                state.base_domain = whole
+                state.view(View.ALL)
+                state.emit(Notice(state.t(), "the head options changed: the rest of the plan is staged anew"))
+
+    def _run_by_heads(self, start: int, cursor: int | None, choice: tuple) -> None:
         """The plan once per stage of heads (station.rescue.headplan); copying pass 1 over the
         whole domain first when the head layout is not known yet (it learns it)."""
         state = self.state
         layout = layout_of(state)
         if layout is None and start == 0:
-            self._run_plan(0, cursor, stop=1)
+            self._run_plan(0, cursor, stop=1, choice=choice)
             layout, start, cursor = layout_of(state), 1, None
         if layout is None:
             state.emit(Notice(state.t(), "no head layout learned: the heads cannot be told apart here"))
-            self._run_plan(start, cursor)
+            self._run_plan(start, cursor, choice=choice)
+            if start > 0 and state.domain.pending():
+                self._run_plan(0, None, choice=choice)
             return
         todo, kept = stages(state.opts, layout, state.base_domain.ranges)
-        for stage in todo:
-            state.emit(
-                Notice(state.t(), f"imaging {stage.label}: {sum(b - a for a, b in stage.ranges)} bytes")
-            )
-            state.base_domain = Domain(state.map, stage.ranges)
-            self._run_plan(start, cursor)
-            cursor = None
+        staged_from = start
+        try:
+            for stage in todo:
+                state.emit(
+                    Notice(state.t(), f"imaging {stage.label}: {sum(b - a for a, b in stage.ranges)} bytes")
+                )
+                state.base_domain = Domain(state.map, stage.ranges)
+                self._run_plan(start, None, choice=choice)
+                if start > 0 and state.domain.pending():
+                    self._run_plan(0, None, choice=choice)  # earlier phases' work in this stage
+        except Restage:  # every stage from where the staging began: finished areas cost no reads
+            raise Restage(staged_from) from None
         state.base_domain = Domain(state.map, kept or [(0, 0)])  # what the run answers for
         state.view(View.ALL)
 
-    def _run_plan(self, start: int, cursor: int | None, stop: int | None = None) -> None:
-        """Run the plan from step `start` (to `stop`), the first step from `cursor` (None: its beginning)."""
+    def _run_plan(
+        self, start: int, cursor: int | None, stop: int | None = None, choice: tuple | None = None
+    ) -> None:
+        """Run the plan from step `start` (to `stop`), the first step from `cursor` (None: its
+        beginning); Restage(step) when the head options are no longer `choice`."""
         state = self.state
-        for phase, pass_ in PLAN[start:stop]:
+        for step, (phase, pass_) in enumerate(PLAN[start:stop], start):
+            state.steering.apply_option_changes()
+            if choice is not None and head_choice(state.opts) != choice:
+                raise Restage(step)
             o = state.opts
             state.view(VIEWS[phase, pass_])
             if phase == Phase.COPYING and pass_ == 3:

@@ -24,8 +24,23 @@ class Stage:
     ranges: list[Range]
 
 
+class Restage(Exception):
+    """The head options changed between passes: stage the plan anew from PLAN[step]."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__(step)
+        self.step = step
+
+
+def head_choice(opts: RescueOptions) -> tuple[tuple[int, ...], ...]:
+    """What the options ask of the heads (all empty: nothing, the plain plan); with the head count,
+    which changes the layout."""
+    picks = tuple(tuple(getattr(opts, name) or ()) for name in ("head_first", "head_last", "head_skip"))
+    return (*picks, (opts.heads,) if any(picks) and opts.heads else ())
+
+
 def wants_heads(opts: RescueOptions) -> bool:
-    return bool(opts.head_first or opts.head_last or opts.head_skip)
+    return any(head_choice(opts))
 
 
 def layout_of(state: RunState) -> HeadLayout | None:

@@ -13,7 +13,7 @@ from station.rescue.knowledge import Knowledge
 from station.rescue.learnedfile import load_learned, save_learned
 from station.rescue.mapfile import write_mapfile
 from station.rescue.options import KiB, RescueOptions
-from station.rescue.rescuemap import RescueMap
+from station.rescue.rescuemap import RescueMap, Status
 from station.sim.drive import SimDrive
 from station.sim.model import parse_model
 from station.sim.source import SimSource
@@ -121,3 +121,36 @@ def test_a_head_first_is_read_before_the_others_when_the_layout_is_known(tmp_pat
     first, others = at(said, "imaging head 3 first"), at(said, "imaging the other heads")
     assert first == 0  # the layout was kept: no copying pass over everything first
     assert on(src.log[first:others], head3) and not [r for r in src.log[first:others] if not on([r], head3)]
+
+
+def test_a_head_left_for_last_while_the_job_runs_is_staged_from_the_next_pass(tmp_path: Path) -> None:
+    """The workstation's options dialog: the dead head 2 left for last once copying pass 1 has begun
+    (its edges are then trimmed and swept after every other head's)."""
+    from station.core.control import RunControl
+    from station.core.events import PhaseStarted
+
+    drive = SimDrive(parse_model(MODEL))
+    src = Recording(drive)
+    control = RunControl()
+    job = prepare(
+        "sim", str(tmp_path / "x.img"), source=src, command=["t"], store=SessionStore(tmp_path / "s"),
+        options=RescueOptions(cluster_size=16 * KiB, skip_size=16 * KiB, no_scrape=True),
+    )  # fmt: skip
+    said: list[tuple[str, int]] = []
+
+    def emit(e) -> None:
+        if isinstance(e, PhaseStarted) and not said:
+            control.set_options(head_last=[2])  # during copying pass 1: applies from pass 2
+            said.append(("asked", len(src.log)))
+        if isinstance(e, Notice):
+            said.append((e.message, len(src.log)))
+
+    result = job.run(emit=emit, clock=drive.clock, control=control)
+    assert result.summary.bytes[Status.NON_TRIMMED] == result.summary.bytes[Status.NON_TRIED] == 0
+    restaged, others = at(said, "the head options changed"), at(said, "imaging the other heads")
+    last = at(said, "imaging head 2 last")
+    assert 0 < restaged <= others < last
+    head2 = head_ranges(tmp_path, 2)
+    assert on(src.log[:restaged], head2)  # copying pass 1 met every head
+    assert not on(src.log[others:last], head2), "head 2 read before its turn"
+    assert on(src.log[last:], head2) and not [r for r in src.log[last:] if not on([r], head2)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from textual.app import ComposeResult
@@ -10,6 +11,7 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
+from station.rescue.option_values import HEAD_COUNT, HEADS
 from station.rescue.options import RescueOptions
 
 
@@ -94,6 +96,19 @@ _NUMBERS = (
     ("read_timeout", "read timeout, seconds", float),
 )
 _SWITCHES = (("no_trim", "skip trimming"), ("no_scrape", "skip scraping"), ("no_sweep", "skip sweeping"))
+# Imaging by head (station.rescue.headplan): head numbers as the head map (h) shows them.
+_HEADS = (
+    ("head_first", "heads first (e.g. 2 or 1,3)"),
+    ("head_last", "heads last"),
+    ("head_skip", "heads not read at all"),
+    ("heads", "the drive's heads (empty: from the bands)"),
+)
+
+
+def _heads_text(value: int | list[int] | None) -> str:
+    if value is None:
+        return ""
+    return HEAD_COUNT.text(value) if isinstance(value, int) else HEADS.text(value)
 
 
 class OptionsScreen(ModalScreen[dict[str, Any] | None]):
@@ -116,6 +131,9 @@ class OptionsScreen(ModalScreen[dict[str, Any] | None]):
                     value = getattr(o, name)
                     yield Label(label)
                     yield Input("" if value is None else f"{value:g}", id=f"opt-{name}")
+                for name, label in _HEADS:
+                    yield Label(label)
+                    yield Input(_heads_text(getattr(o, name)), id=f"opt-{name}")
             for name, label in _SWITCHES:
                 yield Checkbox(label, getattr(o, name), id=f"opt-{name}")
             yield Static("", id="opt-error", classes="error")
@@ -142,6 +160,19 @@ class OptionsScreen(ModalScreen[dict[str, Any] | None]):
             value = self.query_one(f"#opt-{name}", Checkbox).value
             if value != getattr(self.options, name):
                 out[name] = value
+        for name, label in _HEADS:
+            text = self.query_one(f"#opt-{name}", Input).value.strip()
+            kind = HEAD_COUNT if name == "heads" else HEADS
+            try:
+                value = kind.parse(text) if text else None
+            except ValueError as e:
+                raise ValueError(f"{label}: {e}") from None
+            if value != getattr(self.options, name):
+                out[name] = value
+        try:
+            dataclasses.replace(self.options, **out).validate()
+        except ValueError as e:
+            raise ValueError(str(e)) from None
         return out
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
