@@ -143,7 +143,7 @@ def cmd_image(a: argparse.Namespace, source=None, title: str | None = None) -> i
 
 def run_with_view(job, a: argparse.Namespace, title: str) -> int:
     """Run the job in a worker thread; the main thread handles signals and the display."""
-    from station.core.events import Finished, Notice, PowerCycled, Progress, ReadHung
+    from station.core.events import Finished, Notice, Paused, PowerCycled, Progress, ReadHung, Resumed
     from station.media.base import Refused
     from station.views.events import describe
 
@@ -173,6 +173,7 @@ def run_with_view(job, a: argparse.Namespace, title: str) -> int:
     worker.start()
     last = None
     notes: list[str] = []
+    paused: list[str] | None = None  # the reasons while the job is held (SMART: a hot drive...)
     live = None
     if not a.json and not a.quiet and sys.stdout.isatty():
         from rich.live import Live
@@ -195,14 +196,20 @@ def run_with_view(job, a: argparse.Namespace, title: str) -> int:
                     print(json.dumps(e.to_dict()), flush=True)
             elif isinstance(e, noted):
                 notes.append(describe(e) or "")
+            elif isinstance(e, Paused):
+                paused = list(e.reasons)
+                notes.append(describe(e) or "")
+            elif isinstance(e, Resumed):
+                paused = None
+                notes.append(describe(e) or "")
             elif isinstance(e, Finished) and a.json:
                 print(json.dumps(e.to_dict()), flush=True)
             if live is not None:
-                live.update(progress_panel(last, title, notes))
+                live.update(progress_panel(last, title, notes, paused))
     finally:
         worker.join()
         if live is not None:
-            live.update(progress_panel(last, title, notes))
+            live.update(progress_panel(last, title, notes, paused))
             live.stop()
         # The job is over and its map saved: a held or repeated Ctrl-C from here on must not turn
         # a clean stop into a death by signal while the summary prints and the process exits.

@@ -12,10 +12,22 @@ from station.core.events import Progress
 from station.core.units import fmt_bytes, fmt_duration, fmt_percent, fmt_rate
 
 
-def progress_panel(p: Progress | None, title: str, notes: list[str]) -> Panel:
-    """Counters as ddrescue shows them, plus a bar of the rescued fraction."""
+def progress_panel(
+    p: Progress | None, title: str, notes: list[str], paused: list[str] | None = None
+) -> Panel:
+    """Counters as ddrescue shows them, plus a bar of the rescued fraction.
+
+    `paused`: the reasons the job is held (a hot drive, pending sectors), None while it runs;
+    the pause is said in the title and the current rate, and the times leave it out.
+    """
+    heading = Text(title)  # a path from the command line: never read as markup
+    if paused is not None:
+        heading.append(" — ").append("PAUSED", style="bold yellow").append(
+            ": " + ", ".join(paused) if paused else ""
+        )
     if p is None:
-        return Panel(Text("starting…"), title=title)
+        return Panel(Text("starting…"), title=heading)
+    rate = Text("paused", style="bold yellow") if paused is not None else fmt_rate(p.current_rate)
     t = Table.grid(padding=(0, 2))
     for _ in range(6):
         t.add_column()
@@ -35,7 +47,7 @@ def progress_panel(p: Progress | None, title: str, notes: list[str]) -> Panel:
         "bad areas", str(p.bad_areas),
     )  # fmt: skip
     t.add_row(
-        "current rate", fmt_rate(p.current_rate),
+        "current rate", rate,
         "average rate", fmt_rate(p.average_rate),
         "elapsed", fmt_duration(p.elapsed),
     )  # fmt: skip
@@ -47,4 +59,4 @@ def progress_panel(p: Progress | None, title: str, notes: list[str]) -> Panel:
     bar = ProgressBar(total=max(p.size, 1), completed=p.rescued, width=None)
     parts: list = [t, bar]
     parts += [Text(n, style="yellow") for n in notes[-3:]]
-    return Panel(Group(*parts), title=title)
+    return Panel(Group(*parts), title=heading)

@@ -31,7 +31,11 @@ def counters_text(p: Progress | None, state: str = "", since_last_good: float | 
             ("bad areas", str(p.bad_areas), ""),
             ("read errors", str(p.read_errors), "red" if p.read_errors else ""),
             ("position", f"{fmt_bytes(p.pos)} ({p.pos:#x})", ""),
-            ("rate", fmt_rate(p.current_rate), ""),
+            (
+                "rate",
+                "paused" if state == "paused" else fmt_rate(p.current_rate),
+                "bold yellow" if state == "paused" else "",
+            ),
             ("average rate", fmt_rate(p.average_rate), ""),
             ("elapsed", fmt_duration(p.elapsed), ""),
             ("remaining", fmt_duration(p.remaining), ""),
