@@ -145,10 +145,10 @@ class StationApp(App[int]):
         if self.quitting:
             self.exit(0)
         elif m.job.error is not None:
-            self.notify(f"the job failed: {m.job.error}", severity="error", timeout=10)
+            self.notify(f"the job failed: {m.job.error}", severity="error", timeout=10, markup=False)
         elif m.job.result is not None:
             r = m.job.result
-            self.notify(f"{r.outcome}: {r.reason}", title="job over", timeout=8)
+            self.notify(f"{r.outcome}: {r.reason}", title="job over", timeout=8, markup=False)
 
     def _refresh_live(self) -> None:
         """Redraw the live screen now if it is showing."""

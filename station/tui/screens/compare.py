@@ -10,6 +10,7 @@ from textual.widgets import DataTable, Footer, Header, Label
 
 from station.core.session import Session
 from station.core.units import fmt_bytes, fmt_duration, fmt_percent, fmt_rate
+from station.tui.markup import plain
 from station.tui.widgets.speed_chart import COLOURS, Curve, SpeedChart
 from station.views.live import SessionFigures, session_figures
 from station.views.sessions import method_text
@@ -53,8 +54,9 @@ class CompareScreen(Screen):
             colour = COLOURS[i % len(COLOURS)]
             curves.append(Curve(f.series, f.id, colour))
             table.add_row(
-                f"[{colour}]━━[/]", f.id, method_text(s.record), f.state, fmt_duration(f.elapsed),
-                fmt_rate(f.average_rate), f"{fmt_bytes(f.rescued)} ({fmt_percent(f.rescued, f.size)})",
+                plain("━━", colour), f.id, plain(method_text(s.record)), plain(f.state),
+                fmt_duration(f.elapsed), fmt_rate(f.average_rate),
+                f"{fmt_bytes(f.rescued)} ({fmt_percent(f.rescued, f.size)})",
                 fmt_bytes(f.bad), str(f.read_errors), key=f.id,
             )  # fmt: skip
         self.query_one(SpeedChart).set_curves(curves)

@@ -7,10 +7,12 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from station.rescue.options import RescueOptions
+from station.tui.markup import safe
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -27,7 +29,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.question, classes="question")
+            yield Label(self.question, classes="question", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button(f"{self.yes} (y)", variant="error", id="yes")
                 yield Button(f"{self.no} (n)", variant="primary", id="no")
@@ -53,8 +55,12 @@ class TypedConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.warning, classes="question danger")
-            yield Label(f"Type [b]{self.word}[/b] and press Enter to overwrite it, or Escape to go back.")
+            yield Label(self.warning, classes="question danger", markup=False)
+            yield Label(
+                safe(
+                    "Type [b]$word[/b] and press Enter to overwrite it, or Escape to go back.", word=self.word
+                )
+            )
             yield Input(placeholder=self.word, id="typed")
             yield Static("", id="mismatch", classes="error")
 
@@ -62,7 +68,9 @@ class TypedConfirmScreen(ModalScreen[bool]):
         if event.value.strip() == self.word:
             self.dismiss(True)
         else:
-            self.query_one("#mismatch", Static).update(f"that is not {self.word}: nothing was written")
+            self.query_one("#mismatch", Static).update(
+                safe("that is not $word: nothing was written", word=self.word)
+            )
 
     def action_cancel(self) -> None:
         self.dismiss(False)
@@ -154,7 +162,7 @@ class OptionsScreen(ModalScreen[dict[str, Any] | None]):
         try:
             self.dismiss(self.changes())
         except ValueError as e:
-            self.query_one("#opt-error", Static).update(str(e))
+            self.query_one("#opt-error", Static).update(Content(str(e)))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -15,12 +15,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widgets import Footer, Header, Static
 
 from station.core.events import Event, Progress
 from station.core.session import Session
 from station.rescue.mapfile import MapfileError, read_mapfile
 from station.rescue.rescuemap import RescueMap
+from station.tui.markup import safe
 from station.tui.screens.base import StationScreen
 from station.tui.widgets.counters import Counters
 from station.tui.widgets.event_log import EventLog
@@ -49,7 +51,8 @@ class FollowScreen(StationScreen):
         with Horizontal(id="top"):
             with Vertical(id="map-pane"):
                 name = r.source.model or r.source.path
-                yield Static(f"[b]{name} → {r.dest}[/b]  session {self.session.id}", id="job-title")
+                title = safe("[b]$name → $dest[/b]  session $id", name=name, dest=r.dest, id=self.session.id)
+                yield Static(title, id="job-title")
                 yield SectorMap(r.source.size or 0, id="map")
                 yield Static("", id="map-caption")
             with Vertical(id="side"):
@@ -123,12 +126,14 @@ class FollowScreen(StationScreen):
             smap.show(MapSnapshot.of(self.map, cells, lo, hi))
         legend = "  ".join(f"{mark} {label}" for mark, label in SectorMap.legend())
         saved = "map as last saved" if self.session.state == "running" else "final map"
-        self.query_one("#map-caption", Static).update(f"{smap.caption()} ({saved})\n{legend}")
+        self.query_one("#map-caption", Static).update(
+            safe(f"$caption ({saved})\n{legend}", caption=smap.caption())
+        )
         state = self.session.state
         self.query_one(Counters).show(self.progress, state)
         res = self.session.record.reason
         self.query_one("#follow-state", Static).update(
-            f"state: {state}" + (f"\n{res}" if res else "") + f"\npid {self.session.record.pid}"
+            Content(f"state: {state}" + (f"\n{res}" if res else "") + f"\npid {self.session.record.pid}")
         )
         self.query_one(SpeedChart).set_curves([Curve(self.series, "session")])
 

@@ -12,9 +12,11 @@ import dataclasses
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widgets import Footer, Header, Static
 
 from station.core.record import SmartRecord, SmartSnapshot
+from station.tui.markup import safe
 from station.tui.runner import LiveJob
 from station.tui.screens.base import StationScreen
 from station.tui.widgets.counters import Counters
@@ -43,20 +45,20 @@ def ask_stop(app: App, live: LiveJob) -> None:
     )
 
 
-def smart_markup(live: LiveJob) -> str:
+def smart_markup(live: LiveJob) -> Content:
     """The session's SMART: its baseline verdict and reasons, then the latest poll's counters."""
     rec = live.smart or SmartRecord()
     if rec.state != "on":
-        return f"[dim]SMART: off for this session ({rec.why_off or 'not asked for'})[/]"
+        return safe("[dim]SMART: off for this session ($why)[/]", why=rec.why_off or "not asked for")
     colour = {"GOOD": "green", "WARNING": "yellow", "FAILING": "bold red"}
     before = rec.before or SmartSnapshot()
     verdict = before.verdict
-    lines = [f"SMART before: [{colour.get(verdict, 'dim')}]{verdict}[/]"]
-    lines += [f"  • {r}" for r in before.reasons[:3]]
+    lines = [safe(f"SMART before: [{colour.get(verdict, 'dim')}]$v[/]", v=verdict)]
+    lines += [safe("  • $r", r=r) for r in before.reasons[:3]]
     polled = live.smart_last
     if polled is None:
         limits = rec.limits or {}
-        lines.append(f"[dim]polls every {limits.get('interval', 0):g} s[/]")
+        lines.append(safe(f"[dim]polls every {limits.get('interval', 0):g} s[/]"))
     else:
         a = polled.attributes
         shown = ", ".join(
@@ -65,21 +67,23 @@ def smart_markup(live: LiveJob) -> str:
                                ("reallocated_sectors", "reallocated"))
             if a.get(key) is not None
         )  # fmt: skip
-        now = f"[{colour.get(polled.verdict, 'dim')}]{polled.verdict}[/]"
-        lines.append(f"now: {now} {shown} ({live.smart_polls} polls)")
-    return "\n".join(lines)
+        lines.append(
+            safe(f"now: [{colour.get(polled.verdict, 'dim')}]$v[/] $shown ($n polls)",
+                 v=polled.verdict, shown=shown, n=live.smart_polls)
+        )  # fmt: skip
+    return Content("\n").join(lines)
 
 
-def state_markup(live: LiveJob) -> str:
+def state_markup(live: LiveJob) -> Content:
     colour = {
         "running": "green", "paused": "yellow", "stopping": "yellow", "finished": "bold green",
         "stopped": "yellow", "failed": "bold red", "starting": "dim",
     }.get(live.state, "")  # fmt: skip
-    text = f"[{colour}]{live.state.upper()}[/]"
+    text = safe(f"[{colour}]$state[/]" if colour else "$state", state=live.state.upper())
     if live.state == "paused":
         reasons = live.control.reasons()
         if reasons:
-            text += f" ({', '.join(reasons)})"
+            text += Content(f" ({', '.join(reasons)})")
     return text
 
 
@@ -99,7 +103,7 @@ class LiveScreen(StationScreen):
         super().__init__()
         self.live = live
         self._logged = 0
-        self._smart_text = ""
+        self._smart_text = Content()
         self._shown: dict[str, object] = {}  # what each part last drew
 
     def compose(self) -> ComposeResult:
@@ -135,11 +139,11 @@ class LiveScreen(StationScreen):
             drive = next((d for d in self.services.scan() if d.path == live.source_path), None)
             live.drive = drive
         if drive is not None and drive.kind == "imager":
-            self._smart_text = "[dim]SMART: not read by the station (the drive is on the imager)[/]"
+            self._smart_text = safe("[dim]SMART: not read by the station (the drive is on the imager)[/]")
         elif drive is None or drive.kind != "block":
-            self._smart_text = "[dim]SMART: none (virtual drive)[/]"
+            self._smart_text = safe("[dim]SMART: none (virtual drive)[/]")
         elif live.smart is None:
-            self._smart_text = "SMART: reading…"
+            self._smart_text = Content("SMART: reading…")
         else:
             self._smart_text = smart_markup(live)
 
@@ -165,11 +169,11 @@ class LiveScreen(StationScreen):
         if snap is None or len(snap.cells) != cells or (snap.lo, snap.hi) != (lo, hi):
             live.refresh_snapshot()  # only takes one where the engine cannot be changing the map
         smap.show(live.snapshot)
-        self._set("#job-title", f"{state_markup(live)}  [b]{live.title}[/b]")
+        self._set("#job-title", state_markup(live) + safe("  [b]$title[/b]", title=live.title))
         if live.drive is not None and live.drive.kind == "block":
             self._smart()
         legend = "  ".join(f"{mark} {label}" for mark, label in SectorMap.legend())
-        self._set("#map-caption", f"{smap.caption()}\n{legend}  [reverse] [/] position")
+        self._set("#map-caption", safe(f"$caption\n{legend}  [reverse] [/] position", caption=smap.caption()))
         slg = live.since_last_good()
         counters = (live.progress, live.state, None if slg is None else round(slg))
         if counters != self._shown.get("counters"):
@@ -186,7 +190,7 @@ class LiveScreen(StationScreen):
             self.query_one(EventLog).write_lines(list(live.log)[-min(total - self._logged, len(live.log)) :])
             self._logged = total
 
-    def _set(self, selector: str, markup: str) -> None:
+    def _set(self, selector: str, markup: Content) -> None:
         """Update a one-line Static if its text changed (no layout: their sizes are fixed)."""
         if self._shown.get(selector) != markup:
             self._shown[selector] = markup
@@ -204,7 +208,7 @@ class LiveScreen(StationScreen):
         elif live.control.paused:
             held = live.resume()
             if held:
-                self.notify("still held: " + "; ".join(held), severity="warning", timeout=8)
+                self.notify("still held: " + "; ".join(held), severity="warning", timeout=8, markup=False)
             else:
                 self.notify("resuming")
         else:
@@ -233,10 +237,10 @@ class LiveScreen(StationScreen):
             try:
                 live.control.set_options(**changes)
             except ValueError as e:
-                self.notify(str(e), severity="error")
+                self.notify(str(e), severity="error", markup=False)
                 return
             live.options = dataclasses.replace(options, **changes)
             said = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(changes.items()))
-            self.notify(f"from the next pass: {said}")
+            self.notify(f"from the next pass: {said}", markup=False)
 
         self.app.push_screen(OptionsScreen(options), chosen)

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Label, Static
 from station.core.events import Progress
 from station.core.session import Session
 from station.core.units import fmt_bytes, fmt_duration, fmt_percent
+from station.tui.markup import plain
 from station.tui.screens.base import StationScreen
 from station.views.live import EventTail
 from station.views.sessions import method_text
@@ -46,10 +47,10 @@ class SessionRow:
             "●" if marked else " ",
             s.id,
             when,
-            f"[{colour}]{state}[/]" if colour else state,
-            method_text(r),
-            r.source.model or r.source.path or "?",
-            r.dest or "?",
+            plain(state, colour),
+            plain(method_text(r)),
+            plain(r.source.model or r.source.path or "?"),
+            plain(r.dest or "?"),
             "-" if rescued is None else f"{fmt_bytes(rescued)} ({fmt_percent(rescued, size)})",
             "-" if errors is None else str(errors),
             fmt_duration(p.elapsed) if p else "-",
