@@ -7,10 +7,13 @@ interleaved in 16 MiB stretches.  Each run does, in turn:
 
   pipeline  dd bs=1M | tee >(openssl dgst -sha256) | zstd -3 -T0 > x.zst
   zstd      zstd -3 -T0 SOURCE -o x.zst
-  station   a separate process: 1 MiB sequential writes into open_image_sink (sha256), sync, seal
+  sink      a separate process: 1 MiB sequential writes into open_image_sink (sha256), sync, seal
+  image     the real thing, end to end: `station image -q --hash sha256 SOURCE DEST.zst` (the
+            engine, the session, the map, hashing, sealing), its session store in the workdir
 
 and prints the medians, the ratios to the pipeline, the sizes, then random 4 KiB reads per second
-from the sealed image with ZstImageReader and that process's peak memory.
+from the sealed image with ZstImageReader and that process's peak memory.  The machine's load
+average is printed too: on a shared machine the numbers are rough.
 """
 
 from __future__ import annotations
@@ -129,6 +132,25 @@ def random_reads(path: str, count: int) -> tuple[float, int]:
     return float(rps), int(rss)
 
 
+def station_image(src: str, dest: str, workdir: str, digest: str) -> float:
+    """`station image -q --hash sha256 SRC DEST.zst` as a user runs it; seconds, checked."""
+    env = {**os.environ, "XDG_DATA_HOME": os.path.join(workdir, "xdg")}
+    t = time.perf_counter()
+    r = subprocess.run(
+        [sys.executable, "-m", "station.cli", "image", "-q", "--hash", "sha256", src, dest],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    took = time.perf_counter() - t
+    if r.returncode != 0 or "image sealed" not in r.stderr:
+        raise SystemExit(f"station image failed ({r.returncode}): {r.stderr.strip()}")
+    from station.images.zstreader import ZstImageReader
+
+    with ZstImageReader(dest) as z:
+        if z.metadata["hashes"]["sha256"] != digest:
+            raise SystemExit("station image's sha256 is not the sink's")
+    return took
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", default="2G")
@@ -141,14 +163,14 @@ def main() -> None:
     src = os.path.join(a.workdir, f"source-{size}.bin")
     make_source(src, size)
     warm(src)
-    out_pipe, out_zstd, out_ours = (
-        os.path.join(a.workdir, n) for n in ("pipe.zst", "zstd.zst", "station.zst")
+    out_pipe, out_zstd, out_ours, out_image = (
+        os.path.join(a.workdir, n) for n in ("pipe.zst", "zstd.zst", "station.zst", "image.zst")
     )
-    times: dict[str, list[float]] = {"pipeline": [], "zstd": [], "station": []}
+    times: dict[str, list[float]] = {"pipeline": [], "zstd": [], "sink": [], "image": []}
     digest = ""
     in_place = False
     for run in range(a.runs):
-        for p in (out_pipe, out_zstd, out_ours, out_ours + ".idx"):
+        for p in (out_pipe, out_zstd, out_ours, out_ours + ".idx", out_image, out_image + ".map"):
             if os.path.exists(p):
                 os.unlink(p)
         warm(src)
@@ -163,15 +185,18 @@ def main() -> None:
         res = subprocess.run(
             [sys.executable, "-c", WRITER, src, out_ours], check=True, capture_output=True, text=True
         ).stdout.split()
-        times["station"].append(float(res[0]))
+        times["sink"].append(float(res[0]))
         digest, in_place = res[1], res[2] == "True"
+        warm(src)
+        times["image"].append(station_image(src, out_image, a.workdir, digest))
         print(f"run {run + 1}: " + "  ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()), flush=True)
     med = {k: statistics.median(v) for k, v in times.items()}
-    sizes = {
-        k: os.path.getsize(p) for k, p in (("pipeline", out_pipe), ("zstd", out_zstd), ("station", out_ours))
-    }
-    print(f"\nsource {fmt_bytes(size)} (half zeros, 1/4 random, 1/4 /usr), {a.runs} runs, medians:")
-    for k in ("pipeline", "zstd", "station"):
+    outputs = {"pipeline": out_pipe, "zstd": out_zstd, "sink": out_ours, "image": out_image}
+    sizes = {k: os.path.getsize(p) for k, p in outputs.items()}
+    load = os.getloadavg()[0]
+    print(f"\nsource {fmt_bytes(size)} (half zeros, 1/4 random, 1/4 /usr), {a.runs} runs, medians")
+    print(f"(load average now {load:.2f} on {os.cpu_count()} CPUs):")
+    for k in outputs:
         print(
             f"  {k:9s} {med[k]:6.2f} s  {size / med[k] / 1e6:7.0f} MB/s"
             f"  x{med[k] / med['pipeline']:.2f} of pipeline"

@@ -6,7 +6,9 @@ by the drive itself (station.sim.drive): simulated seconds and read errors at wh
 Then its image is checked against the drive's content.  Methods:
 
 * ``engine`` and ``engine:PROFILE``: Station's engine, in process over a SimSource, timed by
-  the drive's clock (the same cost model every other method is charged by);
+  the drive's clock (the same cost model every other method is charged by); ``engine:zst`` and
+  ``engine:PROFILE:zst`` write a zst image instead (hashed while written, sealed at the end,
+  checked through a raw copy), to show that compression costs the rescue no drive time;
 * ``ddrescue`` or ``ddrescue=PATH``: GNU ddrescue with default options on the drive served
   over FUSE (station.sim.fuse), stopped with SIGINT like a technician would;
 * ``dd`` or ``dd:BS``: ``dd conv=noerror,sync`` over FUSE (block size 64 KiB unless given);
@@ -47,6 +49,7 @@ class Method:
     label: str  # as given: engine:thorough, ddrescue=/opt/ddrescue-1.30/ddrescue, dd:4K
     kind: str  # engine, ddrescue, dd, imager
     arg: str | None = None
+    image: str = "raw"  # the engine's image: raw, or zst (engine:zst)
 
 
 @dataclass
@@ -96,10 +99,12 @@ def parse_methods(text: str) -> list[Method]:
         if not item:
             continue
         if item == "engine" or item.startswith("engine:"):
-            profile = item.partition(":")[2] or "default"
-            if profile not in PROFILES:
-                raise BenchError(f"no engine profile {profile!r} (profiles: {', '.join(PROFILES)})")
-            out.append(Method(item, "engine", profile))
+            words = item.split(":")[1:]
+            image = "zst" if words[-1:] == ["zst"] else "raw"
+            profile = (words[:-1] if image == "zst" else words)[:1] or ["default"]
+            if profile[0] not in PROFILES or len(words) > 1 + (image == "zst"):
+                raise BenchError(f"no engine profile {':'.join(words)!r} (profiles: {', '.join(PROFILES)})")
+            out.append(Method(item, "engine", profile[0], image))
         elif item == "ddrescue" or item.startswith("ddrescue="):
             path = item.partition("=")[2] or shutil.which("ddrescue")
             if not path or not os.access(path, os.X_OK):
@@ -118,7 +123,7 @@ def parse_methods(text: str) -> list[Method]:
             out.append(Method(item, "imager", item.partition(":")[2] or None))
         else:
             raise BenchError(
-                f"unknown method {item!r} (methods: engine[:PROFILE], ddrescue[=PATH], dd[:BS], imager)"
+                f"unknown method {item!r} (methods: engine[:PROFILE][:zst], ddrescue[=PATH], dd[:BS], imager)"
             )
     if not out:
         raise BenchError("no methods given")
@@ -199,6 +204,8 @@ def _safe(label: str) -> str:
 
 def _run_engine(m: Method, model_spec: str, work: Path, limits: _Limits, progress: Progress) -> MethodResult:
     from station.core.control import RunControl
+    from station.images.convert import zst_to_raw
+    from station.images.zstsink import open_image_sink
     from station.media.sink import open_sink
     from station.rescue.engine import Engine
     from station.rescue.mapfile import write_mapfile
@@ -229,7 +236,11 @@ def _run_engine(m: Method, model_spec: str, work: Path, limits: _Limits, progres
 
     source = Watched(drive)
     image, mapfile = work / "image", work / "image.map"
-    sink = open_sink(str(image), size=drive.model.size, create=True, source=source.identity)
+    zst = m.image == "zst"
+    if zst:
+        sink = open_image_sink(str(work / "image.zst"), drive.model.size, source.identity)
+    else:
+        sink = open_sink(str(image), size=drive.model.size, create=True, source=source.identity)
     rmap = RescueMap(drive.model.size)
     options = profile_options(m.arg or "default")
     options.read_timeout = 5.0
@@ -249,19 +260,28 @@ def _run_engine(m: Method, model_spec: str, work: Path, limits: _Limits, progres
     relay = _Relay(drive)
     try:
         result = engine.run()
+    except BaseException:
+        sink.close()
+        raise
     finally:
         relay.stop()
-        sink.close()
     wall = time.monotonic() - started
     progress(m.label, drive.stats.covered / max(1, drive.readable_sectors * drive.sector_size))
     outcome = why[0] if why else result.outcome
     save(rmap)  # the map as the run left it (the engine saved it too, unless it could not)
+    note = result.reason
+    if zst:  # sealed as a job seals it, then checked through a raw copy (sim.verify reads raw)
+        sealed = sink.seal(rmap)
+        note += f"; sealed in {time.monotonic() - started - wall:.1f} s: {sealed.file_size} bytes"
+        zst_to_raw(str(work / "image.zst"), str(image), out_map=str(work / "image.raw.map"))
+    else:
+        sink.close()
     verdict = verify(drive.model, str(image), str(mapfile))
     return MethodResult(
         m.label, "engine", outcome, drive.stats.to_dict(drive.readable_sectors * drive.sector_size),
         rmap.bytes_in(Status.FINISHED), drive.readable_sectors * drive.sector_size, wall, verdict.ok,
         verdict.wrong_bytes + verdict.impossible_bytes,
-        note=result.reason, image=str(image), mapfile=str(mapfile),
+        note=note, image=str(work / "image.zst" if zst else image), mapfile=str(mapfile),
     )  # fmt: skip
 
 

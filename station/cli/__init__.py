@@ -16,6 +16,7 @@ from station.cli.common import Parser
 # Each module has a light `register(subparsers)`; heavy imports stay inside its commands.
 COMMAND_MODULES: list[str] = [
     "station.cli.image",
+    "station.cli.images",
     "station.cli.maps",
     "station.cli.sessions",
     "station.cli.hardware",

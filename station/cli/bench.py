@@ -14,7 +14,9 @@ def register(sub) -> None:
         "model", help="a preset name (station sim presets), a model .toml or a ddrescue test mapfile"
     )
     b.add_argument(
-        "--methods", default=None, help="engine[:PROFILE],ddrescue[=PATH],dd[:BS],imager [engine,ddrescue,dd]"
+        "--methods",
+        default=None,
+        help="engine[:PROFILE][:zst],ddrescue[=PATH],dd[:BS],imager [engine,ddrescue,dd]",
     )
     b.add_argument("--out", default=None, help="directory for images, maps, bench.json and bench.png")
     b.add_argument("--full", action="store_true", help="run every method to its own end (not only to 100%%)")

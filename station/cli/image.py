@@ -23,6 +23,7 @@ def register(sub) -> None:
     im.add_argument("source")
     im.add_argument("dest")
     im.add_argument("mapfile", nargs="?", help="GNU ddrescue-format mapfile [DEST.map]")
+    add_image_format_options(im)
     _add_rescue_options(im)
     add_image_options(im)
     im.set_defaults(func=cmd_image)
@@ -92,6 +93,39 @@ def add_image_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-power-cycles", type=int, default=10, help="give up after this many cycles [10]")
 
 
+def add_image_format_options(p: argparse.ArgumentParser) -> None:
+    """--format and --hash: what the image is written as, and the hashes taken while writing it."""
+    from station.images.hashing import hash_choice
+
+    def hashes(text: str) -> tuple[str, ...]:
+        try:
+            return hash_choice(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    g = p.add_argument_group("image")
+    g.add_argument(
+        "--format",
+        choices=["raw", "zst"],
+        help="raw (with its mapfile) or zst (compressed, sealed when finished) [zst for DEST.zst, else raw]",
+    )
+    g.add_argument(
+        "--hash",
+        type=hashes,
+        metavar="ALGOS",
+        help="whole-image hashes taken while imaging: sha256, md5, sha256,md5 or none [sha256]",
+    )
+
+
+def _image_spec(a: argparse.Namespace):
+    """The ImageSpec of --format and --hash (an unknown --format was refused by argparse)."""
+    from station.images.hashing import DEFAULT_ALGORITHMS
+    from station.jobs.image_output import ImageSpec, format_for
+
+    hashes = a.hash if a.hash is not None else DEFAULT_ALGORITHMS
+    return ImageSpec(format_for(a.dest, a.format), hashes)
+
+
 def _options_from_args(a: argparse.Namespace) -> RescueOptions:
     """The rescue options of `station image`'s flags (the table), then the domain mapfile (-m)."""
     from station.jobs.imaging import domain_from_mapfile, intersect
@@ -125,6 +159,7 @@ def cmd_image(a: argparse.Namespace, source=None, title: str | None = None) -> i
         job = prepare(
             a.source, a.dest, a.mapfile, options=options, force=a.force,
             test_mode=getattr(a, "test_mode", None), source=source, health=health_options(a),
+            image=_image_spec(a),
         )  # fmt: skip
         if getattr(a, "relay", None):  # power-cycle recovery through a relay
             from station.jobs.power import recovery_from_args
@@ -141,13 +176,27 @@ def cmd_image(a: argparse.Namespace, source=None, title: str | None = None) -> i
     return run_with_view(job, a, title or f"{a.source} → {a.dest}")
 
 
-def run_with_view(job, a: argparse.Namespace, title: str) -> int:
-    """Run the job in a worker thread; the main thread handles signals and the display."""
-    from station.core.events import Finished, Notice, Paused, PowerCycled, Progress, ReadHung, Resumed
+def run_with_view(job, a: argparse.Namespace, title: str, report: Callable | None = None) -> int:
+    """Run the job in a worker thread; the main thread handles signals and the display.
+
+    `report(result)` prints the job's own last lines, also with --json (default: a rescue's
+    figures and hashes, not with --json)."""
+    from station.core.events import (
+        Finished,
+        ImageStats,
+        Notice,
+        Paused,
+        PowerCycled,
+        Progress,
+        ReadHung,
+        Resumed,
+        TaskProgress,
+    )
     from station.media.base import Refused
     from station.views.events import describe
 
     noted = (Notice, ReadHung, PowerCycled)  # the events shown under the panel (its last three)
+    printed = (TaskProgress, Finished) if report is not None else (Progress, Finished)  # with --json
 
     events: queue.SimpleQueue = queue.SimpleQueue()
     cancel = threading.Event()
@@ -171,7 +220,7 @@ def run_with_view(job, a: argparse.Namespace, title: str) -> int:
         signal.signal(s, on_signal)
     worker = threading.Thread(target=work, name="station-engine")
     worker.start()
-    last = None
+    shown: dict = {"progress": None, "image": None, "task": None}
     notes: list[str] = []
     paused: list[str] | None = None  # the reasons while the job is held (SMART: a hot drive...)
     live = None
@@ -180,7 +229,10 @@ def run_with_view(job, a: argparse.Namespace, title: str) -> int:
 
         from station.cli.progress import progress_panel
 
-        live = Live(progress_panel(None, title, notes), refresh_per_second=4, transient=False)
+        def panel():
+            return progress_panel(shown["progress"], title, notes, shown["image"], shown["task"], paused)
+
+        live = Live(panel(), refresh_per_second=4, transient=False)
         live.start()
     try:
         while True:
@@ -190,10 +242,9 @@ def run_with_view(job, a: argparse.Namespace, title: str) -> int:
                 continue
             if e is None:
                 break
-            if isinstance(e, Progress):
-                last = e
-                if a.json:
-                    print(json.dumps(e.to_dict()), flush=True)
+            kind = {Progress: "progress", ImageStats: "image", TaskProgress: "task"}.get(type(e))
+            if kind:
+                shown[kind] = e
             elif isinstance(e, noted):
                 notes.append(describe(e) or "")
             elif isinstance(e, Paused):
@@ -202,14 +253,14 @@ def run_with_view(job, a: argparse.Namespace, title: str) -> int:
             elif isinstance(e, Resumed):
                 paused = None
                 notes.append(describe(e) or "")
-            elif isinstance(e, Finished) and a.json:
+            if a.json and isinstance(e, printed):
                 print(json.dumps(e.to_dict()), flush=True)
             if live is not None:
-                live.update(progress_panel(last, title, notes, paused))
+                live.update(panel())
     finally:
         worker.join()
         if live is not None:
-            live.update(progress_panel(last, title, notes, paused))
+            live.update(panel())
             live.stop()
         # The job is over and its map saved: a held or repeated Ctrl-C from here on must not turn
         # a clean stop into a death by signal while the summary prints and the process exits.
@@ -221,7 +272,17 @@ def run_with_view(job, a: argparse.Namespace, title: str) -> int:
     if "error" in box:
         raise box["error"]
     r = box["result"]
-    if not a.json:
+    if report is not None:  # its own, --json or not
+        report(r)
+    elif not a.json:
+        _rescue_report(job, a.quiet)(r)
+    return r.exit_status
+
+
+def _rescue_report(job, quiet: bool) -> Callable:
+    """The last lines of a rescue: its figures, then (unless quiet: one line) the image's hashes."""
+
+    def report(r) -> None:
         from station.core.units import fmt_bytes, fmt_percent
 
         s = r.summary
@@ -231,7 +292,15 @@ def run_with_view(job, a: argparse.Namespace, title: str) -> int:
             f"{r.read_errors} read errors; map {job.map_path}",
             file=sys.stderr,
         )
-    return r.exit_status
+        if quiet:
+            return
+        from station.views.images import hash_lines
+
+        result = job.session.record.result if job.session is not None else None
+        for line in hash_lines(result):
+            print(line, file=sys.stderr)
+
+    return report
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
@@ -264,6 +333,8 @@ _ENGINE_ONLY = {
     "retry_passes": "-r/--retry-passes",
     "direct": "-d/--direct",
     "relay": "--relay (the imager powers its own source)",
+    "format": "--format (the imager writes its target drive as it is)",
+    "hash": "--hash (the imager takes its own hashes)",
 }
 
 

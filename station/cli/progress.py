@@ -8,14 +8,28 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from station.core.events import Progress
+from station.core.events import ImageStats, Progress, TaskProgress
 from station.core.units import fmt_bytes, fmt_duration, fmt_percent, fmt_rate
+from station.views.images import image_line
+
+
+def task_lines(task: TaskProgress) -> list:
+    """A step that is not a rescue (hashing, sealing, verifying, converting), with its bar."""
+    done, total = task.done, task.total
+    said = f"{task.task}: {fmt_bytes(done)} of {fmt_bytes(total)} ({fmt_percent(done, total)})"
+    return [Text(said), ProgressBar(total=max(task.total, 1), completed=task.done, width=None)]
 
 
 def progress_panel(
-    p: Progress | None, title: str, notes: list[str], paused: list[str] | None = None
+    p: Progress | None,
+    title: str,
+    notes: list[str],
+    image: ImageStats | None = None,
+    task: TaskProgress | None = None,
+    paused: list[str] | None = None,
 ) -> Panel:
-    """Counters as ddrescue shows them, plus a bar of the rescued fraction.
+    """Counters as ddrescue shows them, plus a bar of the rescued fraction; the image's
+    compression and hashing under them, and a step after the rescue (sealing) with its own bar.
 
     `paused`: the reasons the job is held (a hot drive, pending sectors), None while it runs;
     the pause is said in the title and the current rate, and the times leave it out.
@@ -26,7 +40,8 @@ def progress_panel(
             ": " + ", ".join(paused) if paused else ""
         )
     if p is None:
-        return Panel(Text("starting…"), title=heading)
+        parts: list = task_lines(task) if task is not None else [Text("starting…")]
+        return Panel(Group(*parts, *[Text(n, style="yellow") for n in notes[-3:]]), title=heading)
     rate = Text("paused", style="bold yellow") if paused is not None else fmt_rate(p.current_rate)
     t = Table.grid(padding=(0, 2))
     for _ in range(6):
@@ -57,6 +72,10 @@ def progress_panel(
         "size", fmt_bytes(p.size),
     )  # fmt: skip
     bar = ProgressBar(total=max(p.size, 1), completed=p.rescued, width=None)
-    parts: list = [t, bar]
+    parts = [t, bar]
+    if image is not None:
+        parts.append(Text(image_line(image), style="cyan"))
+    if task is not None:
+        parts += task_lines(task)
     parts += [Text(n, style="yellow") for n in notes[-3:]]
     return Panel(Group(*parts), title=heading)

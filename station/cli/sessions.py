@@ -21,9 +21,11 @@ def cmd_sessions(a: argparse.Namespace) -> int:
     rows = []
     for s in SessionStore().list():
         r = s.record
+        found = r.result.verification if r.result else None
         rows.append(
             {
                 "id": s.id,
+                "kind": r.kind,
                 "state": s.state,
                 "method": r.method,
                 "source": r.source.path,
@@ -31,6 +33,7 @@ def cmd_sessions(a: argparse.Namespace) -> int:
                 "started": r.started,
                 "rescued": r.result.rescued if r.result else None,
                 "size": r.source.size,
+                "verified": found.outcome if found else None,  # a verification's finding
             }
         )
     if a.json:
@@ -41,5 +44,8 @@ def cmd_sessions(a: argparse.Namespace) -> int:
     for r in rows:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started"] or 0))
         rescued = fmt_bytes(r["rescued"]) if r["rescued"] is not None else "-"
-        print(f"{r['id']}  {when}  {r['state']:<11} {rescued:>9}  {r['source']} -> {r['dest']}")
+        what = f"{r['source']} -> {r['dest']}" if r["dest"] else f"{r['method']} {r['source']}"
+        if r["verified"]:
+            what += f": {r['verified']}"
+        print(f"{r['id']}  {when}  {r['state']:<11} {rescued:>9}  {what}")
     return 0

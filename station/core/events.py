@@ -126,6 +126,34 @@ class Notice(Event):
 
 
 @dataclass(frozen=True)
+class ImageStats(Event):
+    """How the image is being written: its format, what this run's bytes take in it, the hashing."""
+
+    kind: ClassVar[str] = "image"
+    format: str  # raw or zst
+    written: int  # bytes the job wrote into the image in this run
+    stored: int  # what they take in the file (zst: compressed, with their headers; raw: the same)
+    hashed: int  # bytes of the image hashed so far, in order from its start
+    size: int  # the image's size
+    algorithms: list[str]  # the whole-image hashes being taken (none: empty)
+
+    @property
+    def ratio(self) -> float:
+        """Stored over written: 0.3 means the image takes 30% of the raw bytes."""
+        return self.stored / self.written if self.written else 0.0
+
+
+@dataclass(frozen=True)
+class TaskProgress(Event):
+    """A step that is not a rescue (hashing, sealing, verifying, converting): done of total bytes."""
+
+    kind: ClassVar[str] = "task"
+    task: str  # in words: "hashing", "sealing", "verifying", "converting"...
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
 class Finished(Event):
     """The run ended; `outcome` is finished, stopped or failed, with the reason (or interrupted: a
     hardware session whose device failed mid-job; its map is saved and a rerun resumes)."""
@@ -149,6 +177,8 @@ _KINDS: dict[str, type[Event]] = {
         Resumed,
         SmartPolled,
         Notice,
+        ImageStats,
+        TaskProgress,
         Finished,
     )  # fmt: skip
 }

@@ -26,6 +26,39 @@ class JobKind(StrEnum):
     """What a session did; the method (engine, an imager's driver) says how."""
 
     IMAGING = "imaging"  # a drive read into an image or onto a target drive
+    VERIFICATION = "verification"  # an image checked against its recorded hashes or its source
+    CONVERSION = "conversion"  # an image written again in another format (raw + map, zst)
+
+
+@dataclass
+class ImageRecord(DictForm):
+    """The image a job left: where, in which format, and where its per-segment hashes are."""
+
+    path: str = ""
+    format: str = "raw"  # raw (with its mapfile) or zst (station/images, docs/formats/zst.md)
+    sealed: bool | None = optional()  # zst: sealed (standard seekable zstd) or still a working file
+    file_size: int | None = optional()  # bytes on disk (zst: compressed)
+    segment_size: int | None = optional()  # bytes per segment hash
+    segments: str | None = optional()  # where the per-segment hashes are: a file, or "IMAGE (STSG frame)"
+    unknown: dict[str, Any] = keep_unknown()
+
+
+@dataclass
+class Verification(DictForm):
+    """One check of an image, against its recorded hashes or the source: when, and what it found."""
+
+    image: str = ""
+    against: str = "hashes"  # hashes, or source
+    outcome: str = ""  # match, mismatch, or incomplete (the source could not be read everywhere)
+    checked: int = 0  # bytes compared
+    at: float | None = None  # time.time() when it ended
+    source: str | None = optional()  # against a source: its path
+    expected: dict[str, str] = field(default_factory=dict)  # hashes recorded (hex)
+    actual: dict[str, str] = field(default_factory=dict)  # hashes found now
+    differing: list[list[int]] = field(default_factory=list)  # [start, end) byte ranges, the first 100
+    unreadable: list[list[int]] = field(default_factory=list)  # source ranges that failed to read
+    problems: list[str] = field(default_factory=list)  # damaged frames, failed reads, in words
+    unknown: dict[str, Any] = keep_unknown()
 
 
 @dataclass
@@ -39,8 +72,10 @@ class SessionResult(DictForm):
     read_errors: int | None = optional()
     exit_status: int | None = optional()  # the command's exit status (station.core.exits)
     power_cycles: int | None = optional()  # since power-cycle recovery exists
-    hashes: dict[str, str] | None = optional()  # e.g. {"sha256": "…"}, as an imager computed them
+    hashes: dict[str, str] | None = optional()  # whole image, hex, unrescued bytes as zeros: {"sha256": "…"}
     device_log: str | None = optional()  # path of an imager's own log of the job
+    image: ImageRecord | None = optional(ImageRecord)  # the image written (format, segment hashes)
+    verification: Verification | None = optional(Verification)  # a verification job's finding
     unknown: dict[str, Any] = keep_unknown()
 
 

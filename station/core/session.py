@@ -152,9 +152,14 @@ class SessionStore:
     def create(self, record: SessionRecord) -> Session:
         """Start a session of `record` (given its id, state running, this process and the time)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        sid = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
-        d = self.root / sid
-        d.mkdir()
+        while True:  # ids are unique by creating their directory: two jobs may start in one second
+            sid = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+            d = self.root / sid
+            try:
+                d.mkdir()
+                break
+            except FileExistsError:
+                continue
         record.id, record.state, record.pid, record.host = sid, "running", os.getpid(), socket.gethostname()
         record.started, record.ended = time.time(), None
         s = Session(d, record)

@@ -18,9 +18,15 @@ Range = tuple[int, int]  # [start, end) in bytes
 
 def merge(ranges: Iterable[Range]) -> list[Range]:
     """Sorted, disjoint ranges covering the same bytes (touching ranges joined, empty ones dropped)."""
+    return join(sorted(r for r in ranges if r[1] > r[0]))
+
+
+def join(ranges: Iterable[Range]) -> list[Range]:
+    """The ranges in their order, each joined to the one before where they touch or overlap
+    (a file's runs keep their file order; sorted input gives `merge`)."""
     out: list[Range] = []
-    for lo, hi in sorted(r for r in ranges if r[1] > r[0]):
-        if out and lo <= out[-1][1]:
+    for lo, hi in ranges:
+        if out and out[-1][0] <= lo <= out[-1][1]:
             if hi > out[-1][1]:
                 out[-1] = (out[-1][0], hi)
         else:

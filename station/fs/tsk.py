@@ -15,7 +15,7 @@ import pytsk3
 
 from station.fs.entry import DIR, FILE, METADATA, OTHER, SYMLINK, Entry
 from station.fs.partitions import Partition
-from station.fs.ranges import Range
+from station.fs.ranges import Range, join
 from station.images.reader import ImageReader
 
 _A_RES = int(pytsk3.TSK_FS_ATTR_RES)
@@ -158,7 +158,7 @@ class TskWalker:
             atime=_time(m, "atime"),
             ctime=_time(m, "ctime"),
             crtime=_time(m, "crtime"),
-            extents=_join(extents),
+            extents=join(extents),
             record=record,
         )
 
@@ -268,15 +268,3 @@ class TskWalker:
             return f.read_random(offset, size)
         except (OSError, RuntimeError) as e:
             raise FsError(f"inode {inode}: {_tsk_message(e)}") from None
-
-
-def _join(extents: list[Range]) -> list[Range]:
-    """Sorted extents with touching ones joined (a file's runs, often contiguous)."""
-    out: list[Range] = []
-    for lo, hi in extents:
-        if out and lo <= out[-1][1]:
-            if hi > out[-1][1]:
-                out[-1] = (out[-1][0], hi)
-        else:
-            out.append((lo, hi))
-    return out

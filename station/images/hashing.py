@@ -11,12 +11,14 @@ snapshot before that chunk.  The source is never read twice: only the image.
 from __future__ import annotations
 
 import hashlib
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from station.images.frames import ALGORITHMS
+from station.images.layout import pread_exact
 from station.rescue.rescuemap import RescueMap, Status
 
 DEFAULT_ALGORITHMS: tuple[str, ...] = ("sha256",)
@@ -31,6 +33,19 @@ def check_algorithms(algorithms: Iterable[str]) -> tuple[str, ...]:
     if not wanted:
         raise ValueError("at least one hash algorithm is needed")
     return tuple(a for a in ALGORITHMS if a in wanted)
+
+
+def hash_choice(text: str) -> tuple[str, ...]:
+    """`--hash` as typed: "sha256,md5", "md5", or "none" (no hashes); ValueError names a bad one."""
+    words = [w.strip().lower() for w in text.split(",") if w.strip()]
+    if words == ["none"]:
+        return ()
+    if not words or "none" in words:
+        raise ValueError(f"{text!r}: give hashes ({', '.join(ALGORITHMS)}, comma-separated) or none")
+    try:
+        return check_algorithms(words)
+    except ValueError as e:
+        raise ValueError(f"{e}, or none") from None
 
 
 def digests(data: bytes | memoryview, algorithms: tuple[str, ...]) -> dict[str, bytes]:
@@ -148,8 +163,13 @@ class OrderedHasher:
         """Wait until every chunk handed over so far is hashed."""
         self._queue.join()
 
-    def finish(self, zero: bytes | None = None) -> dict[str, str]:
-        """Hash the rest of the image in order (missing chunks as zeros); hex digests."""
+    def finish(
+        self, zero: bytes | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> dict[str, str]:
+        """Hash the rest of the image in order (missing chunks as zeros); hex digests.
+
+        `progress(bytes hashed, image size)` is called as the rest is read back.
+        """
         self._queue.put(None)
         self._thread.join()
         if self._error is not None:
@@ -165,6 +185,8 @@ class OrderedHasher:
             n = self.chunk_len(self.frontier)
             data = self._load(self.frontier)
             self._advance(data if data is not None else memoryview(zero)[:n])
+            if progress is not None and (self.frontier % 64 == 0 or self.frontier == self.nchunks):
+                progress(min(self.frontier * self.chunk_size, self.image_size), self.image_size)
         return {a: h.hexdigest() for a, h in self._state.items()}
 
     def close(self) -> None:
@@ -186,6 +208,31 @@ class ImageHashes:
     segments: dict[str, list[bytes]]
 
 
+class SegmentedDigest:
+    """Whole-image and per-segment digests fed in order, in pieces that start on segment boundaries."""
+
+    def __init__(self, algorithms: tuple[str, ...], segment_size: int) -> None:
+        self.algorithms = algorithms
+        self.segment_size = segment_size
+        self._whole = {a: hashlib.new(a) for a in algorithms}
+        self._segments: dict[str, list[bytes]] = {a: [] for a in algorithms}
+        self.done = 0  # bytes taken
+
+    def update(self, data: bytes | memoryview) -> None:
+        view = memoryview(data)
+        for h in self._whole.values():
+            h.update(view)
+        for off in range(0, len(view), self.segment_size):
+            piece = view[off : off + self.segment_size]
+            for a in self.algorithms:
+                self._segments[a].append(hashlib.new(a, piece).digest())
+        self.done += len(view)
+
+    def result(self) -> ImageHashes:
+        whole = {a: h.hexdigest() for a, h in self._whole.items()}
+        return ImageHashes(whole, self.segment_size, self._segments)
+
+
 def hash_stream(
     chunks: Iterator[tuple[int, bytes]],
     algorithms: tuple[str, ...],
@@ -197,21 +244,110 @@ def hash_stream(
     Pieces must start on segment boundaries and be multiples of the segment size (the last
     may be short); this is how every reader's `chunks()` iterates.
     """
-    whole = {a: hashlib.new(a) for a in algorithms}
-    segs: dict[str, list[bytes]] = {a: [] for a in algorithms}
-    done = 0
+    d = SegmentedDigest(algorithms, segment_size)
     for _pos, data in chunks:
-        view = memoryview(data)
-        for h in whole.values():
-            h.update(view)
-        for off in range(0, len(view), segment_size):
-            piece = view[off : off + segment_size]
-            for a in algorithms:
-                segs[a].append(hashlib.new(a, piece).digest())
-        done += len(view)
+        d.update(data)
         if progress is not None:
-            progress(done)
-    return ImageHashes({a: h.hexdigest() for a, h in whole.items()}, segment_size, segs)
+            progress(d.done)
+    return d.result()
+
+
+class RawImageHasher:
+    """The hashes of a raw image written in place, taken while it is written wherever they can be.
+
+    The bytes a map calls finished never change again in a raw image, so the finished prefix
+    can be hashed from the file (the page cache, as a rule) while the rescue goes on: a rescue
+    that writes in order is hashed by the time it ends.  `finish` reads back the rest, bytes
+    the map does not call finished as zeros.  The source is never read for it.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        size: int,
+        algorithms: Iterable[str],
+        segment_size: int = 1 << 20,
+        step: int = 8 << 20,
+    ) -> None:
+        self.path, self.size = path, size
+        self._digest = SegmentedDigest(check_algorithms(algorithms), segment_size)
+        self._step = max(segment_size, step // segment_size * segment_size)
+        self._target = 0
+        self._closing = False
+        self._error: OSError | None = None
+        self._cond = threading.Condition()
+        self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        self._thread = threading.Thread(target=self._run, name="raw-hasher", daemon=True)
+        self._thread.start()
+
+    @property
+    def done(self) -> int:
+        """Bytes hashed so far, from the start of the image."""
+        return self._digest.done
+
+    @property
+    def target(self) -> int:
+        """Where hashing is to go: the image is known final up to there."""
+        return self._target
+
+    def reached(self, pos: int) -> None:
+        """The image holds its final bytes in [0, pos): hash up to there (whole segments)."""
+        seg = self._digest.segment_size
+        end = self.size if pos >= self.size else pos // seg * seg
+        with self._cond:
+            if end > self._target:
+                self._target = end
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._digest.done >= self._target and not self._closing:
+                    self._cond.wait()
+                if self._closing:
+                    return
+                lo = self._digest.done
+                hi = min(self._target, lo + self._step)
+            try:
+                data = pread_exact(self._fd, hi - lo, lo)
+            except OSError as e:
+                self._error = e
+                return
+            self._digest.update(data + bytes(hi - lo - len(data)))  # past the file's end: zeros
+
+    def _stop(self) -> None:
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        self._thread.join()
+
+    def finish(
+        self, rescue_map: RescueMap | None, progress: Callable[[int, int], None] | None = None
+    ) -> ImageHashes:
+        """Hash the rest from the image (unrescued bytes as zeros) and return every digest."""
+        from station.images.reader import RawImageReader
+
+        self._stop()
+        if self._error is not None:
+            raise self._error
+        with RawImageReader(self.path, rescue_map, size=self.size) as r:
+            pos = self._digest.done
+            while pos < self.size:
+                data = r.read(pos, self._step)
+                self._digest.update(data)
+                pos += len(data)
+                if progress is not None:
+                    progress(pos, self.size)
+        self.close()
+        return self._digest.result()
+
+    def close(self) -> None:
+        """Stop hashing and let go of the file (the image is left unhashed)."""
+        if self._thread.is_alive():
+            self._stop()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 def hash_raw_image(

@@ -13,6 +13,7 @@ import errno
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from station.images.frames import (
@@ -29,7 +30,7 @@ from station.images.frames import (
     pack_seek_table,
     tagged,
 )
-from station.images.layout import fsync_dir, pread_exact
+from station.images.layout import fsync_dir, new_file, pread_exact
 from station.images.zstsink import ZstImageSink
 from station.rescue.mapfile import format_mapfile
 from station.rescue.rescuemap import RescueMap, Status
@@ -120,11 +121,14 @@ def seal_sink(
     *,
     mapfile_text: str | None = None,
     extra: dict | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SealResult:
     """Seal the image `sink` writes (and close the sink): hashes finished, seekable file in place.
 
     `rescue_map` makes bytes it does not call finished zeros (as the hashes count them) and
     is embedded as a mapfile (`mapfile_text` if given, else formatted from the map).
+    `progress(done, total)` follows the hashing of what was not hashed while written, then
+    the copy into chunk order (when the records are not in order already).
     """
     if rescue_map is not None and rescue_map.size != sink.size:
         raise ValueError(f"the map covers {rescue_map.size} bytes, the image {sink.size}")
@@ -132,7 +136,7 @@ def seal_sink(
     zeroed = _zero_unrescued(sink, rescue_map) if rescue_map is not None else 0
     if zeroed:
         sink.sync()
-    hashes = sink.finish_hashes()
+    hashes = sink.finish_hashes(progress)
     lay = sink.layout
     if mapfile_text is None and rescue_map is not None:
         mapfile_text = format_mapfile(rescue_map)
@@ -142,7 +146,7 @@ def seal_sink(
         if in_place:
             size = _seal_in_place(sink, mapfile_text, meta)
         else:
-            size = _seal_by_copy(sink, mapfile_text, meta)
+            size = _seal_by_copy(sink, mapfile_text, meta, progress)
     finally:
         sink.close_after_seal()
     return SealResult(sink.path, sink.size, size, hashes, in_place, zeroed)
@@ -161,7 +165,7 @@ def _digest_table(per_chunk: list[dict[str, bytes]], algorithms: tuple[str, ...]
 
 
 def _seal_in_place(sink: ZstImageSink, mapfile_text: str | None, meta: dict) -> int:
-    fd, lay = sink.fd, sink.layout
+    fd, lay = sink.file_fd, sink.layout
     idx = lay.index
     entries = [(FILE_HEADER_SIZE, 0, XXH64_EMPTY_LOW32)]
     per_chunk = []
@@ -185,11 +189,13 @@ def _seal_in_place(sink: ZstImageSink, mapfile_text: str | None, meta: dict) -> 
     return total
 
 
-def _seal_by_copy(sink: ZstImageSink, mapfile_text: str | None, meta: dict) -> int:
-    src, lay = sink.fd, sink.layout
+def _seal_by_copy(
+    sink: ZstImageSink, mapfile_text: str | None, meta: dict, progress: Callable[[int, int], None] | None
+) -> int:
+    src, lay = sink.file_fd, sink.layout
     idx, algos = lay.index, lay.header.algorithms
-    tmp = os.path.join(os.path.dirname(os.path.abspath(sink.path)), f".{os.path.basename(sink.path)}.sealing")
-    out = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    tmp = sealing_path(sink.path)
+    out = new_file(tmp)
     try:
         w = _Out(out)
         w.write(bytes(FILE_HEADER_SIZE))  # the real header, with the final size, goes last
@@ -211,6 +217,8 @@ def _seal_by_copy(sink: ZstImageSink, mapfile_text: str | None, meta: dict) -> i
             per_chunk.append(h.digests)
             entries.append((CHUNK_HEADER_SIZE, 0, XXH64_EMPTY_LOW32))
             entries.append((h.frame_len, h.raw_len, h.checksum))
+            if progress is not None and (k % 64 == 63 or k == idx.nchunks - 1):
+                progress(min((k + 1) * sink.chunk_size, sink.size), sink.size)
         tail = _tail(_digest_table(per_chunk, algos), mapfile_text, meta)
         entries += [(len(f), 0, XXH64_EMPTY_LOW32) for f in tail]
         for f in tail:
@@ -234,6 +242,11 @@ def _seal_by_copy(sink: ZstImageSink, mapfile_text: str | None, meta: dict) -> i
     fsync_dir(sink.path)
     _drop_index(sink)
     return total
+
+
+def sealing_path(image: str) -> str:
+    """The temporary file a seal by copy writes beside the image before it replaces it."""
+    return os.path.join(os.path.dirname(os.path.abspath(image)), f".{os.path.basename(image)}.sealing")
 
 
 def _drop_index(sink: ZstImageSink) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from station.images.errors import ImageCorrupt
 from station.images.formats import image_format
 from station.images.hashing import ImageHashes, check_algorithms
+from station.images.layout import new_file
 from station.images.reader import ImageReader, Range
 from station.images.zstreader import ZstImageReader
 from station.media.base import Source
@@ -63,16 +64,16 @@ def _merge(ranges: list[Range]) -> list[Range]:
     return out
 
 
-def record_raw_hashes(path: str, hashes: ImageHashes) -> str:
-    """Write a raw image's hashes beside it (PATH.hashes.json), for verify_image later."""
-    out = path + HASHES_SUFFIX
+def record_raw_hashes(path: str, hashes: ImageHashes, out: str | None = None) -> str:
+    """Write a raw image's hashes to `out` (default PATH.hashes.json), for verify_image later."""
+    out = out or path + HASHES_SUFFIX
     doc = {
         "hashes": hashes.whole,
         "segment_size": hashes.segment_size,
         "segments": {a: b"".join(d).hex() for a, d in hashes.segments.items()},
     }
     tmp = out + ".tmp"
-    with open(tmp, "w") as f:
+    with os.fdopen(new_file(tmp, os.O_WRONLY), "w") as f:
         json.dump(doc, f)
         f.flush()
         os.fsync(f.fileno())
@@ -81,17 +82,25 @@ def record_raw_hashes(path: str, hashes: ImageHashes) -> str:
 
 
 def verify_image(
-    path: str, rescue_map: RescueMap | None = None, progress: Progress | None = None
+    path: str,
+    rescue_map: RescueMap | None = None,
+    progress: Progress | None = None,
+    *,
+    hashes_path: str | None = None,
 ) -> VerifyResult:
     """Recompute an image's hashes and compare them with what was recorded.
 
-    A sealed zst image carries its hashes; a raw image needs PATH.hashes.json (see
-    record_raw_hashes) and its map (given, or PATH.map).  ValueError when there is nothing
-    to compare with (a working zst image: seal it first).
+    A sealed zst image carries its hashes; a raw image needs its hashes file (`hashes_path`,
+    else PATH.hashes.json: see record_raw_hashes) and its map (given, or PATH.map).  ValueError
+    when there is nothing to compare with (a working zst image: seal it first); ImageCorrupt
+    when a zst image cannot even be opened (its header, its end, its seek table).
     """
     if image_format(path) == "raw":
-        return _verify_raw(path, rescue_map, progress)
-    r = ZstImageReader(path, rescue_map)
+        return _verify_raw(path, rescue_map, progress, hashes_path or path + HASHES_SUFFIX)
+    try:
+        r = ZstImageReader(path, rescue_map)
+    except ImageCorrupt as e:  # its end is lost or damaged: name the chunks that are gone
+        return _salvage(path, rescue_map, progress, e)
     try:
         meta = r.metadata
         if meta is None:
@@ -109,26 +118,49 @@ def verify_image(
         r.close()
 
 
-def _verify_raw(path: str, rescue_map: RescueMap | None, progress: Progress | None) -> VerifyResult:
+def _salvage(
+    path: str, rescue_map: RescueMap | None, progress: Progress | None, damage: ImageCorrupt
+) -> VerifyResult:
+    """A sealed image whose seek table or tail is lost (a cut, damage): every chunk that can still
+    be found among its records is checked by its frame's checksum, the others are named lost.
+    The recorded hashes went with the tail, so nothing is compared but the frames themselves."""
     try:
-        with open(path + HASHES_SUFFIX) as f:
+        r = ZstImageReader(path, rescue_map, salvage=True)
+    except ImageCorrupt:
+        raise damage from None  # the header itself: nothing to salvage
+    try:
+        problems = [str(damage) + "; its recorded hashes, map and seek table are lost"]
+        return _compare(r, {}, {}, r.chunk_size, progress, problems)
+    finally:
+        r.close()
+
+
+def _verify_raw(
+    path: str, rescue_map: RescueMap | None, progress: Progress | None, hashes_path: str
+) -> VerifyResult:
+    try:
+        with open(hashes_path) as f:
             doc = json.load(f)
+        seg = int(doc["segment_size"])
+        expected = dict(doc["hashes"])
+        recorded = dict(doc["segments"])
     except FileNotFoundError:
-        raise ValueError(f"{path}: no recorded hashes ({path + HASHES_SUFFIX} is missing)") from None
+        raise ValueError(f"{path}: no recorded hashes ({hashes_path} is missing)") from None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{hashes_path}: not a hashes file Station wrote ({e})") from None
     if rescue_map is None and os.path.exists(path + ".map"):
         rescue_map = read_mapfile(path + ".map")
-    seg = int(doc["segment_size"])
     segments = {
         a: [
             bytes.fromhex(h)[i : i + hashlib.new(a).digest_size]
             for i in range(0, len(h) // 2, hashlib.new(a).digest_size)
         ]
-        for a, h in doc["segments"].items()
+        for a, h in recorded.items()
     }
     from station.images.reader import RawImageReader
 
     with RawImageReader(path, rescue_map) as r:
-        return _compare(r, dict(doc["hashes"]), segments, seg, progress, [])
+        return _compare(r, expected, segments, seg, progress, [])
 
 
 def _compare(
@@ -139,7 +171,8 @@ def _compare(
     progress: Progress | None,
     problems: list[str],
 ) -> VerifyResult:
-    algos = check_algorithms(expected)
+    """Every segment read (a zst frame's own checksum is checked as it is), hashed, compared."""
+    algos = check_algorithms(expected) if expected else ()  # none recorded: frames checked only
     whole = {a: hashlib.new(a) for a in algos}
     bad: list[Range] = []
     nseg = -(-r.size // seg)
@@ -169,6 +202,18 @@ def _compare(
     return VerifyResult(ok, expected, actual, _merge(bad), problems, r.size)
 
 
+def _differing(img: bytes, src: bytes, pos: int, unit: int) -> list[Range]:
+    """The `unit`-aligned ranges (in image offsets) where two pieces read at `pos` differ."""
+    out: list[Range] = []
+    at, end = pos, pos + len(img)
+    while at < end:
+        stop = min((at // unit + 1) * unit, end)
+        if img[at - pos : stop - pos] != src[at - pos : stop - pos]:
+            out.append((at, stop))
+        at = stop
+    return out
+
+
 def _aligned(size: int) -> mmap.mmap:
     return mmap.mmap(-1, size)  # page-aligned: good for O_DIRECT sources
 
@@ -184,7 +229,7 @@ def verify_against_source(
 ) -> VerifyResult:
     """Re-read the source where the map says finished and compare with the image.
 
-    Differences are named to `compare_unit` (a multiple of the sector size); a source read
+    Differences are named to `compare_unit`, aligned (a multiple of the sector size); a source read
     that fails now is listed in unreadable_ranges, not as a difference.
     """
     m = rescue_map if rescue_map is not None else reader.rescue_map
@@ -221,9 +266,7 @@ def verify_against_source(
                     bad.append((pos, pos + n))
                     img = None
                 if img is not None and img != src:
-                    for u in range(0, n, compare_unit):
-                        if img[u : u + compare_unit] != src[u : u + compare_unit]:
-                            bad.append((pos + u, pos + min(u + compare_unit, n)))
+                    bad += _differing(img, src, pos, compare_unit)
             view.release()
             pos += n
             done += n

@@ -104,18 +104,26 @@ class _SeekTable:
 
 
 class ZstImageReader:
-    """A zst image (working or sealed) as an ImageReader; the map embedded in a sealed one if none given."""
+    """A zst image (working or sealed) as an ImageReader; the map embedded in a sealed one if none given.
 
-    def __init__(self, path: str, rescue_map: RescueMap | None = None, *, cache_frames: int = 8) -> None:
+    `salvage`: a sealed file whose end is lost or damaged (cut short, a bad seek table) is read
+    through its chunk records instead, as a working file is; a chunk not found among them raises
+    ImageCorrupt when read, naming it (verify uses this to say which chunks a cut took).
+    """
+
+    def __init__(
+        self, path: str, rescue_map: RescueMap | None = None, *, cache_frames: int = 8, salvage: bool = False
+    ) -> None:
         self.path = path
+        self.salvaged = False  # read through its records: its seek table and tail are lost
         self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            self._open(rescue_map, cache_frames)
+            self._open(rescue_map, cache_frames, salvage)
         except BaseException:
             os.close(self._fd)
             raise
 
-    def _open(self, rescue_map: RescueMap | None, cache_frames: int) -> None:
+    def _open(self, rescue_map: RescueMap | None, cache_frames: int, salvage: bool) -> None:
         file_size = os.fstat(self._fd).st_size
         try:
             self.header = FileHeader.unpack(pread_exact(self._fd, FILE_HEADER_SIZE, 0))
@@ -132,21 +140,13 @@ class ZstImageReader:
         self._layout: Layout | None = None
         self._meta: dict | None = None
         if h.sealed:
-            if file_size != h.sealed_size:
-                cut = "cut short" if file_size < h.sealed_size else "longer than when it was sealed"
-                raise ImageCorrupt(
-                    self.path,
-                    f"file is {cut} ({file_size} bytes, sealed at {h.sealed_size})",
-                    None,
-                    0,
-                    self._size,
-                )
-            self._table = _SeekTable(self._fd, self.path, file_size, h.image_size)
-            if self._table.count != 2 * self.nchunks + 4:
-                raise ImageCorrupt(
-                    self.path, "seek table damaged (wrong number of frames)", None, 0, self._size
-                )
-        else:
+            try:
+                self._table = self._seek_table(file_size)
+            except ImageCorrupt:
+                if not salvage:
+                    raise
+                self.salvaged = True
+        if not h.sealed or self.salvaged:
             try:
                 self._layout = open_layout(self._fd, self.path, verify_tail=False)
             except FormatError as e:
@@ -163,6 +163,22 @@ class ZstImageReader:
         if rescue_map is not None and rescue_map.size != self._size:
             raise ValueError(f"{self.path}: the map covers {rescue_map.size} bytes, the image {self._size}")
         self._map = rescue_map
+
+    def _seek_table(self, file_size: int) -> _SeekTable:
+        h = self.header
+        if file_size != h.sealed_size:
+            cut = "cut short" if file_size < h.sealed_size else "longer than when it was sealed"
+            raise ImageCorrupt(
+                self.path,
+                f"file is {cut} ({file_size} bytes, sealed at {h.sealed_size})",
+                None,
+                0,
+                self._size,
+            )
+        table = _SeekTable(self._fd, self.path, file_size, h.image_size)
+        if table.count != 2 * self.nchunks + 4:
+            raise ImageCorrupt(self.path, "seek table damaged (wrong number of frames)", None, 0, self._size)
+        return table
 
     # -- ImageReader ---------------------------------------------------------------------------
 
@@ -251,6 +267,8 @@ class ZstImageReader:
             lay = self._layout
             assert lay is not None
             if not lay.index.has_data(k):
+                if self.salvaged:  # every chunk of a sealed file had its record
+                    raise corrupt("chunk not found in the file (cut short, or damaged before it)")
                 return bytes(n)
             off = lay.index.offsets[k]
             rec = pread_exact(self._fd, CHUNK_HEADER_SIZE + lay.index.frame_lens[k], off)

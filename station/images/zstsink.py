@@ -18,6 +18,7 @@ import os
 import threading
 import uuid
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -50,7 +51,7 @@ DEFAULT_LEVEL = 3
 class _Buffer:
     """A chunk's bytes in memory; `covered` are the ranges written since it came into memory."""
 
-    data: bytes | bytearray
+    data: bytes | bytearray | memoryview  # a bytearray while written; frozen once handed over
     dirty: bool = False
     covered: list[tuple[int, int]] = field(default_factory=list)
     complete: bool = False
@@ -71,12 +72,11 @@ class _Buffer:
 
 @dataclass
 class SinkStats:
-    """What the live screen shows: raw bytes taken, compressed bytes appended, hashing progress."""
+    """What the live screen shows: raw bytes taken and the compressed bytes appended for them."""
 
     raw_written: int = 0
     frames: int = 0
     compressed: int = 0
-    hashed_chunks: int = 0
 
     @property
     def ratio(self) -> float:
@@ -128,7 +128,8 @@ class ZstImageSink:
             except BlockingIOError:
                 raise Refused(f"dest {path}: another job is writing it") from None
             if created or os.fstat(self._fd).st_size == 0:
-                header = FileHeader(chunk_size, size, uuid.uuid4().bytes, check_algorithms(algorithms))
+                algos = check_algorithms(algorithms) if algorithms else ()
+                header = FileHeader(chunk_size, size, uuid.uuid4().bytes, algos)
                 self._write_all(header.pack(), 0)
                 os.fsync(self._fd)
                 n = -(-size // chunk_size)
@@ -159,8 +160,10 @@ class ZstImageSink:
         self._broken: BaseException | None = None
         self._dctx = zstandard.ZstdDecompressor()
         self._complete = self._layout.index.complete_bits()
-        self._hasher = OrderedHasher(
-            self.algorithms, self.chunk_size, size, self._complete, self._load_for_hasher
+        self._hasher = (
+            OrderedHasher(self.algorithms, self.chunk_size, size, self._complete, self._load_for_hasher)
+            if self.algorithms
+            else None
         )
         self._closed = False
 
@@ -263,13 +266,13 @@ class ZstImageSink:
             buf.complete = True
             self._flush(k, buf)
 
-    def _current(self, k: int) -> bytes:
+    def _current(self, k: int) -> bytes | bytearray:
         """A chunk's bytes as the file has them (zeros if never written), for read-modify-write."""
         if any(c == k for c, _, _, _ in self._pending):
             self._collect(block=True, until=k)
         idx = self._layout.index
         if not idx.has_data(k):
-            return bytes(self._chunk_len(k))
+            return bytearray(self._chunk_len(k))  # writable at once: no copy before the first write
         return self._read_frame(k, self._dctx)
 
     def _read_frame(self, k: int, dctx: zstandard.ZstdDecompressor) -> bytes:
@@ -301,14 +304,14 @@ class ZstImageSink:
         self._buffered_bytes -= len(buf.data)
 
     def _flush(self, k: int, buf: _Buffer) -> None:
-        data = bytes(buf.data)
-        buf.data = data  # the buffer stays as a clean cache; a later write copies it again
+        data = buf.data  # handed to the pool as it is: no copy of a chunk the rescue completed
+        buf.data = memoryview(data).toreadonly()  # a clean cache; a later write copies it first
         buf.dirty = False
         self._submit(k, data, complete=buf.complete)
 
     # -- compression and appending ------------------------------------------------------------
 
-    def _submit(self, k: int, data: bytes, complete: bool) -> None:
+    def _submit(self, k: int, data: bytes | bytearray | memoryview, complete: bool) -> None:
         while len(self._pending) >= self._max_pending:
             self._collect_one()
         fut = self._pool.submit(self._compress, k, data, complete)
@@ -321,7 +324,9 @@ class ZstImageSink:
             z = self._zero_frames[n] = (frame, frame_checksum(frame))
         return z
 
-    def _compress(self, k: int, data: bytes, complete: bool) -> tuple[int, dict[str, bytes], int, bytes]:
+    def _compress(
+        self, k: int, data: bytes | bytearray | memoryview, complete: bool
+    ) -> tuple[int, dict[str, bytes], int, bytes]:
         """(flags, digests, checksum, frame) of one chunk: runs in a pool thread."""
         n = len(data)
         if data == self._zeros(n):
@@ -364,10 +369,14 @@ class ZstImageSink:
         lay.records += 1
         with self._index_lock:
             lay.index.set(off, h)
-        self._complete[k] = 1 if complete else 0
         self.stats.frames += 1
         self.stats.compressed += CHUNK_HEADER_SIZE + len(frame)
-        self._hasher.written(k, data)
+        # The hasher hears of the chunk before it is marked complete: marked first, its catch-up
+        # could read the chunk back from the file, pass it, and then take this very frame for a
+        # rewrite behind its frontier, and rehash the image from an old snapshot at sealing.
+        if self._hasher is not None:
+            self._hasher.written(k, data)
+        self._complete[k] = 1 if complete else 0
 
     def _write_all(self, data: bytes, pos: int) -> None:
         view = memoryview(data)
@@ -394,15 +403,25 @@ class ZstImageSink:
         *,
         mapfile_text: str | None = None,
         extra: dict | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> SealResult:
         """Seal into a standard zstd seekable file (see station.images.seal) and close."""
         from station.images.seal import seal_sink
 
-        return seal_sink(self, rescue_map, mapfile_text=mapfile_text, extra=extra)
+        return seal_sink(self, rescue_map, mapfile_text=mapfile_text, extra=extra, progress=progress)
 
     @property
-    def fd(self) -> int:
+    def file_fd(self) -> int:
+        """The image file's descriptor, for sealing.  Not named `fd`: the engine copies straight
+        into a sink's `fd` with copy_file_range, which only a raw image can take."""
         return self._fd
+
+    @property
+    def hashed_bytes(self) -> int:
+        """How much of the image the whole-image hashes have taken in, in order, so far."""
+        if self._hasher is None:
+            return 0
+        return min(self._hasher.frontier * self.chunk_size, self.size)
 
     def chunk_len(self, k: int) -> int:
         return self._chunk_len(k)
@@ -419,11 +438,13 @@ class ZstImageSink:
             self._drop(k)
         self._submit(k, data, complete=bool(self._complete[k]))
 
-    def finish_hashes(self) -> dict[str, str]:
+    def finish_hashes(self, progress: Callable[[int, int], None] | None = None) -> dict[str, str]:
         """The whole-image hashes (hex): the frontier finished over the file as it now is."""
         self._collect(block=True)
+        if self._hasher is None:
+            return {}
         self._hasher.drain()
-        return self._hasher.finish(self._zero_bytes)
+        return self._hasher.finish(self._zero_bytes, progress)
 
     def write_raw(self, data: bytes, pos: int) -> None:
         self._write_all(data, pos)
@@ -454,7 +475,8 @@ class ZstImageSink:
             fut.cancel()
         self._pending.clear()
         self._pool.shutdown(wait=True)
-        self._hasher.close()
+        if self._hasher is not None:
+            self._hasher.close()
         self._close_fd()
 
     def _close_fd(self) -> None:

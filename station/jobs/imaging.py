@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +20,18 @@ from typing import TYPE_CHECKING
 from station.core.ranges import intersect
 from station.core.record import SessionRecord
 from station.core.session import SessionStore
+from station.jobs.image_output import (
+    ImageOutput,
+    ImageSpec,
+    OutputWatch,
+    carried_map,
+    check_output,
+    format_for,
+    open_output,
+    side_files,
+)
 from station.jobs.lifecycle import Ending, JobRun, Lifecycle, load_map, starting_holder
-from station.media.base import Refused, Sink, Source
+from station.media.base import Refused, Source, SourceIdentity
 from station.media.locks import lock_for_writing
 from station.rescue.engine import Engine
 from station.rescue.mapfile import MapfileError, read_mapfile
@@ -40,49 +51,57 @@ class ImageJob(Lifecycle):
     options: RescueOptions
     # Called when the source stops answering (see Engine); e.g. station.jobs.power.PowerRecovery.
     recover: Callable[[str], str] | None = None
-    _sink: Sink | None = field(default=None, init=False, repr=False)
+    image: ImageSpec = field(default_factory=ImageSpec)  # raw or zst, and the hashes taken
+    _out: ImageOutput | None = field(default=None, init=False, repr=False)
     _engine: Engine | None = field(default=None, init=False, repr=False)
 
     def open(self) -> None:
-        """The sink: an image file (created sparse, never truncated) or a target drive."""
-        from station.media.sink import open_sink
+        """The sink: a raw image file (created sparse, never truncated), a zst image or a drive."""
+        self._out = open_output(self.dest, self.source.size, self._identity(), self.image, self.map_path)
 
-        try:
-            self._sink = open_sink(self.dest, size=self.source.size, create=True, source=self.source.identity)
-        except OSError as e:
-            raise Refused(f"cannot open destination {self.dest}: {e.strerror}") from None
-
-    def describe(self) -> SessionRecord:
+    def _identity(self) -> SourceIdentity:
         identity = self.source.identity
         if identity.kind in ("file", "block"):  # the same drive from any working directory
             identity = dataclasses.replace(identity, path=os.path.abspath(identity.path))
+        return identity
+
+    def describe(self) -> SessionRecord:
+        image = {"image_format": self.image.format, "hashes": list(self.image.hashes)}
         return SessionRecord(
             method="engine",
-            source=identity,
+            source=self._identity(),
             destinations=[os.path.abspath(self.dest)],
-            options=self.options.to_dict(),
+            options={**self.options.to_dict(), **image},
         )
 
     def work(self, run: JobRun) -> Ending:
-        """The engine, to its end (it emits its own Finished)."""
-        assert self._sink is not None
+        """The engine, to its end; then a finished rescue's image is sealed (zst) or hashed (raw)."""
+        assert self._out is not None
+        watch = OutputWatch(run, self._out)
         self._engine = engine = Engine(
-            self.source, self._sink, self.rmap, self.options,
-            emit=run.emit, save_map=run.save_map, map_path=self.map_path, clock=run.clock,
-            control=run.control, recover=self.recover,
+            self.source, self._out.sink, self.rmap, self.options,
+            emit=watch.follow(self.rmap), save_map=run.save_map, map_path=self.map_path,
+            clock=run.clock, control=run.control, recover=self.recover,
         )  # fmt: skip
         r = engine.run()
-        return Ending(r.outcome, r.reason, r.read_errors, engine.power_cycles)
+        extra = {
+            "session": run.session.id,
+            "rescue_started": run.session.record.started,
+            "rescue_ended": time.time(),
+            "command": list(self.command),
+        }
+        ending = Ending(r.outcome, r.reason, r.read_errors, engine.power_cycles)
+        return watch.end(ending, self.rmap, extra)
 
     def close(self) -> None:
-        if self._sink is not None:
-            self._sink.close()
+        if self._out is not None:
+            self._out.close()
         self.source.close()
         if hasattr(self.recover, "close"):
             self.recover.close()
 
     def writes(self) -> list[str]:
-        return [self.map_path, self.dest]
+        return [self.map_path, self.dest, *side_files(self.dest, self.map_path, self.image)]
 
     def busy(self) -> float:
         engine = self._engine
@@ -110,11 +129,13 @@ def prepare(
     command: list[str] | None = None,
     store: SessionStore | None = None,
     health: HealthOptions | None = None,
+    image: ImageSpec | None = None,
 ) -> ImageJob:
     """Check the job and open the source; raises Refused (one line) and changes nothing.
 
     `source` may be given (a simulated drive); otherwise `source_path` is opened read-only.
     `test_mode` is a ddrescue test mapfile: reads of its non-finished blocks fail (ddrescue -H).
+    `image` says raw or zst and which hashes (default: raw, or zst for a DEST.zst; sha256).
     """
     from station.media.safety import check_job
     from station.media.source import open_source
@@ -128,23 +149,26 @@ def prepare(
         raise Refused(str(e)) from None
     map_path = map_path or dest + ".map"
     command = command if command is not None else sys.argv
+    image = image or ImageSpec(format_for(dest))
     try:  # one writer, first of all: a second job on this image or map hears who holds it
-        lock = lock_for_writing([map_path, dest], starting_holder(command))
+        writes = [map_path, dest, *side_files(dest, map_path, image)]
+        lock = lock_for_writing(writes, starting_holder(command))
     except Refused:
         if source is not None:
             source.close()
         raise
     virtual = source is not None
+    carried = carried_map(dest, image, map_path, force)  # a sealed image moved without its mapfile
     try:
         if not virtual:
-            check_job(source_path, dest, map_path, force=force)
+            check_job(source_path, dest, map_path, force=force or carried is not None)
             source = open_source(source_path, direct=options.direct)
     except BaseException:
         lock.release()
         raise
     try:
         if virtual:
-            _check_virtual_job(dest, map_path, force)
+            _check_virtual_job(dest, map_path, force or carried is not None)
         if test_mode:
             from station.sim.testmode import TestModeSource
 
@@ -153,19 +177,25 @@ def prepare(
             except MapfileError as e:
                 raise Refused(f"test-mode mapfile: {e}") from None
         rmap, new_map = load_map(map_path, source.size, f"the source has only {source.size}")
+        if carried is not None and carried.size == source.size:
+            rmap = carried  # new_map stays: the run writes it as the mapfile before anything else
         if not new_map and rmap.bytes_in(Status.FINISHED) and not os.path.exists(dest):
             raise Refused(f"{map_path} records rescued data but {dest} does not exist")
         if options.domain is not None:
             options.domain = intersect(sorted(options.domain), [(0, source.size)])
             if not options.domain:
                 raise Refused("the rescue domain is empty")
+        image = check_output(
+            dest, map_path, image, source.size, force=force, source=source.identity,
+            resuming=not new_map or carried is not None,
+        )  # fmt: skip
     except BaseException:
         source.close()
         lock.release()
         raise
     job = ImageJob(
         source=source, dest=dest, options=options, map_path=map_path, rmap=rmap, new_map=new_map,
-        command=command, store=store, health=health,
+        command=command, store=store, health=health, image=image,
     )  # fmt: skip
     job.hold(lock)
     return job

@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from station.core.control import RunControl
-from station.core.events import Event, Finished
+from station.core.events import Event, Finished, TaskProgress
 from station.core.exits import EXIT_OK, EXIT_STOPPED
-from station.core.record import JobKind, SessionRecord, SessionResult
+from station.core.record import ImageRecord, JobKind, SessionRecord, SessionResult, Verification
 from station.core.session import Session, SessionStore
 from station.media.base import Refused
 from station.media.locks import WriterLock, lock_for_writing
@@ -60,6 +60,9 @@ class Ending:
     power_cycles: int = 0
     hashes: dict[str, str] | None = None
     device_log: str | None = None  # a log the job kept beside the session's own
+    image: ImageRecord | None = None  # the image the job left (format, where its segment hashes are)
+    verification: Verification | None = None  # what a verification found
+    exit_status: int | None = None  # the command's, when not the outcome's (a mismatch found: 1)
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,25 @@ class JobRun:
     def t(self) -> float:
         """Seconds since the work began: the time of the events the lifecycle emits."""
         return self.clock() - self.t0
+
+    def task(self, name: str, *, stoppable: bool = True, every: float = 0.5) -> Callable[[int, int], None]:
+        """A progress callback (done, total) for a step counted in bytes: a `TaskProgress` at most
+        every `every` seconds and at its end; if `stoppable`, `StopRequested` once asked to stop."""
+        next_at = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            if stoppable and self.control.stopping:
+                raise StopRequested(name)
+            now = time.monotonic()
+            if now >= next_at[0] or done >= total:
+                next_at[0] = now + every
+                self.emit(TaskProgress(self.t(), name, done, total))
+
+        return progress
+
+
+class StopRequested(Exception):
+    """Raised by a `JobRun.task` callback: the job was asked to stop in the middle of a step."""
 
 
 def starting_holder(command: list[str]) -> str:
@@ -112,7 +134,7 @@ class Lifecycle(ABC):
     """A job, prepared: checked, its map loaded, nothing written yet (see the module's docstring)."""
 
     kind: ClassVar[str] = JobKind.IMAGING
-    map_path: str
+    map_path: str  # "" for a job that reads a map it does not write (a sealed image's own)
     rmap: RescueMap
     new_map: bool  # no mapfile yet: `run` writes it first
     command: list[str] = field(default_factory=list)  # recorded, and in the mapfile's header
@@ -257,7 +279,7 @@ class Lifecycle(ABC):
         """The job's record with what every job records: its kind, map, command, whether resumed."""
         record = self.describe()
         record.kind = self.kind
-        record.mapfile = os.path.abspath(self.map_path)
+        record.mapfile = os.path.abspath(self.map_path) if self.map_path else None  # "": the image's own
         record.command = list(self.command)
         record.resumed = not self.new_map
         return record
@@ -273,13 +295,25 @@ class Lifecycle(ABC):
             bad=s.bytes[Status.BAD_SECTOR],
             pending=s.pending,
             read_errors=ending.read_errors,
-            exit_status=exit_status(ending.outcome),
+            exit_status=exit_status(ending.outcome) if ending.exit_status is None else ending.exit_status,
             power_cycles=ending.power_cycles,
             hashes=ending.hashes,
             device_log=ending.device_log,
+            image=ending.image,
+            verification=ending.verification,
         )
         run.session.finish(ending.outcome, ending.reason, result)
         return RunResult(ending.outcome, ending.reason, s, ending.read_errors)
+
+
+def read_map(map_path: str) -> RescueMap:
+    """A mapfile a job reads; Refused (one line naming it) if it is malformed or unreadable."""
+    try:
+        return read_mapfile(map_path)
+    except MapfileError as e:
+        raise Refused(str(e)) from None
+    except OSError as e:
+        raise Refused(f"mapfile {map_path}: {(e.strerror or str(e)).lower()}") from None
 
 
 def load_map(map_path: str, size: int, has: str) -> tuple[RescueMap, bool]:
@@ -290,10 +324,7 @@ def load_map(map_path: str, size: int, has: str) -> tuple[RescueMap, bool]:
     """
     if not os.path.exists(map_path):
         return RescueMap(size), True
-    try:
-        rmap = read_mapfile(map_path)
-    except MapfileError as e:
-        raise Refused(str(e)) from None
+    rmap = read_map(map_path)
     if rmap.size > size:
         raise Refused(f"{map_path}: mapfile covers {rmap.size} bytes but {has}")
     rmap.resize(size)

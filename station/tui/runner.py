@@ -25,6 +25,7 @@ from station.core.control import RunControl
 from station.core.events import (
     Event,
     Finished,
+    ImageStats,
     Notice,
     Paused,
     PhaseStarted,
@@ -34,6 +35,7 @@ from station.core.events import (
     Resumed,
     SmartPolled,
     SourceReopened,
+    TaskProgress,
 )
 from station.core.record import SmartRecord
 from station.jobs.imaging import ImageJob
@@ -48,7 +50,9 @@ if TYPE_CHECKING:
     from station.jobs.handoff import HandoffJob
 
 # Events worth showing at once rather than with the next progress (at most a quarter second later).
-_URGENT = (Paused, Resumed, Finished, PhaseStarted, Notice, ReadHung, SourceReopened, PowerCycled)
+_URGENT = (
+    Paused, Resumed, Finished, PhaseStarted, Notice, ReadHung, SourceReopened, PowerCycled, TaskProgress,
+)  # fmt: skip
 TECHNICIAN = "technician"
 
 
@@ -107,6 +111,8 @@ class LiveJob:
         self.smart: SmartRecord | None = None  # the session's SMART record (on/off, before), once known
         self.smart_last: SmartPolled | None = None  # the latest poll while the job runs
         self.smart_polls = 0
+        self.image: ImageStats | None = None  # the image's compression and hashing, once said
+        self.task: TaskProgress | None = None  # a step after the rescue (hashing, sealing), while it runs
         self.state = "starting"  # starting, running, paused, stopping, then the outcome
         self.result: RunResult | None = None
         self.error: BaseException | None = None
@@ -188,6 +194,10 @@ class LiveJob:
             if isinstance(e, SmartPolled):
                 self.smart_last = e
                 self.smart_polls += 1
+            elif isinstance(e, ImageStats):
+                self.image = e
+            elif isinstance(e, TaskProgress):
+                self.task = e
             if isinstance(e, Paused):
                 self.state = "paused"
             elif isinstance(e, Resumed):

@@ -40,28 +40,44 @@ ImageAction = Callable[["ImageEntry"], str]  # runs in a thread worker; returns 
 @dataclass(frozen=True)
 class ImageActions:
     """What the images screen can do with an image besides its report.  None: not installed yet
-    (the screen says so); the helpers building verification jobs, the image browser and restore
-    put their entry points here (`Services.create(image_actions=...)` or in `default_image_actions`)."""
+    (the screen says so); the image browser and restore put their entry points here
+    (`Services.create(image_actions=...)` or in `default_image_actions`)."""
 
     verify: ImageAction | None = None
     browse: ImageAction | None = None
     restore: ImageAction | None = None
 
 
-def verify_with_recorded_hashes(image: ImageEntry) -> str:
-    """Recompute an image's hashes and compare them with those it recorded (station.images.verify).
-    Not a job yet: the result is shown, not recorded in the session store."""
-    from station.images.verify import verify_image
+def verification_job(store: SessionStore) -> ImageAction:
+    """Verify an image against its recorded hashes as a job (station.jobs.verify): a session of
+    kind verification in `store`, which the catalog reads back as the image's verification."""
 
-    try:
-        result = verify_image(image.path)
-    except (OSError, ValueError) as e:
-        return f"cannot verify {image.path}: {e}"
-    return f"{image.path}: {result.summary()} (shown only: verification jobs will record it)"
+    def verify(image: ImageEntry) -> str:
+        from station.images.verify import HASHES_SUFFIX
+        from station.jobs.verify import prepare_verify
+        from station.media.base import Refused
+
+        raw = image.format in ("raw", "device")  # a drive cloned to keeps its hashes beside its map
+        hashes = image.mapfile + HASHES_SUFFIX if image.format == "device" and image.mapfile else None
+        try:
+            job = prepare_verify(
+                image.path, image.mapfile if raw else None, hashes_path=hashes, store=store,
+                command=["station", "verify", image.path],
+            )  # fmt: skip
+        except Refused as e:
+            return f"cannot verify {image.path}: {e}"
+        job.run()
+        v = job.verification
+        if v is None:
+            return f"{image.path}: verification stopped"
+        said = f"{len(v.differing)} range(s) differ" if v.differing else "; ".join(v.problems[:1])
+        return f"{image.path}: {v.outcome}" + (f" ({said})" if v.outcome != "match" and said else "")
+
+    return verify
 
 
-def default_image_actions() -> ImageActions:
-    return ImageActions(verify=verify_with_recorded_hashes)
+def default_image_actions(store: SessionStore) -> ImageActions:
+    return ImageActions(verify=verification_job(store))
 
 
 DEFAULT: Literal["default"] = "default"  # "the station's own provider", for arguments where None means off
@@ -169,7 +185,7 @@ class Services:
             follow_interval=given.get("follow_interval", 0.25),
             clock=given.get("clock", time.monotonic),
             catalog=given.get("catalog") or _catalog_of(store),
-            image_actions=given.get("image_actions") or default_image_actions(),
+            image_actions=given.get("image_actions") or default_image_actions(store),
         )
 
     def discovered(self, found: list[Attached], busy: set[str]) -> None:

@@ -12,12 +12,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from station.images.hashing import DEFAULT_ALGORITHMS, hash_choice
 from station.jobs.drives import Drive
+from station.jobs.image_output import ImageSpec, format_for
 from station.rescue.option_flags import cli_flags, option_flag
 from station.rescue.options import RescueOptions
 from station.rescue.profiles import PROFILES
 
 VIRTUAL_SAVE_INTERVAL = 5.0  # seconds: as `station demo`, the map on disk follows a virtual drive closely
+EXTENSIONS = {"raw": ".img", "zst": ".zst"}  # an image file's name, by format
+HASH_CHOICES = ("sha256", "sha256,md5", "md5", "none")  # the form's hashes, as --hash takes them
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,8 @@ class SessionForm:
     force: bool = False  # overwrite an existing image file
     relay: str | None = None  # DRIVER:PORT of the relay feeding the source's power
     relay_channel: str = "1"
+    image_format: str = "raw"  # raw or zst (compressed, sealed when the rescue finishes)
+    hashes: str = "sha256"  # as --hash takes them: one of HASH_CHOICES
 
 
 @dataclass(frozen=True)
@@ -49,17 +55,42 @@ class SessionPlan:
     mapfile: str | None  # None: DEST.map
     force: bool
     relay: str | None  # DRIVER:PORT:CHANNEL
+    image: ImageSpec = ImageSpec()
 
     def command(self, source: Drive) -> list[str]:
         """The `station image` command line that runs this session, as the session records it."""
         mapfile = [self.mapfile] if self.mapfile else []
-        return ["station", "image", *cli_flags(self.options), source.path, self.dest, *mapfile]
+        flags = [] if self.image.format == format_for(self.dest) else ["--format", self.image.format]
+        if self.image.hashes != DEFAULT_ALGORITHMS:
+            flags += ["--hash", ",".join(self.image.hashes) or "none"]
+        return ["station", "image", *flags, *cli_flags(self.options), source.path, self.dest, *mapfile]
 
 
-def default_image_path(image_dir: Path, d: Drive) -> Path:
+def default_image_path(image_dir: Path, d: Drive, image_format: str = "raw") -> Path:
     """One image per drive (by serial), so that a rerun resumes it."""
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", d.serial or d.model or d.name or "drive").strip("_") or "drive"
-    return image_dir / f"{stem}.img"
+    return image_dir / f"{stem}{EXTENSIONS[image_format]}"
+
+
+def image_path_for(path: str, image_format: str) -> str:
+    """The image file's name for another format: its .img or .zst swapped, any other name as typed."""
+    for ext in EXTENSIONS.values():
+        if path.endswith(ext):
+            return path[: -len(ext)] + EXTENSIONS[image_format]
+    return path
+
+
+def image_spec(form: SessionForm) -> ImageSpec:
+    """The form's format and hashes; ValueError names a bad field (a zst image on a drive)."""
+    if form.image_format not in EXTENSIONS:
+        raise ValueError(f"image format: {form.image_format!r} is neither raw nor zst")
+    if form.to_drive and form.image_format == "zst":
+        raise ValueError("image format: a drive is written raw; a compressed image needs an image file")
+    try:
+        hashes = hash_choice(form.hashes)
+    except ValueError as e:
+        raise ValueError(f"hashes: {e}") from None
+    return ImageSpec(form.image_format, hashes)
 
 
 def form_options(form: SessionForm, source: Drive) -> RescueOptions:
@@ -100,6 +131,7 @@ def session_plan(form: SessionForm, source: Drive, targets: list[Drive], image_d
     order (options, destination, relay).  A drive as destination gets its mapfile in the images
     folder (DEST.map would be a file in /dev)."""
     options = form_options(form, source)
+    image = image_spec(form)
     target: Drive | None = None
     if form.to_drive:
         target = next((t for t in targets if t.path == form.target), None)
@@ -115,4 +147,4 @@ def session_plan(form: SessionForm, source: Drive, targets: list[Drive], image_d
         stem = default_image_path(image_dir, source).with_suffix("")
         mapfile = f"{stem}-to-{target.name}.map"
     relay = relay_spec(form)
-    return SessionPlan(options, dest, target, mapfile, form.force or target is not None, relay)
+    return SessionPlan(options, dest, target, mapfile, form.force or target is not None, relay, image)

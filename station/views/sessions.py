@@ -10,5 +10,7 @@ from station.rescue.options import RescueOptions
 def method_text(record: SessionRecord) -> str:
     """The method and the options that differ from the defaults, briefly."""
     bits = option_words(RescueOptions.from_dict(record.options))
+    if record.options.get("image_format") == "zst":
+        bits.append("zst")
     method = record.method or "engine"
     return method + (f" ({', '.join(bits)})" if bits else "")

@@ -124,3 +124,16 @@ def test_parse_methods() -> None:
         parse_methods("dd:lots")
     with pytest.raises(BenchError, match="no methods"):
         parse_methods(" , ")
+
+
+def test_a_zst_image_costs_the_rescue_no_drive_time(kit, tiny: Path, tmp_path: Path) -> None:
+    ms = parse_methods("engine:zst,engine:quick:zst")
+    assert [(m.arg, m.image) for m in ms] == [("default", "zst"), ("quick", "zst")]
+    with pytest.raises(BenchError, match="no engine profile 'zst:quick'"):
+        parse_methods("engine:zst:quick")
+    out = tmp_path / "out"
+    r = run(kit, "bench", str(tiny), "--methods", "engine,engine:zst", "--out", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    raw, zst = json.loads(r.stdout)["results"]
+    assert raw["stats"]["milestones"] == zst["stats"]["milestones"]  # the same simulated times
+    assert zst["correct"] and zst["image"].endswith("image.zst") and "sealed" in zst["note"]

@@ -275,6 +275,7 @@ def test_command_palette_offers_job_actions(make_app, tmp_path: Path) -> None:
             assert {"Devices", "Sessions", "Demo session", "Attach device at port"} <= titles
             assert "Pause job" not in titles
             await start_on(pilot, app, 0, tmp_path / "c.img")
+            await wait_for(pilot, lambda: app.live is not None and app.live.running, 10, "the job running")
             titles = {c.title for c in app.get_system_commands(app.screen)}
             assert {"Live session", "Pause job", "Stop job"} <= titles
             app.live.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from station.fs.ranges import Areas, merge, subtract, unrescued_areas
+from station.fs.ranges import Areas, join, merge, subtract, unrescued_areas
 from station.fs.structures.base import bitmap_ranges, nonzero_ranges
 from station.rescue.rescuemap import RescueMap, Status
 
@@ -58,3 +58,14 @@ def test_nonzero_ranges() -> None:
     import numpy as np
 
     assert nonzero_ranges(np.array([0, 5, 7, 0, 0, 1]), 10, 0) == [(10, 30), (50, 60)]
+
+
+def test_join_keeps_a_files_runs_in_file_order() -> None:
+    # a fragmented file whose second run lies before its first on the disk keeps both
+    assert join([(100, 200), (0, 50)]) == [(100, 200), (0, 50)]
+    assert join([(0, 50), (50, 80), (200, 300), (300, 310)]) == [(0, 80), (200, 310)]
+
+
+@given(spans)
+def test_join_covers_the_same_bytes(a) -> None:
+    assert cover(join(a)) == cover(a)

@@ -190,3 +190,30 @@ def test_the_saved_index_is_used_on_reopen(tmp_path):
         os.close(fd)
     sink.close()
     assert lay is not None and lay.index.has_data(1) and not lay.index.has_data(0)
+
+
+def test_in_order_writes_are_hashed_as_written_never_read_back(tmp_path):
+    """Writes that straddle chunks (as the engine's do) complete the chunks in order: the hasher
+    takes each as it is appended, and sealing reads nothing back (a race once made it rehash)."""
+    path = str(tmp_path / "o.zst")
+    size = 400 * CS
+    data = os.urandom(size)
+    sink = open_image_sink(path, size, chunk_size=CS)
+    loads = []
+    load = sink._load_for_hasher
+    sink._hasher._load = lambda k: loads.append(k) or load(k)
+    step = CS + CS // 2  # every write ends in the middle of a chunk
+    for pos in range(0, size, step):
+        sink.write_at(pos, memoryview(data)[pos : pos + step])
+    assert sink.seal().hashes["sha256"] == hashlib.sha256(data).hexdigest()
+    assert loads == []
+
+
+def test_no_hashes_at_all(tmp_path):
+    path = str(tmp_path / "n.zst")
+    sink = open_image_sink(path, 3 * CS, chunk_size=CS, algorithms=())
+    sink.write_at(0, memoryview(os.urandom(3 * CS)))
+    r = sink.seal()
+    assert r.hashes == {}
+    with ZstImageReader(path) as z:
+        assert z.metadata["hashes"] == {} and z.header.algorithms == ()

@@ -16,6 +16,8 @@ from station.tui.session_form import (
     SessionForm,
     default_image_path,
     form_options,
+    image_path_for,
+    image_spec,
     relay_spec,
     session_plan,
 )
@@ -116,3 +118,34 @@ def test_one_image_per_drive(tmp_path: Path) -> None:
 def test_the_form_needs_no_textual() -> None:
     code = "import sys, station.tui.session_form; sys.exit(any(m.startswith('textual') for m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+
+
+# -- the image: raw or compressed, and its hashes ---------------------------------------------------
+
+
+def test_image_format_and_hashes_reach_the_plan_and_its_command(tmp_path: Path) -> None:
+    form = SessionForm(image_path=str(tmp_path / "a.zst"), image_format="zst", hashes="sha256,md5")
+    plan = session_plan(form, BLOCK, [], tmp_path)
+    assert (plan.image.format, plan.image.hashes) == ("zst", ("sha256", "md5"))
+    cmd = plan.command(BLOCK)
+    assert "--format" not in cmd and cmd[cmd.index("--hash") + 1] == "sha256,md5"  # .zst says zst
+    form = SessionForm(image_path="x.img", image_format="zst", hashes="none")
+    plan = session_plan(form, BLOCK, [], tmp_path)
+    cmd = plan.command(BLOCK)
+    assert cmd[cmd.index("--format") + 1] == "zst" and cmd[cmd.index("--hash") + 1] == "none"
+    plan = session_plan(SessionForm(image_path="x.img"), BLOCK, [], tmp_path)
+    assert "--format" not in plan.command(BLOCK) and "--hash" not in plan.command(BLOCK)
+
+
+def test_a_zst_image_on_a_drive_and_unknown_hashes_are_refused_naming_the_field() -> None:
+    with pytest.raises(ValueError, match="^image format: a drive is written raw"):
+        image_spec(SessionForm(to_drive=True, image_format="zst"))
+    with pytest.raises(ValueError, match="^hashes: unknown hash 'sha1'"):
+        image_spec(SessionForm(hashes="sha1"))
+
+
+def test_the_image_name_follows_the_format() -> None:
+    assert image_path_for("/srv/images/WD-1.img", "zst") == "/srv/images/WD-1.zst"
+    assert image_path_for("/srv/images/WD-1.zst", "raw") == "/srv/images/WD-1.img"
+    assert image_path_for("/srv/images/case-7.bin", "zst") == "/srv/images/case-7.bin"  # as typed
+    assert default_image_path(Path("/srv"), BLOCK, "zst") == Path("/srv/WD-123_456.zst")

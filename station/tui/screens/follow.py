@@ -29,13 +29,17 @@ from station.tui.widgets.event_log import EventLog
 from station.tui.widgets.sector_map import SectorMap
 from station.tui.widgets.speed_chart import Curve, SpeedChart
 from station.views.events import describe
+from station.views.images import panel_lines
 from station.views.live import EventTail, MapSnapshot, SpeedSeries
 
 
 class FollowScreen(StationScreen):
     """A session of the store: map, counters, speed and log, following it while it runs."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS = [
+        Binding("v", "image", "Hashes & verify"),
+        Binding("escape", "app.pop_screen", "Back"),
+    ]
 
     def __init__(self, session: Session) -> None:
         super().__init__()
@@ -131,11 +135,33 @@ class FollowScreen(StationScreen):
         )
         state = self.session.state
         self.query_one(Counters).show(self.progress, state)
+        self.refresh_bindings()  # `v` once the session is over
         res = self.session.record.reason
+        image = panel_lines(None, None, self.session.record.result) if state != "running" else []
         self.query_one("#follow-state", Static).update(
-            Content(f"state: {state}" + (f"\n{res}" if res else "") + f"\npid {self.session.record.pid}")
+            Content(
+                f"state: {state}"
+                + (f"\n{res}" if res else "")
+                + f"\npid {self.session.record.pid}"
+                + "".join(f"\n{line}" for line in image)
+            )
+            + (safe("\n[dim]v: hashes and verify[/]") if self._has_image() else Content())
         )
         self.query_one(SpeedChart).set_curves([Curve(self.series, "session")])
 
     def on_sector_map_view_changed(self, event: SectorMap.ViewChanged) -> None:
         self.redraw()
+
+    def _has_image(self) -> bool:
+        result = self.session.record.result
+        return self.session.state != "running" and result is not None and result.image is not None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`v` is offered for a session over that left an image."""
+        return self._has_image() if action == "image" else True
+
+    def action_image(self) -> None:
+        from station.tui.screens.image import ImageScreen
+
+        if self._has_image():
+            self.app.push_screen(ImageScreen(self.session.record, self.services.store))

@@ -23,6 +23,7 @@ from station.tui.widgets.counters import Counters
 from station.tui.widgets.event_log import EventLog
 from station.tui.widgets.sector_map import SectorMap
 from station.tui.widgets.speed_chart import Curve, SpeedChart
+from station.views.images import panel_lines
 
 REFRESH = 0.25  # seconds: the screen updates at least 4 times a second
 LAUNCH_DELAY = 0.2  # seconds between showing a new job's screen and starting its engine
@@ -96,6 +97,7 @@ class LiveScreen(StationScreen):
         Binding("p,space", "pause_resume", "Pause/Resume"),
         Binding("x", "stop", "Stop"),
         Binding("o", "options", "Options"),
+        Binding("v", "image", "Hashes & verify"),
         Binding("escape", "app.devices", "Devices"),
     ]
 
@@ -179,7 +181,11 @@ class LiveScreen(StationScreen):
         if counters != self._shown.get("counters"):
             self._shown["counters"] = counters
             self.query_one(Counters).show(live.progress, live.state, slg)
-        self._set("#smart", self._smart_text)
+        if self._shown.get("over") != (not live.running):
+            self._shown["over"] = not live.running
+            self.refresh_bindings()  # `v` (hashes and verify) once the job is over
+        image = self._image_text()  # under SMART, in the same part: nothing shown until there is something
+        self._set("#smart", self._smart_text + (Content("\n\n") + image if image else Content()))
         series = live.series
         chart = (len(series.times), series.last_t, len(series.errors))
         if chart != self._shown.get("chart"):
@@ -189,6 +195,16 @@ class LiveScreen(StationScreen):
         if total > self._logged:
             self.query_one(EventLog).write_lines(list(live.log)[-min(total - self._logged, len(live.log)) :])
             self._logged = total
+
+    def _image_text(self) -> Content:
+        """Compression and hashing while imaging; the hashes (v: all of them, and verify) after."""
+        live = self.live
+        session = live.job.session
+        result = session.record.result if session is not None and not live.running else None
+        lines = [Content(line) for line in panel_lines(live.image, live.task, result)]
+        if result is not None and result.image is not None:
+            lines.append(safe("[dim]v: hashes and verify[/]"))
+        return Content("\n").join(lines)
 
     def _set(self, selector: str, markup: Content) -> None:
         """Update a one-line Static if its text changed (no layout: their sizes are fixed)."""
@@ -218,6 +234,22 @@ class LiveScreen(StationScreen):
 
     def action_stop(self) -> None:
         ask_stop(self.app, self.live)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`v` is offered once the job is over and left an image."""
+        if action == "image":
+            session = self.live.job.session
+            result = session.record.result if session is not None else None
+            return not self.live.running and result is not None and result.image is not None
+        return True
+
+    def action_image(self) -> None:
+        from station.tui.screens.image import ImageScreen
+
+        session = self.live.job.session
+        if self.live.running or session is None or session.record.result is None:
+            return
+        self.app.push_screen(ImageScreen(session.record, self.services.store))
 
     def action_options(self) -> None:
         from station.tui.screens.dialogs import OptionsScreen

@@ -42,7 +42,14 @@ from station.media.base import Refused
 from station.rescue.profiles import PROFILES
 from station.tui.markup import plain, safe
 from station.tui.screens.base import StationScreen
-from station.tui.session_form import SessionForm, SessionPlan, default_image_path, session_plan
+from station.tui.session_form import (
+    HASH_CHOICES,
+    SessionForm,
+    SessionPlan,
+    default_image_path,
+    image_path_for,
+    session_plan,
+)
 
 
 class NewSessionScreen(StationScreen):
@@ -84,6 +91,16 @@ class NewSessionScreen(StationScreen):
             with Grid(classes="form"):
                 yield Label("image file")
                 yield Input(str(image), id="image-path", compact=True)
+                yield Label("image format")
+                yield Select(
+                    [("raw (with its mapfile)", "raw"), ("compressed (zst, sealed when finished)", "zst")],
+                    value="raw", allow_blank=False, id="image-format", compact=True,
+                )  # fmt: skip
+                yield Label("hashes")
+                yield Select(
+                    [(c.replace(",", " + "), c) for c in HASH_CHOICES],
+                    value="sha256", allow_blank=False, id="hashes", compact=True,
+                )  # fmt: skip
                 yield Label("target drive")
                 yield Select(
                     [(plain(f"{t.path}  {t.label}  {fmt_bytes(t.size)}"), t.path) for t in self.targets],
@@ -215,8 +232,17 @@ class NewSessionScreen(StationScreen):
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
         to_drive = event.pressed.id == "kind-drive"
         self.query_one("#image-path", Input).disabled = to_drive
+        image_format = self.query_one("#image-format", Select)
+        image_format.disabled = to_drive  # a drive is written raw
+        if to_drive:
+            image_format.value = "raw"
         self.query_one("#target", Select).disabled = not to_drive
         self.query_one("#force", Checkbox).disabled = to_drive
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "image-format" and not event.select.is_blank():
+            path = self.query_one("#image-path", Input)
+            path.value = image_path_for(path.value, str(event.value))  # .img <-> .zst
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "start":
@@ -250,6 +276,8 @@ class NewSessionScreen(StationScreen):
             force=checked("force"),
             relay=None if relay.is_blank() else str(relay.value),
             relay_channel=typed("relay-channel"),
+            image_format=str(self.query_one("#image-format", Select).value),
+            hashes=str(self.query_one("#hashes", Select).value),
         )  # fmt: skip
 
     def action_start(self) -> None:
@@ -334,7 +362,7 @@ class NewSessionScreen(StationScreen):
             return prepare(
                 d.path, plan.dest, plan.mapfile, options=plan.options, force=plan.force,
                 source=d.opener() if d.opener is not None else None,
-                command=plan.command(d), store=self.services.store, health=health,
+                command=plan.command(d), store=self.services.store, health=health, image=plan.image,
             )  # fmt: skip
         except Refused as e:
             self.error(str(e))
