@@ -1,4 +1,9 @@
-"""Modal dialogs: a yes/no confirmation, a typed confirmation, option changes between passes."""
+"""Modal dialogs: a yes/no confirmation, a typed confirmation, option changes between passes.
+
+Each says its key words first and wraps its text rather than cutting it (a confirmation that
+never says "will be overwritten" is no confirmation), and has a footer of its own keys, which
+covers the keys of the screen under it (they do nothing while a dialog is up).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Static
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
 
 from station.rescue.options import RescueOptions
 from station.tui.markup import safe
@@ -33,6 +38,7 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal(classes="buttons"):
                 yield Button(f"{self.yes} (y)", variant="error", id="yes")
                 yield Button(f"{self.no} (n)", variant="primary", id="no")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
@@ -45,17 +51,23 @@ class ConfirmScreen(ModalScreen[bool]):
 
 
 class TypedConfirmScreen(ModalScreen[bool]):
-    """Overwriting a drive: the technician types its name (e.g. sdb) to go on."""
+    """Overwriting a drive: the technician types its name (e.g. sdb) to go on.
+
+    `warning` is the headline ("/dev/sdb will be overwritten"), `detail` what it is (its model,
+    its size, a loop device's backing file), which may be long: it comes second and wraps.
+    """
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, warning: str, word: str) -> None:
+    def __init__(self, warning: str, word: str, detail: str = "") -> None:
         super().__init__(classes="dialog-screen")
-        self.warning, self.word = warning, word
+        self.warning, self.word, self.detail = warning, word, detail
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.warning, classes="question danger", markup=False)
+            if self.detail:
+                yield Label(self.detail, classes="detail-line", markup=False)
             yield Label(
                 safe(
                     "Type [b]$word[/b] and press Enter to overwrite it, or Escape to go back.", word=self.word
@@ -63,6 +75,7 @@ class TypedConfirmScreen(ModalScreen[bool]):
             )
             yield Input(placeholder=self.word, id="typed")
             yield Static("", id="mismatch", classes="error")
+        yield Footer()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.value.strip() == self.word:
@@ -86,6 +99,7 @@ class PortScreen(ModalScreen[str | None]):
             yield Label("Attach a device at a port", classes="question")
             yield Label("Every driver is asked whether its device answers there: /dev/ttyUSB0, /dev/pts/3…")
             yield Input(placeholder="/dev/ttyUSB0", id="port")
+        yield Footer()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip() or None)
@@ -96,11 +110,12 @@ class PortScreen(ModalScreen[str | None]):
 
 # Options a running job may change (station.core.control.CHANGEABLE), as the dialog edits them.
 _NUMBERS = (
-    ("retry_passes", "retry passes", int),
-    ("max_read_errors", "stop after read errors (empty: never)", int),
-    ("timeout", "stop after seconds without a good read (empty: never)", float),
+    ("retry_passes", "retry passes (-1: until no bad sector is left)", int),
+    ("max_read_errors", "stop after this many read errors", int),
+    ("timeout", "stop after seconds without a good read", float),
     ("read_timeout", "read timeout, seconds", float),
 )
+_NEVER = ("max_read_errors", "timeout")  # empty: no limit
 _SWITCHES = (("no_trim", "skip trimming"), ("no_scrape", "skip scraping"), ("no_sweep", "skip sweeping"))
 
 
@@ -119,17 +134,24 @@ class OptionsScreen(ModalScreen[dict[str, Any] | None]):
             yield Label(
                 "Options for the next pass (the current pass ends under the old ones)", classes="question"
             )
-            with Grid(classes="form"):
+            with Grid(classes="form options"):
                 for name, label, _ in _NUMBERS:
                     value = getattr(o, name)
                     yield Label(label)
-                    yield Input("" if value is None else f"{value:g}", id=f"opt-{name}")
-            for name, label in _SWITCHES:
-                yield Checkbox(label, getattr(o, name), id=f"opt-{name}")
+                    yield Input(
+                        "" if value is None else f"{value:g}",
+                        placeholder="never" if name in _NEVER else "",
+                        id=f"opt-{name}",
+                        compact=True,
+                    )
+            with Horizontal(classes="switches"):
+                for name, label in _SWITCHES:
+                    yield Checkbox(label, getattr(o, name), id=f"opt-{name}", compact=True)
             yield Static("", id="opt-error", classes="error")
             with Horizontal(classes="buttons"):
-                yield Button("Apply (ctrl+s)", variant="primary", id="apply")
-                yield Button("Cancel", id="cancel")
+                yield Button("Apply (ctrl+s)", variant="primary", id="apply", compact=True)
+                yield Button("Cancel (esc)", id="cancel", compact=True)
+        yield Footer()
 
     def changes(self) -> dict[str, Any]:
         """The values that differ from the job's; ValueError names a bad one."""

@@ -347,8 +347,9 @@ class NewSessionScreen(StationScreen):
         word = target.name or Path(target.path).name
         self.app.push_screen(
             TypedConfirmScreen(
-                f"Everything on {target.path} ({target.label}, {fmt_bytes(target.size)}) will be overwritten",
+                f"{target.path} will be overwritten: everything on it is lost",
                 word,
+                detail=f"{target.label}, {fmt_bytes(target.size)}",
             ),
             confirmed,
         )
@@ -433,9 +434,9 @@ class NewSessionScreen(StationScreen):
 
         self.app.push_screen(
             TypedConfirmScreen(
-                f"The imager will overwrite everything on its port {job.dest}"
-                + (f" ({what})" if what else ""),
+                f"{job.dest} will be overwritten: the imager writes over everything on its port {job.dest}",
                 job.dest,
+                detail=what,
             ),
             confirmed,
         )
