@@ -30,6 +30,8 @@ def kind_text(d: Drive) -> str:
         return "virtual"
     if d.kind == "imager":
         return "on imager"
+    if d.name.startswith("loop"):
+        return "loop device"
     bits = ["removable" if d.removable else "fixed"]
     if d.rotational is not None:
         bits.append("HDD" if d.rotational else "SSD")
@@ -177,7 +179,7 @@ class DevicesScreen(StationScreen):
         for d in self.drives:
             if d.serial in seen:
                 try:
-                    table.update_cell(d.path, "history", seen_text(seen[d.serial]))
+                    table.update_cell(d.path, "history", seen_text(seen[d.serial]), update_width=True)
                 except Exception:
                     continue  # rescanned meanwhile
         self._show_detail()
@@ -245,7 +247,7 @@ class DevicesScreen(StationScreen):
         self.badges[path] = badge
         table = self.query_one("#drives", DataTable)
         try:
-            table.update_cell(path, "smart", badge_text(badge, False))
+            table.update_cell(path, "smart", badge_text(badge, False), update_width=True)
         except Exception:
             return  # rescanned meanwhile
         self._show_detail()
