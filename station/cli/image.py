@@ -218,6 +218,9 @@ def run_with_view(job, a: argparse.Namespace, title: str, report: Callable | Non
     old = [signal.SIGINT, signal.SIGTERM]
     for s in old:
         signal.signal(s, on_signal)
+    resuming = job.resume_note()
+    if resuming and not a.json and not a.quiet:  # what this run goes on from, before its panel
+        print(resuming, file=sys.stderr, flush=True)
     worker = threading.Thread(target=work, name="station-engine")
     worker.start()
     shown: dict = {"progress": None, "image": None, "task": None}
@@ -245,13 +248,9 @@ def run_with_view(job, a: argparse.Namespace, title: str, report: Callable | Non
             kind = {Progress: "progress", ImageStats: "image", TaskProgress: "task"}.get(type(e))
             if kind:
                 shown[kind] = e
-            elif isinstance(e, noted):
-                notes.append(describe(e) or "")
-            elif isinstance(e, Paused):
-                paused = list(e.reasons)
-                notes.append(describe(e) or "")
-            elif isinstance(e, Resumed):
-                paused = None
+            elif isinstance(e, (*noted, Paused, Resumed)):
+                if isinstance(e, Paused | Resumed):
+                    paused = list(e.reasons) if isinstance(e, Paused) else None
                 notes.append(describe(e) or "")
             if a.json and isinstance(e, printed):
                 print(json.dumps(e.to_dict()), flush=True)
