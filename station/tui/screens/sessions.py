@@ -26,6 +26,30 @@ from station.views.sessions import method_text
 RELIST_EVERY = 2.0  # seconds between looks for new sessions
 
 
+COLUMNS = (
+    ("mark", " "),
+    ("id", "session"),
+    ("started", "started"),
+    ("state", "state"),
+    ("rescued", "rescued"),
+    ("errors", "read errors"),
+    ("elapsed", "time"),
+    ("method", "method"),
+    ("source", "source"),
+    ("dest", "destination"),
+)  # fmt: skip  (the figures before the paths: a long path never pushes them off the screen)
+PATH_WIDTH = 44  # a path longer than this keeps its start and its file name, "…" between
+
+
+def short(text: str, width: int = PATH_WIDTH) -> str:
+    """`text` in at most `width` characters: its start and its end (a file name) kept."""
+    if len(text) <= width:
+        return text
+    keep = width - 1
+    head = keep // 3
+    return text[:head] + "…" + text[len(text) - (keep - head) :]
+
+
 class SessionRow:
     """What the table shows of one session; `progress` is the latest followed snapshot."""
 
@@ -48,12 +72,12 @@ class SessionRow:
             s.id,
             when,
             plain(state, colour),
-            plain(method_text(r)),
-            plain(r.source.model or r.source.path or "?"),
-            plain(r.dest or "?"),
             "-" if rescued is None else f"{fmt_bytes(rescued)} ({fmt_percent(rescued, size)})",
             "-" if errors is None else str(errors),
             fmt_duration(p.elapsed) if p else "-",
+            plain(short(method_text(r), 32)),
+            plain(short(r.source.model or r.source.path or "?")),
+            plain(short(r.dest or "?")),
         )
 
 
@@ -81,16 +105,12 @@ class SessionsScreen(StationScreen):
             "Sessions (running ones are followed live; space marks for comparison)", classes="section"
         )
         yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
-        yield Static("", id="sessions-note", classes="detail")
+        yield Static("reading the session store…", id="sessions-note", classes="detail")
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for key, label in (
-            ("mark", " "), ("id", "session"), ("started", "started"), ("state", "state"),
-            ("method", "method"), ("source", "source"), ("dest", "destination"), ("rescued", "rescued"),
-            ("errors", "read errors"), ("elapsed", "time"),
-        ):  # fmt: skip
+        for key, label in COLUMNS:
             table.add_column(label, key=key)
         table.focus()
         self.follow()
@@ -102,13 +122,24 @@ class SessionsScreen(StationScreen):
 
     @work(thread=True, exclusive=True, group="follow-sessions")
     def follow(self) -> None:
+        """The records first (shown at once), then each one's latest counters from the end of its
+        log (newest sessions first, shown as they come), then running sessions followed live."""
         store = self.services.store
         interval = self.services.follow_interval
+        stop = self._stop
         tails: dict[str, EventTail] = {}
         latest: dict[str, Progress] = {}
         known: dict[str, Session] = {}
+
+        def newest() -> list[str]:
+            return sorted(known, key=lambda sid: (known[sid].record.started or 0, sid), reverse=True)
+
+        def show() -> None:
+            rows = [SessionRow(known[sid], latest.get(sid)) for sid in newest()]
+            self.app.call_from_thread(self._show, rows)
+
         next_list = 0.0
-        while not self._stop.is_set():
+        while not stop.is_set():
             now = time.monotonic()
             changed = False
             if now >= next_list:
@@ -118,23 +149,30 @@ class SessionsScreen(StationScreen):
                     if old is None or old.record != s.record:
                         known[s.id] = s
                         changed = True
-            for sid, s in known.items():
+                if changed:
+                    show()  # the records alone: a table at once, the figures follow
+                    changed = False
+            shown_at = time.monotonic()
+            for sid in newest():
+                if stop.is_set():
+                    return
+                s = known[sid]
                 if sid not in tails:
                     tails[sid] = EventTail(s.dir / "events.jsonl")
-                    events = tails[sid].poll()  # the whole log once, then only what is new
+                    p = tails[sid].skip_to_end()  # the last counters, not the whole history
                 elif s.record.state == "running":
-                    events = tails[sid].poll()
+                    p = next((e for e in reversed(tails[sid].poll()) if isinstance(e, Progress)), None)
                 else:
                     continue
-                p = next((e for e in reversed(events) if isinstance(e, Progress)), None)
                 if p is not None:
                     latest[sid] = p
                     changed = True
+                if changed and time.monotonic() - shown_at > 0.25:  # hundreds of logs: show as they come
+                    show()
+                    changed, shown_at = False, time.monotonic()
             if changed:
-                newest = sorted(known, key=lambda sid: (known[sid].record.started or 0, sid), reverse=True)
-                rows = [SessionRow(known[sid], latest.get(sid)) for sid in newest]
-                self.app.call_from_thread(self._show, rows)
-            self._stop.wait(interval)
+                show()
+            stop.wait(interval)
 
     def _show(self, rows: list[SessionRow]) -> None:
         if not self.is_mounted:
@@ -156,22 +194,7 @@ class SessionsScreen(StationScreen):
                 table.move_cursor(row=ids.index(keep))
         else:
             for r in rows:
-                for key, value in zip(
-                    (
-                        "mark",
-                        "id",
-                        "started",
-                        "state",
-                        "method",
-                        "source",
-                        "dest",
-                        "rescued",
-                        "errors",
-                        "elapsed",
-                    ),
-                    r.cells(r.session.id in self.marked),
-                    strict=True,
-                ):
+                for (key, _), value in zip(COLUMNS, r.cells(r.session.id in self.marked), strict=True):
                     table.update_cell(r.session.id, key, value)
         note = self.query_one("#sessions-note", Static)
         note.update("no sessions yet" if not rows else f"{len(rows)} sessions, {len(self.marked)} marked")
