@@ -136,14 +136,18 @@ class FollowScreen(StationScreen):
         state = self.session.state
         self.query_one(Counters).show(self.progress, state)
         self.refresh_bindings()  # `v` once the session is over
-        res = self.session.record.reason
-        image = panel_lines(None, None, self.session.record.result) if state != "running" else []
+        record = self.session.record
+        res = record.reason
+        image = panel_lines(None, None, record.result) if state != "running" else []
+        where = [f"image {d}" for d in record.destinations] + (
+            [f"map   {record.mapfile}"] if record.mapfile else []
+        )
         self.query_one("#follow-state", Static).update(
             Content(
                 f"state: {state}"
                 + (f"\n{res}" if res else "")
-                + f"\npid {self.session.record.pid}"
-                + "".join(f"\n{line}" for line in image)
+                + f"\npid {record.pid}"
+                + "".join(f"\n{line}" for line in [*where, *image])
             )
             + (safe("\n[dim]v: hashes and verify[/]") if self._has_image() else Content())
         )

@@ -75,6 +75,28 @@ def smart_markup(live: LiveJob) -> Content:
     return Content("\n").join(lines)
 
 
+def outcome_text(live: LiveJob) -> Content:
+    """How the job ended, in words, and where its image and map are (the first thing read after)."""
+    if live.running:
+        return Content()
+    colour = {"finished": "bold green", "stopped": "bold yellow"}.get(live.state, "bold red")
+    reason = live.result.reason if live.result is not None else (str(live.error) if live.error else "")
+    lines = [
+        safe(
+            f"[{colour}]$state[/]" + (": $reason" if reason else ""), state=live.state.upper(), reason=reason
+        )
+    ]
+    session = live.job.session
+    record = session.record if session is not None else None
+    if record is not None:
+        lines += [safe("[dim]image[/] $path", path=d) for d in record.destinations]
+        if record.mapfile:
+            lines.append(safe("[dim]map[/]   $path", path=record.mapfile))
+    if live.state == "stopped":
+        lines.append(safe("[dim]the map is saved: the same session again resumes it[/]"))
+    return Content("\n").join(lines)
+
+
 def state_markup(live: LiveJob) -> Content:
     colour = {
         "running": "green", "paused": "yellow", "stopping": "yellow", "finished": "bold green",
@@ -116,6 +138,7 @@ class LiveScreen(StationScreen):
                 yield SectorMap(self.live.job.rmap.size, id="map")
                 yield Static("", id="map-caption")
             with Vertical(id="side"):
+                yield Static("", id="outcome")
                 yield Counters(id="counters")
                 yield Static("", id="smart")
         with Horizontal(id="bottom"):
@@ -184,6 +207,9 @@ class LiveScreen(StationScreen):
         if self._shown.get("over") != (not live.running):
             self._shown["over"] = not live.running
             self.refresh_bindings()  # `v` (hashes and verify) once the job is over
+            outcome = self.query_one("#outcome", Static)
+            outcome.update(outcome_text(live))
+            outcome.display = not live.running  # over: laid out once, the job no longer competes
         image = self._image_text()  # under SMART, in the same part: nothing shown until there is something
         self._set("#smart", self._smart_text + (Content("\n\n") + image if image else Content()))
         series = live.series

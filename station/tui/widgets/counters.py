@@ -22,7 +22,7 @@ def counters_text(p: Progress | None, state: str = "", since_last_good: float | 
         slg = p.since_last_good if since_last_good is None else since_last_good
         rows += [
             ("state", state, "bold yellow" if state in ("paused", "stopping") else "bold"),
-            ("phase", f"{p.phase}, pass {p.pass_}", ""),
+            ("phase", "all phases done" if p.phase == "finished" else f"{p.phase}, pass {p.pass_}", ""),
             ("rescued", f"{fmt_bytes(p.rescued)} ({fmt_percent(p.rescued, p.size)})", "green"),
             ("non-tried", fmt_bytes(p.non_tried), ""),
             ("non-trimmed", fmt_bytes(p.non_trimmed), "yellow" if p.non_trimmed else ""),
