@@ -8,6 +8,7 @@ and stays reachable (F4) while the technician looks at other screens.
 from __future__ import annotations
 
 import gc
+import re
 import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Unpack
@@ -47,6 +48,7 @@ class StationApp(App[int]):
         Binding("f3", "sessions", "Sessions"),
         Binding("f4", "live", "Live job"),
         Binding("f5", "images", "Images"),
+        Binding("f1,question_mark", "help", "Help", key_display="?/F1", show=False),
     ]
 
     def __init__(self, *, services: Services | None = None, **given: Unpack[ServiceChoices]) -> None:
@@ -194,6 +196,20 @@ class StationApp(App[int]):
         self._reset_stack()
         self.push_screen("live")
 
+    def action_help(self) -> None:
+        """The keys of the screen showing now, and the app's (? or F1; also in the palette)."""
+        from station.tui.screens.help import HelpScreen
+
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            return
+        doc = (type(screen).__doc__ or "").strip().split("\n")[0]
+        name = (
+            getattr(screen, "HELP_TITLE", "")
+            or re.sub(r"(?<=[a-z])(?=[A-Z])", " ", type(screen).__name__.removesuffix("Screen")).capitalize()
+        )
+        self.push_screen(HelpScreen(screen, name, doc))
+
     def action_attach(self) -> None:
         """Name a port for the drivers to probe (from the devices screen, where it is listed)."""
         from station.tui.screens.devices import DevicesScreen
@@ -251,6 +267,7 @@ class StationApp(App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        yield SystemCommand("Help", "The keys of this screen and what they do (? or F1)", self.action_help)
         yield SystemCommand("Devices", "List drives, imagers and relays (F2)", self.action_devices)
         yield SystemCommand(
             "Attach device at port",

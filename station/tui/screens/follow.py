@@ -36,6 +36,8 @@ from station.views.live import EventTail, MapSnapshot, SpeedSeries
 class FollowScreen(StationScreen):
     """A session of the store: map, counters, speed and log, following it while it runs."""
 
+    HELP_TITLE = "Session"
+
     BINDINGS = [
         Binding("v", "image", "Hashes & verify"),
         Binding("escape", "app.pop_screen", "Back"),

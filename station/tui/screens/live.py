@@ -113,6 +113,8 @@ def state_markup(live: LiveJob) -> Content:
 class LiveScreen(StationScreen):
     """One job, live."""
 
+    HELP_TITLE = "Live session"
+
     AUTO_FOCUS = "SectorMap"
 
     BINDINGS = [
