@@ -57,6 +57,7 @@ class StationApp(App[int]):
         self.live: LiveJob | None = None
         self._switch_interval = sys.getswitchinterval()
         self.quitting = False
+        self.map_glyphs = False  # sector maps in solid colour (False) or characters (g switches)
 
     # Shortcuts to the services, by the names tests and scripts driving the app have always used.
     @property

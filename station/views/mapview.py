@@ -37,6 +37,15 @@ CELL_CHAR: dict[Status, str] = {
     Status.NON_SCRAPED: "/",
     Status.BAD_SECTOR: "-",
 }
+# Solid cells, as ddrescueview draws them: the colour alone carries the status (the workstation's
+# default; the characters above are its colour-blind form and the CLI's, which may be piped).
+SOLID: dict[Status, str] = {
+    Status.FINISHED: "green3",
+    Status.NON_TRIED: "grey35",
+    Status.NON_TRIMMED: "yellow",
+    Status.NON_SCRAPED: "blue",
+    Status.BAD_SECTOR: "red",
+}
 CURRENT_STYLE = "reverse"
 EMPTY_CELL = " "
 

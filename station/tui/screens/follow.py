@@ -11,7 +11,7 @@ import os
 import threading
 from pathlib import Path
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -24,6 +24,7 @@ from station.rescue.mapfile import MapfileError, read_mapfile
 from station.rescue.rescuemap import RescueMap
 from station.tui.markup import safe
 from station.tui.screens.base import StationScreen
+from station.tui.screens.fit import fit
 from station.tui.widgets.counters import Counters
 from station.tui.widgets.event_log import EventLog
 from station.tui.widgets.sector_map import SectorMap
@@ -59,7 +60,7 @@ class FollowScreen(StationScreen):
                 name = r.source.model or r.source.path
                 title = safe("[b]$name → $dest[/b]  session $id", name=name, dest=r.dest, id=self.session.id)
                 yield Static(title, id="job-title")
-                yield SectorMap(r.source.size or 0, id="map")
+                yield SectorMap(r.source.size or 0, glyphs=self.station.map_glyphs, id="map")
                 yield Static("", id="map-caption")
             with Vertical(id="side"):
                 yield Counters(id="counters")
@@ -69,7 +70,11 @@ class FollowScreen(StationScreen):
             yield EventLog(id="log")
         yield Footer()
 
+    def on_resize(self, event: events.Resize) -> None:
+        fit(self)
+
     def on_mount(self) -> None:
+        fit(self)
         self.query_one(SectorMap).focus()
         self.watch_session()
 
@@ -130,10 +135,13 @@ class FollowScreen(StationScreen):
         if self.map is not None:
             cells, lo, hi = smap.wanted()
             smap.show(MapSnapshot.of(self.map, cells, lo, hi))
-        legend = "  ".join(f"{mark} {label}" for mark, label in SectorMap.legend())
         saved = "map as last saved" if self.session.state == "running" else "final map"
+        legend = smap.legend(self.query_one("#map-caption", Static).content_size.width)
         self.query_one("#map-caption", Static).update(
-            safe(f"$caption ({saved})\n{legend}", caption=smap.caption())
+            safe(
+                "\n".join(legend) if len(legend) > 1 else f"{legend[0]}\n$caption ({saved})",
+                caption=smap.caption(),
+            )
         )
         state = self.session.state
         self.query_one(Counters).show(self.progress, state)
@@ -156,6 +164,10 @@ class FollowScreen(StationScreen):
         self.query_one(SpeedChart).set_curves([Curve(self.series, "session")])
 
     def on_sector_map_view_changed(self, event: SectorMap.ViewChanged) -> None:
+        self.redraw()
+
+    def on_sector_map_style_changed(self, event: SectorMap.StyleChanged) -> None:
+        self.station.map_glyphs = event.glyphs
         self.redraw()
 
     def _has_image(self) -> bool:

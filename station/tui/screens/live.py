@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -19,6 +20,7 @@ from station.core.record import SmartRecord, SmartSnapshot
 from station.tui.markup import safe
 from station.tui.runner import LiveJob
 from station.tui.screens.base import StationScreen
+from station.tui.screens.fit import elide, fit, fit_title
 from station.tui.widgets.counters import Counters
 from station.tui.widgets.event_log import EventLog
 from station.tui.widgets.sector_map import SectorMap
@@ -75,8 +77,13 @@ def smart_markup(live: LiveJob) -> Content:
     return Content("\n").join(lines)
 
 
-def outcome_text(live: LiveJob) -> Content:
-    """How the job ended, in words, and where its image and map are (the first thing read after)."""
+def outcome_text(live: LiveJob, width: int = 0) -> Content:
+    """How the job ended, in words, and where its image and map are (the first thing read after);
+    a path longer than two lines of `width` keeps its start and its file name."""
+
+    def where(path: str) -> str:
+        return elide(path, 2 * width - 7) if width > 12 else path
+
     if live.running:
         return Content()
     colour = {"finished": "bold green", "stopped": "bold yellow"}.get(live.state, "bold red")
@@ -89,9 +96,9 @@ def outcome_text(live: LiveJob) -> Content:
     session = live.job.session
     record = session.record if session is not None else None
     if record is not None:
-        lines += [safe("[dim]image[/] $path", path=d) for d in record.destinations]
+        lines += [safe("[dim]image[/] $path", path=where(d)) for d in record.destinations]
         if record.mapfile:
-            lines.append(safe("[dim]map[/]   $path", path=record.mapfile))
+            lines.append(safe("[dim]map[/]   $path", path=where(record.mapfile)))
     if live.state == "stopped":
         lines.append(safe("[dim]the map is saved: the same session again resumes it[/]"))
     return Content("\n").join(lines)
@@ -137,7 +144,7 @@ class LiveScreen(StationScreen):
         with Horizontal(id="top"):
             with Vertical(id="map-pane"):
                 yield Static("", id="job-title")
-                yield SectorMap(self.live.job.rmap.size, id="map")
+                yield SectorMap(self.live.job.rmap.size, glyphs=self.station.map_glyphs, id="map")
                 yield Static("", id="map-caption")
             with Vertical(id="side"):
                 yield Static("", id="outcome")
@@ -148,7 +155,11 @@ class LiveScreen(StationScreen):
             yield EventLog(id="log")
         yield Footer()
 
+    def on_resize(self, event: events.Resize) -> None:
+        fit(self)
+
     def on_mount(self) -> None:
+        fit(self)
         self.set_interval(REFRESH, self._tick)
         self._smart()
         self.refresh_view()
@@ -196,11 +207,14 @@ class LiveScreen(StationScreen):
         if snap is None or len(snap.cells) != cells or (snap.lo, snap.hi) != (lo, hi):
             live.refresh_snapshot()  # only takes one where the engine cannot be changing the map
         smap.show(live.snapshot)
-        self._set("#job-title", state_markup(live) + safe("  [b]$title[/b]", title=live.title))
+        state = state_markup(live)
+        room = self.query_one("#job-title", Static).content_size.width - len(state.plain) - 2
+        self._set("#job-title", state + safe("  [b]$title[/b]", title=fit_title(live.title, max(room, 8))))
         if live.drive is not None and live.drive.kind == "block":
             self._smart()
-        legend = "  ".join(f"{mark} {label}" for mark, label in SectorMap.legend())
-        self._set("#map-caption", safe(f"$caption\n{legend}  [reverse] [/] position", caption=smap.caption()))
+        legend = smap.legend(self.query_one("#map-caption", Static).content_size.width)
+        caption = "\n".join(legend) if len(legend) > 1 else f"{legend[0]}\n$caption"  # the legend first
+        self._set("#map-caption", safe(caption, caption=smap.caption()))
         slg = live.since_last_good()
         counters = (live.progress, live.state, None if slg is None else round(slg))
         if counters != self._shown.get("counters"):
@@ -210,7 +224,7 @@ class LiveScreen(StationScreen):
             self._shown["over"] = not live.running
             self.refresh_bindings()  # `v` (hashes and verify) once the job is over
             outcome = self.query_one("#outcome", Static)
-            outcome.update(outcome_text(live))
+            outcome.update(outcome_text(live, self.query_one("#side").content_size.width))
             outcome.display = not live.running  # over: laid out once, the job no longer competes
         image = self._image_text()  # under SMART, in the same part: nothing shown until there is something
         self._set("#smart", self._smart_text + (Content("\n\n") + image if image else Content()))
@@ -241,6 +255,10 @@ class LiveScreen(StationScreen):
             self.query_one(selector, Static).update(markup, layout=False)
 
     def on_sector_map_view_changed(self, event: SectorMap.ViewChanged) -> None:
+        self.refresh_view()
+
+    def on_sector_map_style_changed(self, event: SectorMap.StyleChanged) -> None:
+        self.station.map_glyphs = event.glyphs  # the next map (another session, a followed one) too
         self.refresh_view()
 
     # -- steering -------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from station.core.session import Session
 from station.core.units import fmt_bytes, fmt_duration, fmt_percent
 from station.tui.markup import plain
 from station.tui.screens.base import StationScreen
+from station.tui.screens.fit import elide
 from station.views.live import EventTail
 from station.views.sessions import method_text
 
@@ -43,11 +44,7 @@ PATH_WIDTH = 44  # a path longer than this keeps its start and its file name, "â
 
 def short(text: str, width: int = PATH_WIDTH) -> str:
     """`text` in at most `width` characters: its start and its end (a file name) kept."""
-    if len(text) <= width:
-        return text
-    keep = width - 1
-    head = keep // 3
-    return text[:head] + "â€¦" + text[len(text) - (keep - head) :]
+    return elide(text, width)
 
 
 class SessionRow:
