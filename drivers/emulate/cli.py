@@ -77,9 +77,11 @@ def cmd_emulate_imager(a: argparse.Namespace) -> int:
         return fail(f"target {a.target}: {e.strerror}")
     emu = SerialImagerEmulator(core, faults)
     print(emu.start(), flush=True)
+    temporary = core.temporary_target
+    kept = " (a temporary file, deleted when the emulator stops: --target FILE keeps it)" if temporary else ""
     print(
-        f"emulated imager {a.serial}: S1 holds {model.name} ({model.size} bytes), T1 -> {core.target_path}; "
-        "Ctrl-C stops",
+        f"emulated imager {a.serial}: S1 holds {model.name} ({model.size} bytes), "
+        f"T1 -> {core.target_path}{kept}; Ctrl-C stops",
         file=sys.stderr,
         flush=True,
     )
@@ -94,6 +96,10 @@ def cmd_emulate_imager(a: argparse.Namespace) -> int:
                 f"served {emu.commands} commands; drive: {st.reads} reads, {st.read_errors} errors, "
                 f"{st.seconds:.1f} simulated s, {st.power_cycles} power cycles",
                 file=sys.stderr,
+            )
+        if temporary:
+            print(
+                f"deleted the temporary T1 image {core.target_path} (--target FILE keeps it)", file=sys.stderr
             )
     return 0
 
