@@ -39,12 +39,13 @@ CELL_CHAR: dict[Status, str] = {
 }
 # Solid cells, as ddrescueview draws them: the colour alone carries the status (the workstation's
 # default; the characters above are its colour-blind form and the CLI's, which may be piped).
+# Hex, not names: the sector map (rich styles) and its legend (Textual markup) read names apart.
 SOLID: dict[Status, str] = {
-    Status.FINISHED: "green3",
-    Status.NON_TRIED: "grey35",
-    Status.NON_TRIMMED: "yellow",
-    Status.NON_SCRAPED: "blue",
-    Status.BAD_SECTOR: "red",
+    Status.FINISHED: "#20b820",
+    Status.NON_TRIED: "#5a5a5a",
+    Status.NON_TRIMMED: "#e8d000",
+    Status.NON_SCRAPED: "#3060e8",
+    Status.BAD_SECTOR: "#e02020",
 }
 CURRENT_STYLE = "reverse"
 EMPTY_CELL = " "

@@ -8,9 +8,11 @@ from pathlib import Path
 from rich.color import Color
 from tuikit import run, screen_text, start_on, virtual_drive, wait_for
 
+from station.rescue.rescuemap import Status
 from station.tui.widgets.sector_map import CURRENT_MARK, SectorMap
+from station.views.mapview import SOLID
 
-RED = Color.parse("red")
+RED = Color.parse(SOLID[Status.BAD_SECTOR])
 
 
 def row_cells(smap: SectorMap, y: int) -> list[tuple[str, Color | None]]:

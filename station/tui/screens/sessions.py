@@ -33,18 +33,30 @@ COLUMNS = (
     ("started", "started"),
     ("state", "state"),
     ("rescued", "rescued"),
-    ("errors", "read errors"),
+    ("errors", "errors"),
     ("elapsed", "time"),
     ("method", "method"),
     ("source", "source"),
     ("dest", "destination"),
 )  # fmt: skip  (the figures before the paths: a long path never pushes them off the screen)
+FIGURES_WIDTH = 99  # the columns before the method, with their padding
 PATH_WIDTH = 44  # a path longer than this keeps its start and its file name, "…" between
 
 
 def short(text: str, width: int = PATH_WIDTH) -> str:
-    """`text` in at most `width` characters: its start and its end (a file name) kept."""
-    return elide(text, width)
+    """`text` in at most `width` characters: a path keeps its start and its end (a file name),
+    words (a method, a model) their start."""
+    if text.startswith("/") or len(text) <= width:
+        return elide(text, width)
+    return text[: max(width - 1, 0)] + "…"
+
+
+def text_widths(screen_width: int) -> tuple[int, int, int]:
+    """The widths of the method, source and destination columns on a screen this wide: what the
+    figures leave, so that the table fits without scrolling sideways."""
+    room = max(screen_width - FIGURES_WIDTH, 36)
+    method, source = max(10, room // 4), max(10, room * 3 // 10)
+    return method, source, max(room - method - source, 14)
 
 
 class SessionRow:
@@ -54,7 +66,7 @@ class SessionRow:
         self.session = session
         self.progress = progress
 
-    def cells(self, marked: bool) -> tuple:
+    def cells(self, marked: bool, widths: tuple[int, int, int] = (32, PATH_WIDTH, PATH_WIDTH)) -> tuple:
         s, r = self.session, self.session.record
         p = self.progress
         now = r.result_so_far(p)
@@ -72,9 +84,9 @@ class SessionRow:
             "-" if rescued is None else f"{fmt_bytes(rescued)} ({fmt_percent(rescued, size)})",
             "-" if errors is None else str(errors),
             fmt_duration(p.elapsed) if p else "-",
-            plain(short(method_text(r), 32)),
-            plain(short(r.source.model or r.source.path or "?")),
-            plain(short(r.dest or "?")),
+            plain(short(method_text(r), widths[0])),
+            plain(short(r.source.model or r.source.path or "?", widths[1])),
+            plain(short(r.dest or "?", widths[2])),
         )
 
 
@@ -94,6 +106,7 @@ class SessionsScreen(StationScreen):
         self.rows: dict[str, SessionRow] = {}
         self.order: list[str] = []
         self.marked: set[str] = set()
+        self.widths = text_widths(160)
         self._stop = threading.Event()
 
     def compose(self) -> ComposeResult:
@@ -114,6 +127,11 @@ class SessionsScreen(StationScreen):
 
     def on_unmount(self) -> None:
         self._stop.set()
+
+    def on_resize(self) -> None:
+        if self.rows and text_widths(self.size.width) != self.widths:
+            rows, self.order = [self.rows[sid] for sid in self.order], []
+            self._show(rows)  # every row again, its paths cut to the new widths
 
     # -- the follower (a thread worker) ----------------------------------------------------------------
 
@@ -183,15 +201,19 @@ class SessionsScreen(StationScreen):
                 if self.order and 0 <= table.cursor_row < len(self.order)
                 else None
             )
-            table.clear()
+            table.clear(columns=True)  # the text columns' widths follow the screen's
+            for key, label in COLUMNS:
+                table.add_column(label, key=key)
+            widths = self.widths = text_widths(self.size.width)
             for r in rows:
-                table.add_row(*r.cells(r.session.id in self.marked), key=r.session.id)
+                table.add_row(*r.cells(r.session.id in self.marked, widths), key=r.session.id)
             self.order = ids
             if keep in ids:
                 table.move_cursor(row=ids.index(keep))
         else:
             for r in rows:
-                for (key, _), value in zip(COLUMNS, r.cells(r.session.id in self.marked), strict=True):
+                cells = r.cells(r.session.id in self.marked, self.widths)
+                for (key, _), value in zip(COLUMNS, cells, strict=True):
                     table.update_cell(r.session.id, key, value)
         note = self.query_one("#sessions-note", Static)
         note.update("no sessions yet" if not rows else f"{len(rows)} sessions, {len(self.marked)} marked")
