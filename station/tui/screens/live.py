@@ -208,8 +208,15 @@ class LiveScreen(StationScreen):
             live.refresh_snapshot()  # only takes one where the engine cannot be changing the map
         smap.show(live.snapshot)
         state = state_markup(live)
-        room = self.query_one("#job-title", Static).content_size.width - len(state.plain) - 2
-        self._set("#job-title", state + safe("  [b]$title[/b]", title=fit_title(live.title, max(room, 8))))
+        box = self.query_one("#job-title", Static).content_size
+        room = box.width - len(state.plain) - 2
+        if box.height >= 2 and len(live.title) > room and " → " in live.title:  # tiny: the destination below
+            source, dest = live.title.rsplit(" → ", 1)
+            cut = source if len(source) <= room else source[: max(room - 1, 1)] + "…"
+            title = f"{cut}\n→ {fit_title(dest, max(box.width - 2, 4))}"
+        else:
+            title = fit_title(live.title, max(room, 8))
+        self._set("#job-title", state + safe("  [b]$title[/b]", title=title))
         if live.drive is not None and live.drive.kind == "block":
             self._smart()
         legend = smap.legend(self.query_one("#map-caption", Static).content_size.width)
