@@ -11,11 +11,16 @@ from station.sim.scripted import FakeClock
 MB = 1_000_000
 
 
-def test_current_rate_is_the_last_second_of_good_reads_and_average_the_whole_run() -> None:
+def started(size: int) -> tuple[FakeClock, RateMeter, RescueMap]:
+    """A meter started at 0 on a fake clock, and a map of `size` bytes."""
     clock = FakeClock()
     meter = RateMeter(clock)
     meter.start()
-    m = RescueMap(100 * MB)
+    return clock, meter, RescueMap(size)
+
+
+def test_current_rate_is_the_last_second_of_good_reads_and_average_the_whole_run() -> None:
+    clock, meter, m = started(100 * MB)
     assert meter.progress(m, 0) is not None  # the run's first report, at its start
     for _ in range(8):  # 1 MB every 0.25 s for 2 s, reported as it goes
         clock.advance(0.25)
@@ -33,10 +38,7 @@ def test_current_rate_is_the_last_second_of_good_reads_and_average_the_whole_run
 def test_a_burst_of_good_reads_before_a_slow_error_is_not_lost_between_reports() -> None:
     """A simulator's failing drive: 4 MB in 30 ms, then a read error that takes 2 s.  Reports come
     after reads, so the next one is at 2.05 s; the burst counts over the time since the last."""
-    clock = FakeClock()
-    meter = RateMeter(clock)
-    meter.start()
-    m = RescueMap(100 * MB)
+    clock, meter, m = started(100 * MB)
     meter.progress(m, 0, force=True)  # the phase's first report
     for _ in range(4):
         clock.advance(0.0075)
@@ -50,10 +52,7 @@ def test_a_burst_of_good_reads_before_a_slow_error_is_not_lost_between_reports()
 
 
 def test_paused_time_is_left_out_of_elapsed_the_rates_and_the_last_good_read() -> None:
-    clock = FakeClock()
-    meter = RateMeter(clock)
-    meter.start()
-    m = RescueMap(100 * MB)
+    clock, meter, m = started(100 * MB)
     clock.advance(1.0)
     meter.add(3 * MB)
     meter.progress(m, 0)
@@ -76,10 +75,7 @@ def test_paused_time_is_left_out_of_elapsed_the_rates_and_the_last_good_read() -
 
 
 def test_current_rate_span_has_a_floor_and_is_zero_without_recent_reads() -> None:
-    clock = FakeClock()
-    meter = RateMeter(clock)
-    meter.start()
-    m = RescueMap(10 * MB)
+    clock, meter, m = started(10 * MB)
     clock.advance(0.1)
     meter.add(MB)
     p = meter.progress(m, 0)  # 0.1 s into the run: over PROGRESS_INTERVAL, not over 0.1 s
@@ -114,10 +110,7 @@ def test_remaining_time_like_ddrescue() -> None:
 
 
 def test_progress_carries_the_map() -> None:
-    clock = FakeClock()
-    meter = RateMeter(clock)
-    meter.start()
-    m = RescueMap(10 * MB)
+    clock, meter, m = started(10 * MB)
     m.set_status(0, MB, Status.FINISHED)
     m.set_status(2 * MB, MB, Status.NON_SCRAPED)
     m.set_status(5 * MB, 512, Status.BAD_SECTOR)
