@@ -42,6 +42,16 @@ from station.hw.api import (
 
 PAGE = 512  # map changes per CHANGES command
 MAX_PAGES_PER_POLL = 16  # the rest comes with the next poll: a poll stays short
+MAX_LOG_PAGES = 256  # LOG pages read at the end of a job (a device's log is a few thousand lines)
+MAX_TEXT = 256  # characters kept of any text a device sends
+
+
+def _text(value: str | None) -> str | None:
+    """Text from a device, made harmless: control characters (NUL, escapes) become '?', cut to
+    MAX_TEXT.  A device is untrusted input; its strings end up in terminals, files and names."""
+    if value is None:
+        return None
+    return "".join(c if c.isprintable() else "?" for c in value[:MAX_TEXT])
 
 
 class LinkImager(ImagerDriver):
@@ -128,25 +138,31 @@ class LinkImager(ImagerDriver):
         for it in self._call("PORTS").items:
             p = it.fields
             try:
-                ports.append(
-                    DrivePort(
-                        name=p["name"],
-                        role=p.get("role", "?"),
-                        drive=p.get("drive") == "1",
-                        size=int(p["size"]) if "size" in p else None,
-                        sector_size=int(p["sector"]) if "sector" in p else None,
-                        model=p.get("model"),
-                        serial=p.get("serial"),
-                    )
+                port = DrivePort(
+                    name=_text(p["name"]),
+                    role=_text(p.get("role", "?")),
+                    drive=p.get("drive") == "1",
+                    size=int(p["size"]) if "size" in p else None,
+                    sector_size=int(p["sector"]) if "sector" in p else None,
+                    model=_text(p.get("model")),
+                    serial=_text(p.get("serial")),
                 )
             except (KeyError, ValueError) as e:
                 raise ProtocolError(f"{self._where()} described a port badly ({e})") from None
+            if (port.size is not None and port.size < 0) or (
+                port.sector_size is not None and port.sector_size <= 0
+            ):
+                raise ProtocolError(
+                    f"{self._where()} described port {port.name} with an impossible size ({port.size} bytes,"
+                    f" sectors of {port.sector_size})"
+                )
+            ports.append(port)
         caps = frozenset(c for c in f.get("caps", "").split(",") if c)
         self._desc = ImagerDescription(
-            vendor=f.get("vendor", "?"),
-            model=f.get("model", "?"),
-            firmware=fw,
-            serial=f.get("serial", "?"),
+            vendor=_text(f.get("vendor")) or "?",
+            model=_text(f.get("model")) or "?",
+            firmware=_text(fw) or "?",
+            serial=_text(f.get("serial")) or "?",
             protocol=proto,
             ports=tuple(ports),
             capabilities=caps,
@@ -213,9 +229,12 @@ class LinkImager(ImagerDriver):
         for it in items:
             try:
                 pos, size, letter = it.args
-                out.append(MapChange(int(pos, 16), int(size, 16), LETTER_STATUS[letter]))
+                change = MapChange(int(pos, 16), int(size, 16), LETTER_STATUS[letter])
             except (ValueError, KeyError):
                 raise ProtocolError(f"{self._where()} sent a bad map line {it.args!r}") from None
+            if change.pos < 0 or change.size <= 0:
+                raise ProtocolError(f"{self._where()} sent a bad map line {it.args!r}")
+            out.append(change)
         return out
 
     def _status(self) -> JobStatus:
@@ -250,15 +269,18 @@ class LinkImager(ImagerDriver):
         f = self._call("RESULT").fields
         log: list[str] = []
         k = 0
-        while True:
+        for _ in range(MAX_LOG_PAGES):
             r = self._call("LOG", (), {"from": k, "max": 256})
-            log.extend(it.fields.get("text", "") for it in r.items)
+            log.extend(_text(it.fields.get("text", "")) or "" for it in r.items)
             try:
-                k = int(r.fields["next"])
+                nxt = int(r.fields["next"])
             except (KeyError, ValueError):
                 raise ProtocolError(f"{self._where()} answered LOG badly") from None
-            if r.fields.get("more") != "1" or not r.items:
+            if r.fields.get("more") != "1" or not r.items or nxt <= k:
                 break
+            k = nxt
+        else:  # a log without end (a buggy or hostile firmware): keep what came, say so
+            log.append(f"(log cut after {MAX_LOG_PAGES} pages: the imager kept sending more)")
         hashes = {a: f[a] for a in ("md5", "sha256") if a in f}
         try:
             rescued = int(f.get("rescued", "0"), 16)

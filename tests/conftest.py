@@ -71,6 +71,10 @@ class FakeSmartctl:
         (self.dir / f"{recording_name(args)}.hang").write_text("")
         return self.dir / f"{recording_name(args)}.hang.pid"
 
+    def flood(self, args: str) -> None:
+        """Make `smartctl ARGS` write without end."""
+        (self.dir / f"{recording_name(args)}.flood").write_text("")
+
     def calls(self) -> list[str]:
         return self.log.read_text().splitlines() if self.log.exists() else []
 

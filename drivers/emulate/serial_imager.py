@@ -11,7 +11,10 @@ again (the host retries a command whose reply was lost).
 Faults, for tests and for training technicians on what a failing link looks like, each from a
 number of seconds after a job starts: `mute` (stop answering), `garbage` (answer with noise),
 `unknown` (answer with a reply the driver does not know), `unplug` (close the pty, as a cable
-pulled out).
+pulled out).  Hostile or buggy firmware, in well-formed replies: `churn` (once the job is done,
+every CHANGES reports one more change), `endless-log` (LOG always has more), `negative-map` (a
+map change at a negative position), `negative-size` (the source port's size is -1),
+`nul-serial` (the source drive's serial number holds a NUL and a path).
 """
 
 from __future__ import annotations
@@ -27,9 +30,19 @@ import tty
 from dataclasses import dataclass
 
 from drivers.emulate.imager import ImagerCore
-from drivers.imager_proto import E_FRAME, FrameReader, encode_frame, format_body, parse_body, reply_lines
+from drivers.imager_proto import (
+    E_FRAME,
+    FrameReader,
+    Item,
+    Reply,
+    encode_frame,
+    format_body,
+    parse_body,
+    reply_lines,
+)
 
 FAULT_KINDS = ("mute", "garbage", "unknown", "unplug")
+HOSTILE_KINDS = ("churn", "endless-log", "negative-map", "negative-size", "nul-serial")
 
 
 @dataclass(frozen=True)
@@ -41,8 +54,8 @@ class Fault:
     def parse(cls, text: str) -> Fault:
         """'mute', 'unplug@1.5' -> Fault; ValueError if not one of FAULT_KINDS."""
         kind, _, after = text.partition("@")
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault {kind!r} (faults: {', '.join(FAULT_KINDS)})")
+        if kind not in FAULT_KINDS + HOSTILE_KINDS:
+            raise ValueError(f"unknown fault {kind!r} (faults: {', '.join(FAULT_KINDS + HOSTILE_KINDS)})")
         try:
             t = float(after) if after else 0.0
         except ValueError:
@@ -152,13 +165,36 @@ class SerialImagerEmulator:
         if self._active("unknown"):
             self._write(encode_frame(format_body(tag, "WHAT", (), {"firmware": "9.9"})))
             return
-        reply = self.core.handle(verb, args, fields)
+        reply = self._hostile(verb, fields, self.core.handle(verb, args, fields))
         self.commands += 1
         if verb == "START" and reply.ok and self._job_started is None:
             self._job_started = time.monotonic()
         out = b"".join(encode_frame(line) for line in reply_lines(tag, reply))
         self._last_tag, self._last_reply = tag, out
         self._write(out)
+
+    def _hostile(self, verb: str, fields: dict[str, str], reply: Reply) -> Reply:
+        """The reply as a hostile or buggy firmware would send it (HOSTILE_KINDS), else as it is."""
+        k = int(fields.get("from", "0") or 0)
+        if verb == "CHANGES" and self._active("churn") and self.core.state == "done":
+            return Reply(
+                True, {"next": str(k + 1), "more": "0"}, [Item("MAP", ["0", f"{self.core.ss:X}", "F"])]
+            )
+        if not reply.ok:
+            return reply
+        if verb == "LOG" and self._active("endless-log"):
+            return Reply(
+                True, {"next": str(k + 1), "more": "1"}, [Item("LOG", [], {"n": str(k), "text": "again"})]
+            )
+        if verb == "CHANGES" and self._active("negative-map") and self._job_started is not None:
+            return Reply(True, reply.fields, [Item("MAP", ["-200", "400", "F"]), *reply.items])
+        if verb == "PORTS":
+            for it in reply.items:
+                if it.fields.get("role") == "source" and self._active("negative-size"):
+                    it.fields["size"] = "-1"
+                if it.fields.get("role") == "source" and self._active("nul-serial"):
+                    it.fields["serial"] = "EVIL\x00/../../etc/x"
+        return reply
 
     def _write(self, data: bytes) -> None:
         """Write all of it, or give up after a second (a host that stopped reading)."""

@@ -16,8 +16,9 @@ What the jobs to come are expected to record, and where the catalog looks for it
   (one), at the record's top level or in `result`, each with `ok`, `at`, `method` or
   `against`, `summary` or `detail`, and `image` (the path) when it is not the session's own;
 - a restore or deployment: `kind` "restore" or "deploy"; the image is `source.path`; its targets
-  `targets` (in the record or in `result`), each with `path`, `model`, `serial`,
-  `bytes_written`, `state` and `verified` (a bool or a verification object), else one target per
+  `targets` (the record's typed `TargetResult`s, or in `result`), each with `path`, `model`,
+  `serial`, `bytes_written`, `state` and `verified` (a bool or a verification object; a
+  `TargetResult` says it as `check.state`: ok, mismatch, failed, skipped), else one target per
   destination with the session's own state;
 - any other kind with destinations (imaging, clone, convert) wrote those destinations: each is
   an image of the catalog.
@@ -274,13 +275,15 @@ def _verification(vid: str, r: SessionRecord, v: Mapping[str, Any], own: str) ->
 
 
 def _restores(r: SessionRecord, image: str) -> list[dict[str, Any]]:
-    targets: list[Mapping[str, Any]] = embedded(r, ("targets",))
+    # `targets` is a typed field of the record since station restore writes it (TargetResult)
+    targets: list[Mapping[str, Any]] = [t.to_dict() for t in r.targets or []] or embedded(r, ("targets",))
     if not targets:
         targets = [{"path": d} for d in r.destinations]
     out = []
     for i, t in enumerate(targets):
         identity = t.get("identity") if isinstance(t.get("identity"), Mapping) else {}
-        verified = t.get("verified", t.get("verification"))
+        check = t.get("check") if isinstance(t.get("check"), Mapping) else {}  # TargetResult.check
+        verified = t.get("verified", t.get("verification", check.get("state")))
         written = next(
             (t[k] for k in ("bytes_written", "bytes", "written") if _int(t.get(k)) is not None), None
         )
@@ -297,7 +300,7 @@ def _restores(r: SessionRecord, image: str) -> list[dict[str, Any]]:
                 "ended": _number(t.get("ended")) or _number(r.ended),
                 "state": str(t.get("state") or t.get("outcome") or r.state),
                 "verified": None if (ok := _ok(verified)) is None else int(ok),
-                "detail": _text(t.get("reason")) or _text(t.get("error")),
+                "detail": _text(t.get("reason")) or _text(t.get("error")) or _text(check.get("detail")),
                 "data": json.dumps(dict(t), sort_keys=True, default=str),
             }
         )

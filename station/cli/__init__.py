@@ -26,6 +26,7 @@ COMMAND_MODULES: list[str] = [
     "station.cli.fs",
     "station.cli.catalog",
     "station.cli.report",
+    "station.cli.restore",
 ]
 
 
@@ -41,6 +42,15 @@ def build_parser() -> Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; Ctrl-C before a command has its own handling ends it in one line."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("station: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
     func = getattr(a, "func", None)

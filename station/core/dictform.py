@@ -25,6 +25,11 @@ def nested(load: type[DictForm]) -> dict[str, Any]:
     return {"load": load}
 
 
+def optional_list(load: type[DictForm]) -> Any:
+    """A list of records (e.g. one per target), None until known and absent from the JSON while it is."""
+    return field(default=None, metadata={"omit_none": True, "load_list": load})
+
+
 def keep_unknown() -> Any:
     """The `unknown` field of a record: keys this version does not know, written back as read."""
     return field(default_factory=dict, repr=False)
@@ -49,6 +54,9 @@ class DictForm:
                 continue
             value = rest.pop(f.name)
             load = f.metadata.get("load")
+            load_list = f.metadata.get("load_list")
+            if load_list is not None and isinstance(value, list):
+                value = [load_list.from_dict(v) for v in value]
             known[f.name] = load.from_dict(value) if load is not None and value is not None else value
         return cls(**known, unknown=rest)
 
@@ -61,5 +69,7 @@ class DictForm:
             value = getattr(self, f.name)
             if value is None and f.metadata.get("omit_none"):
                 continue
+            if isinstance(value, list) and f.metadata.get("load_list") is not None:
+                value = [v.to_dict() if isinstance(v, DictForm) else v for v in value]
             out[f.name] = value.to_dict() if isinstance(value, DictForm) else value
         return {**self.unknown, **out}

@@ -158,6 +158,24 @@ class TaskProgress(Event):
 
 
 @dataclass(frozen=True)
+class TargetState(Event):
+    """A target of a restore or clone changed state (writing, failed, verifying, verified...)."""
+
+    kind: ClassVar[str] = "target"
+    target: str
+    state: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class TargetsProgress(Event):
+    """Every target's counters, about once a second: dicts of target, state, done, total, rate."""
+
+    kind: ClassVar[str] = "targets"
+    rows: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class Finished(Event):
     """The run ended; `outcome` is finished, stopped or failed, with the reason (or interrupted: a
     hardware session whose device failed mid-job; its map is saved and a rerun resumes)."""
@@ -183,6 +201,8 @@ _KINDS: dict[str, type[Event]] = {
         Notice,
         ImageStats,
         TaskProgress,
+        TargetState,
+        TargetsProgress,
         Finished,
     )  # fmt: skip
 }

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Self
 
-from station.core.dictform import DictForm, keep_unknown, nested, optional
+from station.core.dictform import DictForm, keep_unknown, nested, optional, optional_list
 from station.core.events import Progress
 from station.core.identity import SourceIdentity
 
@@ -28,6 +28,8 @@ class JobKind(StrEnum):
     IMAGING = "imaging"  # a drive read into an image or onto a target drive
     VERIFICATION = "verification"  # an image checked against its recorded hashes or its source
     CONVERSION = "conversion"  # an image written again in another format (raw + map, zst)
+    RESTORE = "restore"  # an image written onto one or more targets (station restore)
+    CLONE = "clone"  # a drive rescued straight onto several targets at once (station clone)
 
 
 @dataclass
@@ -108,6 +110,56 @@ class SmartRecord(DictForm):
     unknown: dict[str, Any] = keep_unknown()
 
 
+@dataclass
+class TargetCheck(DictForm):
+    """A target read back after the write and compared with the image (station.jobs.verify_target)."""
+
+    state: str = "skipped"  # ok, mismatch, failed (could not be read back) or skipped (why in detail)
+    algorithm: str | None = None  # e.g. "sha256"
+    expected: str | None = None  # the image's digest over what the target must hold (hex)
+    actual: str | None = None  # the target's, read back
+    expected_from: str | None = None  # "recorded in the image" or "computed while reading the image"
+    bad_ranges: list[list[int]] | None = optional()  # [start, end) byte ranges that differ
+    checked_bytes: int = 0
+    seconds: float | None = None
+    detail: str | None = optional()  # why skipped or failed, in words
+    unknown: dict[str, Any] = keep_unknown()
+
+
+@dataclass
+class TargetResult(DictForm):
+    """One target of a restore or a clone: who it is, what was written, how it ended, whether it checks."""
+
+    path: str = ""
+    kind: str = ""  # "block" or "file"
+    size: int = 0  # bytes the target holds (a file: what the job made it)
+    model: str | None = None
+    serial: str | None = None
+    state: str = "pending"  # written, failed, stalled (stopped answering), stopped, or dropped (clone)
+    bytes_written: int | None = None  # bytes that reached it (zeroed ranges included)
+    seconds: float | None = None  # from the first write to the end of its final sync
+    error: str | None = optional()  # why it failed, in words
+    layout: list[str] | None = optional()  # what was adjusted for it (a GPT moved to its end, ...)
+    check: TargetCheck | None = optional(TargetCheck)
+    unknown: dict[str, Any] = keep_unknown()
+
+
+@dataclass
+class RestoreRecord(DictForm):
+    """Where a restore's data came from and how it was written: the image, the fill, the domain."""
+
+    image: str = ""  # the image's absolute path
+    image_format: str = "raw"  # raw or zst
+    image_map: str | None = None  # the rescue map read with it (None: none, or the one a sealed zst carries)
+    image_size: int = 0
+    unrescued: int = 0  # bytes of the image the rescue never read
+    fill: str = "zero"  # what unread areas became: zero, skip or marker
+    used_only: bool = False
+    written_domain: int | None = None  # bytes of the image written (the used blocks with --used-only)
+    image_hashes: dict[str, str] | None = optional()  # as the image recorded them (a sealed zst)
+    unknown: dict[str, Any] = keep_unknown()
+
+
 def _unknown_source() -> SourceIdentity:
     return SourceIdentity(path="", kind="", size=0)
 
@@ -135,6 +187,8 @@ class SessionRecord(DictForm):
     drive: dict[str, Any] | None = optional()  # the source drive's identity (station.health.identity)
     smart: SmartRecord | None = optional(SmartRecord)
     hardware: dict[str, Any] | None = optional()  # the station's inventory (station.health.inventory)
+    targets: list[TargetResult] | None = optional_list(TargetResult)  # restore and clone: per target
+    restore: RestoreRecord | None = optional(RestoreRecord)  # a restore: the image and how it was written
     unknown: dict[str, Any] = keep_unknown()
 
     @property

@@ -14,9 +14,11 @@ every query.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import shutil
 import socket
 import time
 from collections.abc import Iterator
@@ -25,6 +27,7 @@ from typing import Any
 
 from station.core.events import Event, Progress, event_from_dict
 from station.core.record import SessionRecord, SessionResult
+from station.core.safeopen import make_private_dir, open_append, pid_alive, write_atomic
 
 PROGRESS_LOG_INTERVAL = 1.0  # seconds between progress lines in events.jsonl
 
@@ -35,26 +38,16 @@ def data_home() -> Path:
     return Path(base) if base else Path.home() / ".local" / "share"
 
 
+def images_home() -> Path:
+    """The station's own images folder: the workstation's default, and where a clone's map goes."""
+    return data_home() / "station" / "images"
+
+
 def write_json_atomic(path: Path, obj: dict[str, Any]) -> None:
-    """Replace path with obj as JSON: synced first, so a crash leaves the old file or the new one."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process of this machine is still there (one we may not signal counts as alive)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """Replace path with obj as JSON, private to its owner (0600): synced first, so a crash
+    leaves the old file or the new one (station.core.safeopen.write_atomic)."""
+    text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
+    write_atomic(path, text.encode("utf-8"), mode=0o600)
 
 
 def changes_path(root: Path) -> Path:
@@ -66,9 +59,8 @@ def note_change(session_dir: Path) -> None:
     """Say in the store's change journal that this session's files changed (one short O_APPEND
     write: lines from several processes never mix).  Best effort: the catalog also notices new
     and removed sessions by itself, and `station catalog rebuild` rereads everything."""
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
     try:
-        fd = os.open(changes_path(session_dir.parent), flags, 0o644)
+        fd = open_append(changes_path(session_dir.parent), 0o600)
     except OSError:
         return
     try:
@@ -88,6 +80,7 @@ class Session:
         self._events = None
         self._last_progress_log = -1e9
         self._last_progress: Progress | None = None
+        self.log_error = ""  # why events.jsonl stopped growing (a full disk), if it did
 
     @property
     def id(self) -> str:
@@ -113,10 +106,17 @@ class Session:
             if event.t - self._last_progress_log < PROGRESS_LOG_INTERVAL:
                 return
             self._last_progress_log = event.t
-        if self._events is None:
-            self._events = open(self.dir / "events.jsonl", "a", encoding="utf-8")  # noqa: SIM115 (kept open)
-        self._events.write(json.dumps(event.to_dict(), separators=(",", ":")) + "\n")
-        self._events.flush()
+        if self.log_error:
+            return
+        try:
+            if self._events is None:
+                fd = open_append(self.dir / "events.jsonl", 0o600)
+                os.fchmod(fd, 0o600)  # also a log an earlier version made 0644
+                self._events = open(fd, "a", encoding="utf-8")  # noqa: SIM115 (kept open)
+            self._events.write(json.dumps(event.to_dict(), separators=(",", ":")) + "\n")
+            self._events.flush()
+        except OSError as e:  # a full store must not stop a rescue: the log stops, the job goes on
+            self.log_error = f"the session log stopped ({(e.strerror or str(e)).lower()})"
 
     def finish(self, outcome: str, reason: str, result: SessionResult) -> None:
         """Record the end of the run (the last progress snapshot is logged too)."""
@@ -125,10 +125,13 @@ class Session:
             self.log(self._last_progress)
         r = self.record
         r.state, r.ended, r.reason, r.result = outcome, time.time(), reason, result
-        self.save()
-        if self._events is not None:
-            self._events.close()
-            self._events = None
+        try:
+            self.save()
+        finally:
+            if self._events is not None:
+                with contextlib.suppress(OSError):
+                    self._events.close()
+                self._events = None
 
     def events(self) -> Iterator[Event]:
         """The events logged so far (a torn last line from a crash is skipped)."""
@@ -150,20 +153,27 @@ class SessionStore:
         self.root = root or data_home() / "station" / "sessions"
 
     def create(self, record: SessionRecord) -> Session:
-        """Start a session of `record` (given its id, state running, this process and the time)."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        """Start a session of `record` (given its id, state running, this process and the time).
+
+        OSError (a full disk, a store path through a regular file) leaves no session behind.
+        """
+        make_private_dir(self.root)  # 0700, and the folders it makes on the way
         while True:  # ids are unique by creating their directory: two jobs may start in one second
             sid = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
             d = self.root / sid
             try:
-                d.mkdir()
+                d.mkdir(mode=0o700)
                 break
             except FileExistsError:
                 continue
         record.id, record.state, record.pid, record.host = sid, "running", os.getpid(), socket.gethostname()
         record.started, record.ended = time.time(), None
         s = Session(d, record)
-        s.save()
+        try:
+            s.save()
+        except BaseException:  # a full disk: no half-made session is left to list
+            shutil.rmtree(d, ignore_errors=True)
+            raise
         return s
 
     def get(self, sid: str) -> Session:

@@ -215,8 +215,22 @@ def _read_gpt(reader: ImageReader, ss: int, notes: list[str]) -> PartitionTable 
     return None
 
 
-def _gpt_at(reader: ImageReader, ss: int, lba: int):
-    """(partitions, ranges, the other header's LBA) from the GPT header at lba, or why not (str)."""
+@dataclass(frozen=True)
+class GptHeader:
+    """A GPT header that passed its checks, with its partition entries, as the image holds them."""
+
+    lba: int  # where it is (1: the primary; the disk's last sector: the backup)
+    sector_size: int
+    raw: bytes  # the header's own bytes (its header size, CRC included)
+    entries: bytes  # the partition entry array (count * entry size bytes)
+    other_lba: int  # where it says the other header is
+    entries_lba: int
+    count: int
+    entry_size: int
+
+
+def gpt_header_at(reader: ImageReader, ss: int, lba: int) -> GptHeader | str:
+    """The GPT header at lba with its entries, both CRC-checked, or why not (one word or line)."""
     pos = lba * ss
     if reader.unrescued(pos, ss):
         return "not rescued"
@@ -240,9 +254,17 @@ def _gpt_at(reader: ImageReader, ss: int, lba: int):
     raw = reader.read(epos, nbytes)
     if zlib.crc32(raw) != ecrc:
         return "bad partition entries checksum"
+    return GptHeader(lba, ss, hdr[:hsize], raw, other_lba, entries_lba, count, esize)
+
+
+def _gpt_at(reader: ImageReader, ss: int, lba: int):
+    """(partitions, ranges, the other header's LBA) from the GPT header at lba, or why not (str)."""
+    h = gpt_header_at(reader, ss, lba)
+    if isinstance(h, str):
+        return h
     parts = []
-    for i in range(count):
-        e = raw[i * esize : (i + 1) * esize]
+    for i in range(h.count):
+        e = h.entries[i * h.entry_size : (i + 1) * h.entry_size]
         tguid = uuid.UUID(bytes_le=e[:16])
         if tguid.int == 0:
             continue
@@ -250,5 +272,6 @@ def _gpt_at(reader: ImageReader, ss: int, lba: int):
         name = e[56:128].decode("utf-16-le", errors="replace").split("\0", 1)[0]
         t = str(tguid)
         parts.append(Partition(i + 1, first * ss, (last - first + 1) * ss, t, _GPT_TYPES.get(t, ""), name))
-    ranges = [(pos, pos + ss), (epos, epos + -(-nbytes // ss) * ss)]
-    return parts, ranges, other_lba
+    pos, epos = lba * ss, h.entries_lba * ss
+    ranges = [(pos, pos + ss), (epos, epos + -(-len(h.entries) // ss) * ss)]
+    return parts, ranges, h.other_lba

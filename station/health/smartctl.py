@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import selectors
 import signal
 import subprocess
 import threading
@@ -46,6 +47,8 @@ def _import_pysmart():
         log.addHandler(logging.NullHandler())
     return pySMART
 
+
+MAX_OUTPUT = 8 << 20  # bytes: smartctl -x of a big SAS drive is under 200 KB
 
 _pysmart = _import_pysmart()
 Device = _pysmart.device.Device
@@ -115,22 +118,7 @@ class TimedSmartctl(_pysmart.smartctl.Smartctl):
         except PermissionError:
             raise SmartctlMissing(f"cannot run {cmd[0]}: permission denied") from None
         try:
-            while True:
-                now = time.monotonic()
-                step = self.deadline - now
-                if self.cancel is not None:
-                    step = min(step, 0.2)  # wake up to notice a cancel
-                try:
-                    out, _err = proc.communicate(timeout=max(step, 0.01))
-                    break
-                except subprocess.TimeoutExpired:
-                    cancelled = self.cancel is not None and self.cancel.is_set()
-                    if cancelled or time.monotonic() >= self.deadline:
-                        _kill(proc)
-                        self.calls.append(Call(cmd[1:], None, [], time.monotonic() - started))
-                        if cancelled:
-                            raise self._fail(SmartCancelled(f"{what}: SMART read cancelled")) from None
-                        raise self._fail(self._timeout_error()) from None
+            out = self._collect(proc, what, started, cmd)
         except BaseException:  # Ctrl-C included: smartctl runs in its own session, no signal reaches it
             if proc.returncode is None:
                 _kill(proc)
@@ -138,6 +126,49 @@ class TimedSmartctl(_pysmart.smartctl.Smartctl):
         lines = self._decode_output(out)
         self.calls.append(Call(cmd[1:], proc.returncode, lines, time.monotonic() - started))
         return lines, proc.returncode
+
+    def _collect(self, proc: subprocess.Popen, what: str, started: float, cmd: list[str]) -> bytes:
+        """smartctl's output, read as it comes until it ends; killed on the deadline, a cancel, or
+        more output than smartctl ever writes (MAX_OUTPUT: a flood is not buffered)."""
+        out, err = bytearray(), 0
+        streams = {proc.stdout.fileno(): True, proc.stderr.fileno(): False}  # type: ignore[union-attr]
+        with selectors.DefaultSelector() as sel:
+            for fd in streams:
+                sel.register(fd, selectors.EVENT_READ)
+            while sel.get_map():
+                if self.cancel is not None and self.cancel.is_set():
+                    raise self._give_up(proc, cmd, started, SmartCancelled(f"{what}: SMART read cancelled"))
+                if time.monotonic() >= self.deadline:
+                    raise self._give_up(proc, cmd, started, self._timeout_error())
+                for key, _ in sel.select(timeout=min(max(self.deadline - time.monotonic(), 0.01), 0.2)):
+                    chunk = os.read(key.fd, 1 << 16)
+                    if not chunk:
+                        sel.unregister(key.fd)
+                    elif streams[key.fd]:
+                        out += chunk
+                    else:
+                        err += len(chunk)  # stderr is not parsed: counted, not kept
+                if len(out) + err > MAX_OUTPUT:
+                    flood = SmartError(
+                        f"{what}: smartctl wrote more output than smartctl ever writes and was killed"
+                    )
+                    raise self._give_up(proc, cmd, started, flood)
+        for f in (proc.stdout, proc.stderr):
+            if f is not None:
+                f.close()
+        try:
+            proc.wait(timeout=max(self.deadline - time.monotonic(), 0.01))
+        except subprocess.TimeoutExpired:  # closed its output but lingers: the deadline still holds
+            raise self._give_up(proc, cmd, started, self._timeout_error()) from None
+        return bytes(out)
+
+    def _give_up(
+        self, proc: subprocess.Popen, cmd: list[str], started: float, error: SmartError
+    ) -> SmartError:
+        """Kill smartctl, note the call, and return the error to raise (kept as the reading's failure)."""
+        _kill(proc)
+        self.calls.append(Call(cmd[1:], None, [], time.monotonic() - started))
+        return self._fail(error)
 
     def _timeout_error(self) -> SmartTimeout:
         what = self.device or "smartctl"

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import zstandard
 
+from station.core.safeopen import write_atomic
 from station.images.frames import (
     CHUNK_ABSENT,
     CHUNK_COMPLETE,
@@ -128,34 +129,7 @@ def save_index(path: str, layout: Layout) -> None:
         zlib.crc32(payload),
     )
     final = path + INDEX_SUFFIX
-    tmp = f"{final}.tmp{os.getpid()}"
-    fd = new_file(tmp, os.O_WRONLY)
-    try:
-        data = memoryview(head + payload)
-        while data:
-            data = data[os.write(fd, data) :]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    os.close(fd)
-    os.replace(tmp, final)
-    fsync_dir(final)
-
-
-def new_file(path: str, mode: int = os.O_RDWR) -> int:
-    """A new, empty file at `path` for a temp file to be renamed into place: whatever was left
-    there (a crash's leftover) is removed first, and O_EXCL refuses anything put there meanwhile,
-    so a symlink or a hard link at that name can never lead the write elsewhere."""
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    return os.open(path, mode | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    write_atomic(final, head + payload)
 
 
 def fsync_dir(path: str) -> None:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from station.core.safeopen import create_fresh
 from station.images.frames import (
     CHUNK_ABSENT,
     CHUNK_HEADER_SIZE,
@@ -30,7 +31,7 @@ from station.images.frames import (
     pack_seek_table,
     tagged,
 )
-from station.images.layout import fsync_dir, new_file, pread_exact
+from station.images.layout import fsync_dir, pread_exact
 from station.images.zstsink import ZstImageSink
 from station.rescue.mapfile import format_mapfile
 from station.rescue.rescuemap import RescueMap, Status
@@ -195,7 +196,7 @@ def _seal_by_copy(
     src, lay = sink.file_fd, sink.layout
     idx, algos = lay.index, lay.header.algorithms
     tmp = sealing_path(sink.path)
-    out = new_file(tmp)
+    out = create_fresh(tmp, os.O_RDWR, 0o644)
     try:
         w = _Out(out)
         w.write(bytes(FILE_HEADER_SIZE))  # the real header, with the final size, goes last

@@ -14,10 +14,10 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from station.core.safeopen import write_atomic
 from station.images.errors import ImageCorrupt
 from station.images.formats import image_format
 from station.images.hashing import ImageHashes, check_algorithms
-from station.images.layout import new_file
 from station.images.reader import ImageReader, Range
 from station.images.zstreader import ZstImageReader
 from station.media.base import Source
@@ -72,12 +72,7 @@ def record_raw_hashes(path: str, hashes: ImageHashes, out: str | None = None) ->
         "segment_size": hashes.segment_size,
         "segments": {a: b"".join(d).hex() for a, d in hashes.segments.items()},
     }
-    tmp = out + ".tmp"
-    with os.fdopen(new_file(tmp, os.O_WRONLY), "w") as f:
-        json.dump(doc, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, out)
+    write_atomic(out, json.dumps(doc).encode())
     return out
 
 

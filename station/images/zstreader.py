@@ -215,6 +215,19 @@ class ZstImageReader:
     def unrescued(self, pos: int, size: int) -> list[Range]:
         return unrescued_ranges(self._map, pos, size)
 
+    def read_into(self, pos: int, view: memoryview) -> None:
+        """`read` into a buffer of the caller's: one copy from each decompressed chunk."""
+        size = max(0, min(len(view), self._size - pos))
+        at, cs = pos, self.chunk_size
+        while at < pos + size:
+            k, off = divmod(at, cs)
+            data = self.chunk(k)
+            n = min(len(data) - off, pos + size - at)
+            view[at - pos : at - pos + n] = memoryview(data)[off : off + n]
+            at += n
+        view[size:] = bytes(len(view) - size)
+        zero_ranges(view, pos, unrescued_ranges(self._map, pos, size))
+
     def chunks(self, chunk: int = 8 << 20) -> Iterator[tuple[int, bytes]]:
         """(offset, bytes) over the whole image in order, unrescued bytes as zeros."""
         for pos in range(0, self._size, chunk):

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import zstandard
 
+from station.core.safeopen import open_to_write
 from station.images.errors import ImageCorrupt
 from station.images.frames import (
     CHUNK_COMPLETE,
@@ -38,6 +39,7 @@ from station.images.frames import (
 from station.images.hashing import DEFAULT_ALGORITHMS, OrderedHasher, ZeroDigests, check_algorithms, digests
 from station.images.layout import INDEX_SUFFIX, ChunkIndex, Layout, open_layout, pread_exact, save_index
 from station.media.base import Refused, SourceIdentity
+from station.media.safety import check_opened
 from station.rescue.rescuemap import RescueMap
 
 if TYPE_CHECKING:
@@ -117,12 +119,14 @@ class ZstImageSink:
         self.path = path
         self.identity = identity
         self._fd = -1
-        created = not os.path.exists(path)
-        try:
-            self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:  # created exclusively, or the existing file checked as opened: never the source
+            self._fd, created = open_to_write(path, os.O_RDWR, 0o644)
+            self.created = created  # a new file, made by this open (exclusively)
         except OSError as e:
             raise Refused(f"dest {path}: {(e.strerror or str(e)).lower()}") from None
         try:
+            if identity is not None:
+                check_opened(identity, self._fd, path)
             try:
                 fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

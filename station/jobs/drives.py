@@ -300,7 +300,7 @@ def block_drives(
             continue  # an unattached loop device, an empty card reader
         rdev = blockdev.parse_dev(dev_text)
         ident = blockdev.read_identity(rdev, sys_root=sys_root, udev_root=udev_root)
-        reasons = []
+        reasons = ["read-only (write-protected)"] if blockdev.read_only(rdev, sys_root=sys_root) else []
         is_system = rdev in system
         if is_system:
             reasons.append("holds the running system")

@@ -26,16 +26,20 @@ from dataclasses import dataclass
 from station.core.events import MapSaved, Notice, Paused, PhaseStarted, ReadFailed, Resumed
 from station.core.identity import SourceIdentity
 from station.core.record import SessionRecord
+from station.core.safeopen import write_atomic
 from station.core.session import SessionStore
 from station.hw.api import DriverError, ImagerDescription, ImagerDriver, JobSpec, JobStatus, parse_spec
 from station.jobs.lifecycle import Ending, JobRun, Lifecycle, load_map
+from station.jobs.naming import file_stem
 from station.media.base import Refused
+from station.media.safety import check_map_location
 from station.rescue.rate import RateMeter
 from station.rescue.rescuemap import Phase, Status
 
 POLL_INTERVAL = 0.25  # seconds between status polls (the progress display's pace)
 SAVE_INTERVAL = 5.0  # seconds between mapfile saves while the device works
 FINAL_WAIT = 30.0  # seconds to wait for an aborted device job to wind down
+MAX_IDLE_DRAINS = 32  # polls after the job's end that change nothing in the map before giving up
 _PHASES = {p.label: p for p in Phase}
 _FAILED = (Status.NON_TRIMMED, Status.BAD_SECTOR)  # what a failed read leaves on a map
 
@@ -105,7 +109,7 @@ class HandoffJob(Lifecycle):
         device_log = None
         if log:
             p = run.session.dir / "device.log"
-            p.write_text("\n".join(log) + "\n", encoding="utf-8")
+            write_atomic(p, ("\n".join(log) + "\n").encode("utf-8", "replace"), mode=0o600)
             device_log = str(p)
         return Ending(outcome, reason, mirror.read_errors, mirror.power_cycles, hashes, device_log)
 
@@ -135,7 +139,8 @@ class _Mirror:
         self.meter = RateMeter(self.clock, interval=POLL_INTERVAL * 0.9)
         self.meter.start(self.map.bytes_in(Status.FINISHED), at=self.t0)
         self._paused = False
-        self._changes_seen = 0
+        self._changes_seen = 0  # changes the last poll brought
+        self._changes_new = 0  # of those, the ones that changed the map
 
     def t(self) -> float:
         return self.clock() - self.t0
@@ -214,21 +219,34 @@ class _Mirror:
         raise DriverError(f"{self.dev.name}: the imager did not stop within {FINAL_WAIT:g} s of ABORT")
 
     def _drain(self, status: JobStatus) -> JobStatus:
-        """The job is over: read the changes a poll had no room for, until there are none."""
-        while self._changes_seen:
+        """The job is over: read the changes a poll had no room for, until there are none.
+
+        Bounded: a device that says it is done but reports changes for ever (a buggy or hostile
+        firmware) is given up on after polls that change nothing in the map, or after
+        FINAL_WAIT; the changes it sent so far are kept in the map.  A stop ends it too.
+        """
+        deadline = time.monotonic() + FINAL_WAIT
+        idle = 0
+        while self._changes_seen and not self.control.stopping:
+            idle = 0 if self._changes_new else idle + 1
+            if idle > MAX_IDLE_DRAINS or time.monotonic() > deadline:
+                raise DriverError(
+                    f"{self.dev.name}: the imager keeps reporting map changes after its job ended"
+                )
             status = self._poll()
         return status
 
     def _poll(self) -> JobStatus:
         u = self.dev.poll()
-        self._changes_seen = len(u.changes)
+        self._changes_seen, self._changes_new = len(u.changes), 0
         st = u.status
         now = self.clock()
         for c in u.changes:
+            if c.pos < 0 or c.size <= 0 or c.pos >= self.map.size:
+                raise DriverError(f"{self.dev.name} sent a bad map line (pos {c.pos}, size {c.size})")
             end = min(c.pos + c.size, self.map.size)
-            if c.pos >= end:
-                continue
             new = self.map.status_at(c.pos) != c.status or self.map.block_at(c.pos).end < end
+            self._changes_new += new
             self.map.set_status(c.pos, end - c.pos, c.status)
             if c.status in _FAILED and new:
                 self.emit(
@@ -273,8 +291,7 @@ class _Mirror:
 def default_map_path(description: ImagerDescription, source: str) -> str:
     """The source drive's serial number names its map (the imager's port names are not unique)."""
     p = description.port(source)
-    name = (p.serial if p and p.serial else f"{description.serial}-{source}").replace("/", "_")
-    return f"{name}.map"
+    return f"{file_stem(p.serial if p else None, f'{description.serial}-{source}')}.map"
 
 
 def prepare_handoff(
@@ -332,6 +349,8 @@ def _check(driver, spec, source, dest, map_path, command, store, save_interval) 
         raise Refused(f"refusing: {tp.name} is a {tp.role} port: the imager would not write it")
     if not sp.drive or not sp.size:
         raise Refused(f"no drive on the imager's port {sp.name}")
+    if sp.size < 0 or (sp.sector_size is not None and sp.sector_size <= 0):
+        raise Refused(f"the imager reports an impossible size for the drive on {sp.name} ({sp.size} bytes)")
     if not tp.drive:
         raise Refused(f"no drive on the imager's port {tp.name}")
     if tp.size is not None and tp.size < sp.size:
@@ -344,6 +363,7 @@ def _check(driver, spec, source, dest, map_path, command, store, save_interval) 
         raise Refused(f"mapfile {map_path}: no such directory {parent}")
     if os.path.isdir(map_path):
         raise Refused(f"mapfile {map_path} is a directory")
+    check_map_location(map_path)
     rmap, new_map = load_map(map_path, sp.size, f"the drive on {sp.name} has {sp.size}")
     job = HandoffJob(
         driver=driver, spec=spec, description=desc, source=sp.name, dest=tp.name,

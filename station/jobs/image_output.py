@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from station.core.events import Event, Finished, ImageStats, Notice, Progress
 from station.core.record import ImageRecord
+from station.core.safeopen import open_to_write
 from station.images.errors import ImageCorrupt
 from station.images.frames import FILE_HEADER_SIZE, FileHeader, FormatError
 from station.images.hashing import DEFAULT_ALGORITHMS, RawImageHasher
@@ -36,7 +37,7 @@ from station.images.verify import HASHES_SUFFIX, record_raw_hashes
 from station.images.zstreader import ZstImageReader
 from station.images.zstsink import ZstImageSink, open_image_sink
 from station.media.base import Refused, Sink, SourceIdentity
-from station.media.safety import check_not_source
+from station.media.safety import check_not_source, check_opened
 from station.rescue.rescuemap import RescueMap, Status
 
 if TYPE_CHECKING:
@@ -262,8 +263,7 @@ def open_output(dest: str, size: int, source: SourceIdentity, spec: ImageSpec, m
             raise Refused(f"cannot read back {dest} to hash it: {e.strerror}") from None
     check_not_source(source, dest)
     if spec.fresh:  # checked: --force over a file that is not ours, or ours with no map to resume
-        with open(dest, "r+b") as f:
-            f.truncate(0)
+        _truncate(dest, source)
         for stale in (dest + INDEX_SUFFIX,):
             if os.path.exists(stale):
                 os.unlink(stale)
@@ -273,6 +273,20 @@ def open_output(dest: str, size: int, source: SourceIdentity, spec: ImageSpec, m
         raise Refused(f"{e} (a damaged image: convert or move it away to start over)") from None
     except OSError as e:
         raise Refused(f"cannot open destination {dest}: {e.strerror or e}") from None
+
+
+def _truncate(dest: str, source: SourceIdentity) -> None:
+    """Empty the file at dest: the file opened, checked not to be the source (fstat), then
+    truncated; never the name checked a moment ago, which a symlink may have replaced."""
+    try:
+        fd, _ = open_to_write(dest, os.O_WRONLY)
+    except OSError as e:
+        raise Refused(f"cannot open destination {dest}: {e.strerror or e}") from None
+    try:
+        check_opened(source, fd, dest)
+        os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)
 
 
 class OutputWatch:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from station.core.ranges import intersect
 from station.core.record import SessionRecord
-from station.core.session import SessionStore
+from station.core.session import SessionStore, images_home
 from station.jobs.image_output import (
     ImageOutput,
     ImageSpec,
@@ -31,6 +31,8 @@ from station.jobs.image_output import (
     side_files,
 )
 from station.jobs.lifecycle import Ending, JobRun, Lifecycle, load_map, starting_holder
+from station.jobs.naming import default_map_path
+from station.media import blockdev
 from station.media.base import Refused, Source, SourceIdentity
 from station.media.locks import lock_for_writing
 from station.rescue.engine import Engine
@@ -103,6 +105,10 @@ class ImageJob(Lifecycle):
     def writes(self) -> list[str]:
         return [self.map_path, self.dest, *side_files(self.dest, self.map_path, self.image)]
 
+    def created(self) -> list[str]:
+        sink = self._out.sink if self._out is not None else None
+        return [self.dest] if sink is not None and getattr(sink, "created", False) else []
+
     def busy(self) -> float:
         engine = self._engine
         return engine.read_outstanding() if engine is not None else 0.0
@@ -137,7 +143,7 @@ def prepare(
     `test_mode` is a ddrescue test mapfile: reads of its non-finished blocks fail (ddrescue -H).
     `image` says raw or zst and which hashes (default: raw, or zst for a DEST.zst; sha256).
     """
-    from station.media.safety import check_job
+    from station.media.safety import check_job, check_name_lengths
     from station.media.source import open_source
 
     options = options or RescueOptions()
@@ -147,11 +153,13 @@ def prepare(
         if source is not None:  # a virtual drive the caller opened: this call owns it now
             source.close()
         raise Refused(str(e)) from None
-    map_path = map_path or dest + ".map"
+    map_path = map_path or default_map_path(source_path, source, dest)
+    make_map_dir = Path(map_path).parent == images_home()  # made when the map is first written
     command = command if command is not None else sys.argv
     image = image or ImageSpec(format_for(dest))
     try:  # one writer, first of all: a second job on this image or map hears who holds it
         writes = [map_path, dest, *side_files(dest, map_path, image)]
+        check_name_lengths(writes)
         lock = lock_for_writing(writes, starting_holder(command))
     except Refused:
         if source is not None:
@@ -161,14 +169,16 @@ def prepare(
     carried = carried_map(dest, image, map_path, force)  # a sealed image moved without its mapfile
     try:
         if not virtual:
-            check_job(source_path, dest, map_path, force=force or carried is not None)
+            check_job(
+                source_path, dest, map_path, force=force or carried is not None, make_map_dir=make_map_dir
+            )
             source = open_source(source_path, direct=options.direct)
     except BaseException:
         lock.release()
         raise
     try:
         if virtual:
-            _check_virtual_job(dest, map_path, force or carried is not None)
+            _check_virtual_job(dest, map_path, force or carried is not None, make_map_dir)
         if test_mode:
             from station.sim.testmode import TestModeSource
 
@@ -195,22 +205,28 @@ def prepare(
         raise
     job = ImageJob(
         source=source, dest=dest, options=options, map_path=map_path, rmap=rmap, new_map=new_map,
-        command=command, store=store, health=health, image=image,
+        command=command, store=store, health=health, image=image, make_map_dir=make_map_dir,
     )  # fmt: skip
     job.hold(lock)
     return job
 
 
-def _check_virtual_job(dest: str, map_path: str, force: bool) -> None:
+def _check_virtual_job(dest: str, map_path: str, force: bool, make_map_dir: bool) -> None:
     """The checks that still apply when the source is simulated (no path to compare)."""
+    from station.media.safety import check_map_location, check_writable_drive
+
     p = Path(dest)
     if p.is_dir():
         raise Refused(f"refusing: destination {dest} is a directory")
     if os.path.abspath(map_path) == os.path.abspath(dest):
         raise Refused("refusing: the mapfile and the destination are the same file")
-    for what, path in (("dest", dest), ("mapfile", map_path)):
+    paths = [("dest", dest)] + ([] if make_map_dir else [("mapfile", map_path)])
+    for what, path in paths:
         parent = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(parent):
             raise Refused(f"{what} {path}: no such directory {parent}")
+    check_map_location(map_path)
+    if (rdev := blockdev.block_rdev(dest)) is not None:
+        check_writable_drive(dest, rdev)
     if p.exists() and p.stat().st_size > 0 and not os.path.exists(map_path) and not force:
         raise Refused(f"refusing: {dest} exists and has no mapfile {map_path} (use --force to overwrite)")

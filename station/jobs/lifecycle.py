@@ -25,6 +25,7 @@ and `run` does, around them:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import threading
@@ -39,6 +40,7 @@ from station.core.control import RunControl
 from station.core.events import Event, Finished, Notice, TaskProgress
 from station.core.exits import EXIT_OK, EXIT_STOPPED
 from station.core.record import ImageRecord, JobKind, SessionRecord, SessionResult, Verification
+from station.core.safeopen import make_private_dir, remove_stale_temps, resolve
 from station.core.session import Session, SessionStore
 from station.core.units import fmt_bytes
 from station.media.base import Refused
@@ -138,12 +140,21 @@ class Lifecycle(ABC):
     map_path: str  # "" for a job that reads a map it does not write (a sealed image's own)
     rmap: RescueMap
     new_map: bool  # no mapfile yet: `run` writes it first
+    make_map_dir: bool = (
+        False  # the mapfile's folder (the images folder) is made, private, when it is written
+    )
     command: list[str] = field(default_factory=list)  # recorded, and in the mapfile's header
     store: SessionStore | None = None
     health: HealthOptions | None = None  # SMART before/during/after (None: off); inventory always
     session: Session | None = None  # from the moment `run` records it
     watch: SessionHealth | None = None  # while `run` runs: its SMART watch (a view may acknowledge a hold)
     _lock: WriterLock | None = field(default=None, init=False, repr=False)
+    # Where the map is written: a symlinked mapfile is written through to its target, resolved
+    # once when the job is made (the path prepare() checked), never again while it runs.
+    _map_target: str = field(default="", init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._map_target = resolve(self.map_path) if self.map_path else ""
 
     # -- what a job says ----------------------------------------------------------------------
 
@@ -197,6 +208,11 @@ class Lifecycle(ABC):
         """Keep a lock taken before the job was made (prepare() takes it first of all)."""
         self._lock = lock
 
+    @property
+    def writer_lock(self) -> WriterLock | None:
+        """The writer locks the job holds so far (a job built on another's adds its own paths)."""
+        return self._lock
+
     def discard(self) -> None:
         """A prepared job that will not run: let go of what it holds (its source, its locks)."""
         self.close()
@@ -222,7 +238,7 @@ class Lifecycle(ABC):
         cmdline = shlex.join(self.command)
 
         def save_map(m: RescueMap) -> None:
-            write_mapfile(self.map_path, m, command_line=cmdline, start_time=started)
+            write_mapfile(self._map_target, m, command_line=cmdline, start_time=started)
 
         try:
             self.claim()
@@ -244,11 +260,18 @@ class Lifecycle(ABC):
         from station.health.watch import SessionHealth
 
         self._take(save_map)
+        store = self.store or SessionStore()
         try:
             record = self._record()
             self.watch = watch = SessionHealth(self.health, record.source, cancel=control.cancel)
             watch.begin(record)  # host inventory, drive identity, SMART baseline
-            self.session = session = (self.store or SessionStore()).create(record)
+            self.session = session = store.create(record)
+        except OSError as e:  # the store is full or unreachable: the job leaves nothing behind
+            self.close()
+            self._untake()
+            raise Refused(
+                f"cannot record the session in {store.root}: {(e.strerror or str(e)).lower()}"
+            ) from None
         except BaseException:
             self.close()
             raise
@@ -274,7 +297,11 @@ class Lifecycle(ABC):
 
     def _take(self, save_map: Callable[[RescueMap], None]) -> None:
         """The mapfile first, then the destination; a refusal leaves neither."""
+        if self._map_target:  # of runs killed mid-save (we hold the map's lock)
+            remove_stale_temps(self._map_target)
         try:
+            if self.new_map and self.make_map_dir:
+                make_private_dir(Path(self._map_target).parent)
             if self.new_map:
                 save_map(self.rmap)
         except OSError as e:
@@ -285,10 +312,19 @@ class Lifecycle(ABC):
             if self._lock is not None:  # a destination created just now: its inode too
                 self._lock.add(self.writes())
         except BaseException:
-            if self.new_map:
-                Path(self.map_path).unlink(missing_ok=True)
             self.close()
+            self._untake()
             raise
+
+    def _untake(self) -> None:
+        """Undo `_take` for a job that will not run (closed): its new mapfile, what `open` created."""
+        for path in ([self._map_target] if self.new_map else []) + self.created():
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+    def created(self) -> list[str]:
+        """Files `open()` created (nothing written to them yet), removed if the job cannot start."""
+        return []
 
     def _record(self) -> SessionRecord:
         """The job's record with what every job records: its kind, map, command, whether resumed."""
@@ -317,8 +353,14 @@ class Lifecycle(ABC):
             image=ending.image,
             verification=ending.verification,
         )
-        run.session.finish(ending.outcome, ending.reason, result)
-        return RunResult(ending.outcome, ending.reason, s, ending.read_errors)
+        reason = ending.reason
+        try:
+            run.session.finish(ending.outcome, reason, result)
+        except OSError as e:  # the job's end stands (its map is saved); say the record is not
+            reason = f"{reason}; the session record could not be saved ({(e.strerror or str(e)).lower()})"
+        if run.session.log_error:
+            reason = f"{reason}; {run.session.log_error}"
+        return RunResult(ending.outcome, reason, s, ending.read_errors)
 
 
 def read_map(map_path: str) -> RescueMap:

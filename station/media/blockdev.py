@@ -32,11 +32,13 @@ def _ior(nr: int, size: int) -> int:
     return (2 << 30) | (size << 16) | (0x12 << 8) | nr
 
 
+BLKROGET = _io(94)
 BLKRASET = _io(98)
 BLKRAGET = _io(99)
 BLKSSZGET = _io(104)
 BLKPBSZGET = _io(123)
 BLKGETSIZE64 = _ior(114, struct.calcsize("Q"))
+BLKZEROOUT = _io(127)
 
 
 # --- ioctls on an open block device ---------------------------------------------------------
@@ -61,6 +63,20 @@ def physical_sector_size(fd: int) -> int:
     buf = array.array("I", [0])
     fcntl.ioctl(fd, BLKPBSZGET, buf, True)
     return buf[0]
+
+
+def fd_read_only(fd: int) -> bool:
+    """Whether the kernel refuses writes to the block device open on fd (BLKROGET: `blockdev --setro`,
+    a write-protect switch, a read-only loop device)."""
+    buf = array.array("i", [0])
+    fcntl.ioctl(fd, BLKROGET, buf, True)
+    return bool(buf[0])
+
+
+def zero_out(fd: int, pos: int, size: int) -> None:
+    """Make [pos, pos+size) of the block device read as zeros (BLKZEROOUT: the device's write-zeroes
+    where it has one, else the kernel writes zero pages itself); OSError when it cannot."""
+    fcntl.ioctl(fd, BLKZEROOUT, struct.pack("QQ", pos, size))
 
 
 def get_readahead(fd: int) -> int:
@@ -184,6 +200,22 @@ def size_bytes(rdev: int, *, sys_root: Path = SYS) -> int | None:
     d = sysfs_dir(rdev, sys_root=sys_root)
     text = read_attr(d / "size") if d else None
     return int(text) * 512 if text else None
+
+
+def read_only(rdev: int, *, sys_root: Path = SYS) -> bool:
+    """Whether sysfs says the device (or the disk holding the partition) is read-only ('ro' is 1)."""
+    for dev in dict.fromkeys([rdev, whole_disk(rdev, sys_root=sys_root)]):
+        d = sysfs_dir(dev, sys_root=sys_root)
+        if d is not None and read_attr(d / "ro") == "1":
+            return True
+    return False
+
+
+def logical_block_size(rdev: int, *, sys_root: Path = SYS) -> int | None:
+    """The device's logical sector size from sysfs (a partition answers for its disk), None if unknown."""
+    d = sysfs_dir(whole_disk(rdev, sys_root=sys_root), sys_root=sys_root)
+    text = read_attr(d / "queue" / "logical_block_size") if d else None
+    return int(text) if text and text.isdigit() else None
 
 
 def loop_backing_file(rdev: int, *, sys_root: Path = SYS) -> str | None:
@@ -324,6 +356,41 @@ def swap_devices(path: Path = SWAPS) -> set[int]:
     return devs
 
 
+# Filesystems that live in RAM or in the kernel: a map written there is lost at reboot (or never
+# written at all).  tmpfs only counts under /dev (/dev/shm): a tmpfs /tmp is a choice the machine made.
+_VOLATILE = {"devtmpfs", "proc", "sysfs", "devpts", "debugfs", "tracefs", "securityfs", "configfs",
+             "cgroup", "cgroup2", "pstore", "bpf", "mqueue", "hugetlbfs", "efivarfs", "fusectl"}  # fmt: skip
+
+
+def mount_of(path: str, *, mounts: list[Mount] | None = None) -> Mount | None:
+    """The mount that holds path (an existing path: the nearest existing directory above a new one)."""
+    here = os.path.abspath(path)
+    while not os.path.exists(here):
+        here = os.path.dirname(here)
+    real = os.path.realpath(here)
+    st_dev = os.stat(real).st_dev
+    best = None
+    for mount in read_mounts() if mounts is None else mounts:
+        inside = real == mount.mountpoint or real.startswith(mount.mountpoint.rstrip("/") + "/")
+        if mount.dev == st_dev and inside and (best is None or len(mount.mountpoint) > len(best.mountpoint)):
+            best = mount
+    return best
+
+
+def volatile_filesystem(path: str, *, mounts: list[Mount] | None = None) -> str | None:
+    """What kind of RAM or kernel filesystem would hold path ('devtmpfs', 'tmpfs under /dev',
+    'proc'...), or None for a filesystem on a disk."""
+    mount = mount_of(path, mounts=mounts)
+    if mount is None:
+        return None
+    if mount.fstype in _VOLATILE:
+        return mount.fstype
+    under_dev = mount.mountpoint == "/dev" or mount.mountpoint.startswith("/dev/")
+    if mount.fstype in ("tmpfs", "ramfs") and under_dev:
+        return f"{mount.fstype} under /dev"
+    return None
+
+
 def filesystem_devices(st_dev: int, *, mounts: list[Mount] | None = None) -> set[int]:
     """Block devices holding the filesystem whose st_dev is given (itself, or a btrfs source)."""
     devs = {st_dev}
@@ -331,6 +398,21 @@ def filesystem_devices(st_dev: int, *, mounts: list[Mount] | None = None) -> set
         if mount.dev == st_dev:
             devs |= mount_devices(mount)
     return devs
+
+
+def direct_io_alignment(
+    st_dev: int, *, sys_root: Path = SYS, mounts: list[Mount] | None = None
+) -> int | None:
+    """The O_DIRECT alignment of files on the filesystem with this st_dev: the logical block size
+    of the devices under it (512 on most disks, 4096 on 4Kn ones); None when no block device is
+    known there (FUSE, network filesystems)."""
+    sizes = [
+        size
+        for dev in filesystem_devices(st_dev, mounts=mounts)
+        for disk in bottom_disks(dev, sys_root=sys_root)
+        if (size := logical_block_size(disk, sys_root=sys_root))
+    ]
+    return max(sizes) if sizes else None
 
 
 def in_use(

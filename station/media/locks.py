@@ -26,6 +26,7 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from station.core.safeopen import resolve
 from station.media.base import Refused
 
 LOCK_DIRS = ("/run/lock/station", os.path.join(tempfile.gettempdir(), "station-locks"))
@@ -51,7 +52,7 @@ def lock_dir() -> str:
 
 def lock_keys(path: str) -> list[tuple[str, str]]:
     """(key, what it names) for every name under which `path` must be locked."""
-    real = os.path.realpath(path)
+    real = resolve(path)
     keys = [("path-" + hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:32], real)]
     try:
         st = os.stat(real)
@@ -70,6 +71,7 @@ class WriterLock:
 
     holder: str
     fds: dict[str, int] = field(default_factory=dict)  # key -> open lock file
+    names: dict[str, str] = field(default_factory=dict)  # key -> the real path it was taken for
 
     def add(self, paths: Iterable[str]) -> None:
         """Lock more names: e.g. a destination's inode once the job has created it."""
@@ -84,17 +86,19 @@ class WriterLock:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except OSError as e:
                     os.close(fd)
-                    if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                        raise Locked(f"refusing: {name} is being written by {_holder_of(file)}") from None
-                    raise Refused(f"cannot take the writer lock for {name}: {e.strerror}") from None
-                self.fds[key] = fd
-                _write_holder(fd, self.holder)
+                    if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                        raise Refused(f"cannot take the writer lock for {name}: {e.strerror}") from None
+                    if _reused_inode(key, file):
+                        continue  # the holder's file is gone: this one only has its inode number
+                    raise Locked(f"refusing: {name} is being written by {_holder_of(file)}") from None
+                self.fds[key], self.names[key] = fd, name
+                _write_holder(fd, self.holder, name)
 
     def describe(self, holder: str) -> None:
         """Say who holds the locks now (a session id, once the job has one)."""
         self.holder = holder
-        for fd in self.fds.values():
-            _write_holder(fd, holder)
+        for key, fd in self.fds.items():
+            _write_holder(fd, holder, self.names.get(key, ""))
 
     def release(self) -> None:
         for fd in self.fds.values():
@@ -109,21 +113,44 @@ class WriterLock:
         return bool(self.fds)
 
 
-def _write_holder(fd: int, holder: str) -> None:
+def _write_holder(fd: int, holder: str, name: str) -> None:
+    """Two lines: who holds the lock, and the real path it was taken for."""
+    text = holder.replace("\n", " ") + "\n" + name.replace("\n", " ") + "\n"
     try:
         os.ftruncate(fd, 0)
-        os.pwrite(fd, (holder.replace("\n", " ") + "\n").encode("utf-8", "replace"), 0)
+        os.pwrite(fd, text.encode("utf-8", "surrogateescape"), 0)
     except OSError:
         pass  # the lock holds without its description
 
 
-def _holder_of(path: str) -> str:
+def _lines_of(path: str) -> list[str]:
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            text = f.read(500).strip()
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+            return f.read(8192).splitlines()
     except OSError:
-        text = ""
-    return text or "another job"
+        return []
+
+
+def _holder_of(path: str) -> str:
+    lines = _lines_of(path)
+    return (lines[0].strip() if lines else "") or "another job"
+
+
+def _reused_inode(key: str, lock_file: str) -> bool:
+    """True when an inode lock is held for a file that no longer has that inode (deleted, its
+    number given to a new file): a job that still runs on a deleted file is no conflict."""
+    if not key.startswith("ino-"):
+        return False
+    lines = _lines_of(lock_file)
+    if len(lines) < 2 or not lines[1]:
+        return False  # an older lock file, or one being written: assume the worst
+    try:
+        st = os.stat(lines[1])
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False  # cannot tell (permission denied): assume the worst
+    return key != f"ino-{st.st_dev}-{st.st_ino}"
 
 
 def _open_lock_file(file: str, name: str) -> int:

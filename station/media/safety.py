@@ -21,6 +21,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 
+from station.core.safeopen import resolve
 from station.media import blockdev
 from station.media.base import Refused, SourceIdentity
 from station.media.source import probe_source
@@ -94,15 +95,52 @@ def _footprint(source: SourceIdentity | str) -> _Footprint:
 
 def _existing_ancestor(path: str) -> str:
     """The nearest existing directory that holds path: where a new file would be created."""
-    here = os.path.dirname(os.path.realpath(path))
+    here = os.path.dirname(resolve(path))
     while not os.path.isdir(here):
         here = os.path.dirname(here)
     return here
 
 
-def _on_drives(fp: _Footprint, st_dev: int) -> bool:
-    """True if the filesystem with this st_dev sits on one of the source's drives."""
-    return any(fp.drives & blockdev.bottom_disks(dev) for dev in blockdev.filesystem_devices(st_dev))
+def _below(devs: set[int]) -> tuple[set[int], dict[tuple[int, int], int]]:
+    """Where a write through these block devices lands: every device under them (the disk of a
+    partition, the members of dm/md, and through a loop device its backing file's filesystem,
+    down to the bottom), and the loop backing files met on the way ((st_dev, st_ino) -> loop)."""
+    seen: set[int] = set()
+    files: dict[tuple[int, int], int] = {}
+    todo = list(devs)
+    while todo and len(seen) < 64:
+        dev = todo.pop()
+        if dev in seen:
+            continue
+        seen.add(dev)
+        todo.extend([blockdev.whole_disk(dev), *blockdev.slaves(dev)])
+        backing = blockdev.loop_backing_file(dev)
+        try:
+            st = os.stat(backing) if backing else None
+        except OSError:
+            continue  # deleted while attached: no name reaches it
+        if st is not None:
+            files.setdefault((st.st_dev, st.st_ino), blockdev.whole_disk(dev))
+            todo.extend(blockdev.filesystem_devices(st.st_dev))
+    return seen, files
+
+
+def _under_source(fp: _Footprint, devs: set[int]) -> tuple[str, str] | None:
+    """(preposition, what) of the source these devices sit on ('on', 'the source drive'; 'in',
+    'the source file (through /dev/loop0)'), or None."""
+    below, files = _below(devs)
+    if fp.drives & below:
+        return "on", "the source drive"
+    for key, loop in files.items():
+        if key in fp.files:
+            return "in", f"{fp.files[key]} (through {blockdev.dev_path(loop)})"
+    return None
+
+
+def _on_source(fp: _Footprint, st_dev: int) -> str | None:
+    """Where the filesystem with this st_dev sits on the source ('on the source drive'), or None."""
+    where = _under_source(fp, blockdev.filesystem_devices(st_dev))
+    return " ".join(where) if where else None
 
 
 def _block_reason(fp: _Footprint, rdev: int) -> str | None:
@@ -132,8 +170,13 @@ def _reason(fp: _Footprint, target: str, depth: int = 0) -> str | None:
     except OSError:
         return None  # not reachable by this name: the write itself will fail
     if st is None or stat.S_ISDIR(st.st_mode):
-        home = os.stat(_existing_ancestor(target) if st is None else target).st_dev
-        return "would be written on a filesystem on the source drive" if _on_drives(fp, home) else None
+        where = _on_source(fp, os.stat(_existing_ancestor(target) if st is None else target).st_dev)
+        return f"would be written on a filesystem {where}" if where else None
+    return _stat_reason(fp, st, depth)
+
+
+def _stat_reason(fp: _Footprint, st: os.stat_result, depth: int = 0) -> str | None:
+    """Why writing the file or device with this stat would change the source, or None."""
     if stat.S_ISBLK(st.st_mode):
         why = _block_reason(fp, st.st_rdev)
         backing = blockdev.loop_backing_file(st.st_rdev)
@@ -141,13 +184,15 @@ def _reason(fp: _Footprint, target: str, depth: int = 0) -> str | None:
             inner = _reason(fp, backing, depth + 1)
             if inner:
                 why = f"is a loop device over {backing}, which {inner}"
-        return why
+        under = None if why else _under_source(fp, {st.st_rdev})
+        return f"is built on {under[1]}" if under else why
     if stat.S_ISREG(st.st_mode):
         who = fp.files.get((st.st_dev, st.st_ino))
         if who:
             return f"is {who}"
-        if _on_drives(fp, st.st_dev):
-            return "lives on a filesystem on the source drive"
+        where = _on_source(fp, st.st_dev)
+        if where:
+            return f"lives on a filesystem {where}"
     return None
 
 
@@ -155,6 +200,20 @@ def check_not_source(source: SourceIdentity | str, target: str, *, role: str = "
     """Refuse to write target if that could change a byte of the source (see the module docstring)."""
     fp = _footprint(source)
     why = _reason(fp, target)
+    if why:
+        who = f"{role} {target}" if role else target
+        raise Refused(f"refusing: {who} {why} ({fp.path})")
+
+
+def check_opened(source: SourceIdentity | str, fd: int, target: str, *, role: str = "") -> None:
+    """Refuse (before its first write) a file or device opened for writing that reaches the source.
+
+    The check by name (check_not_source) is made before the open; this one looks at what the
+    open returned (fstat), so a name flipped in between (a symlink to the source) cannot slip
+    through.
+    """
+    fp = _footprint(source)
+    why = _stat_reason(fp, os.fstat(fd))
     if why:
         who = f"{role} {target}" if role else target
         raise Refused(f"refusing: {who} {why} ({fp.path})")
@@ -173,7 +232,7 @@ def _check_dest_kind(dest: str) -> os.stat_result | None:
     try:
         st = os.stat(dest)
     except FileNotFoundError:
-        parent = os.path.dirname(os.path.realpath(dest))
+        parent = os.path.dirname(resolve(dest))
         if not os.path.isdir(parent):
             raise Refused(f"dest {dest}: no such directory {parent}") from None
         if not os.access(parent, os.W_OK):
@@ -187,14 +246,17 @@ def _check_dest_kind(dest: str) -> os.stat_result | None:
     return st
 
 
-def _check_mapfile(mapfile: str, dest: str) -> None:
-    """The mapfile is a regular file (or will be) and not the dest under any name."""
-    if os.path.realpath(mapfile) == os.path.realpath(dest):
+def _check_mapfile(mapfile: str, dest: str, make_dir: bool) -> None:
+    """The mapfile is a regular file (or will be) and not the dest under any name; with make_dir
+    its folder may be missing (the job makes it: the images folder), if it can be made."""
+    if resolve(mapfile) == resolve(dest):
         raise Refused(f"refusing: mapfile {mapfile} is the dest ({dest})")
     try:
         st = os.stat(mapfile)
     except FileNotFoundError:
-        parent = os.path.dirname(os.path.realpath(mapfile))
+        parent = os.path.dirname(resolve(mapfile))
+        if make_dir and not os.path.isdir(parent):
+            parent = _existing_ancestor(mapfile)
         if not os.path.isdir(parent):
             raise Refused(f"mapfile {mapfile}: no such directory {parent}") from None
         if not os.access(parent, os.W_OK):
@@ -208,19 +270,52 @@ def _check_mapfile(mapfile: str, dest: str) -> None:
         raise Refused(f"refusing: mapfile {mapfile} is the dest ({dest})")
 
 
-def check_job(source: str, dest: str, mapfile: str, *, force: bool) -> None:
+NAME_MAX = 255  # bytes in one file name on Linux filesystems
+
+
+def check_name_lengths(paths: list[str]) -> None:
+    """Refuse, before anything is created, a job one of whose files could not be named (a name
+    past 255 bytes: the run would fail at that file, perhaps only after hours of rescue)."""
+    for path in paths:
+        n = len(os.fsencode(os.path.basename(path)))
+        if n > NAME_MAX:
+            raise Refused(
+                f"{path}: file name too long ({n} bytes, at most {NAME_MAX}): choose a shorter name"
+            )
+
+
+def check_map_location(mapfile: str) -> None:
+    """Refuse a mapfile on a RAM or kernel filesystem (/dev, /dev/shm, /proc): the only record of
+    what was rescued would be lost at reboot."""
+    what = blockdev.volatile_filesystem(mapfile)
+    if what:
+        raise Refused(
+            f"refusing: mapfile {mapfile} would be on {what}, where it is lost at reboot"
+            " (keep maps on a disk)"
+        )
+
+
+def check_writable_drive(dest: str, rdev: int) -> None:
+    """Refuse a write-protected target drive (a read-only loop device, a write blocker) up front."""
+    if blockdev.read_only(rdev):
+        raise Refused(f"refusing: {dest} is read-only (write-protected): nothing can be written to it")
+
+
+def check_job(source: str, dest: str, mapfile: str, *, force: bool, make_map_dir: bool = False) -> None:
     """Refuse (one line, nothing created or changed) a job that could harm the source or lose data.
 
     force only allows overwriting an existing dest that has no mapfile to resume from; nothing
-    lets a job write to the source.
+    lets a job write to the source.  make_map_dir: the mapfile's folder will be made by the job.
     """
     identity = probe_source(source)
     dest_st = _check_dest_kind(dest)
     check_not_source(identity, dest)
     check_not_source(identity, mapfile, role="mapfile")
-    _check_mapfile(mapfile, dest)
+    _check_mapfile(mapfile, dest, make_map_dir)
+    check_map_location(mapfile)
     is_block = dest_st is not None and stat.S_ISBLK(dest_st.st_mode)
     if is_block:
+        check_writable_drive(dest, dest_st.st_rdev)
         busy = blockdev.in_use(dest_st.st_rdev)
         if busy:
             raise Refused(f"refusing: {dest} is in use ({'; '.join(busy)})")

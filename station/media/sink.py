@@ -13,9 +13,10 @@ import os
 import stat
 from typing import Self
 
+from station.core.safeopen import create_new
 from station.media import blockdev
 from station.media.base import Refused, SourceIdentity
-from station.media.safety import check_not_source
+from station.media.safety import check_not_source, check_opened
 
 _NOT_A_SINK = {
     stat.S_IFDIR: "is a directory",
@@ -36,6 +37,26 @@ def _refusal(path: str, err: OSError) -> Refused:
     return Refused(f"dest {path}: {(err.strerror or str(err)).lower()}")
 
 
+def _key(st: os.stat_result) -> tuple[int, int]:
+    """What makes two stats the same file or drive: the device number, or the inode."""
+    return (st.st_rdev, 0) if stat.S_ISBLK(st.st_mode) else (st.st_dev, st.st_ino)
+
+
+def _open(path: str, before: os.stat_result | None) -> int:
+    """Open the dest to write: a new image exclusively (a name that appeared since it was checked,
+    such as a symlink to the source, fails instead of being followed), a drive with O_EXCL."""
+    try:
+        if before is None:
+            return create_new(path, os.O_WRONLY, 0o644)
+        # never O_TRUNC; O_EXCL on a drive: EBUSY if mounted or held
+        flags = os.O_EXCL if stat.S_ISBLK(before.st_mode) else 0
+        return os.open(path, os.O_WRONLY | flags | os.O_CLOEXEC)
+    except FileExistsError:
+        raise Refused(f"refusing: dest {path} appeared while the job was starting") from None
+    except OSError as err:
+        raise _refusal(path, err) from None
+
+
 def _extend(fd: int, path: str, current: int, size: int) -> None:
     """Grow the image to size with a hole (ftruncate); never shrink what an earlier run wrote."""
     if current >= size:
@@ -51,7 +72,9 @@ def _extend(fd: int, path: str, current: int, size: int) -> None:
 class LocalSink:
     """An image file or a block device of this machine, written with pwritev; implements Sink."""
 
-    def __init__(self, path: str, *, size: int, create: bool) -> None:
+    def __init__(
+        self, path: str, *, size: int, create: bool, source: SourceIdentity | str | None = None
+    ) -> None:
         self.path = path
         try:
             before = os.stat(path)
@@ -63,18 +86,20 @@ class LocalSink:
             raise Refused(f"dest {path}: no such file (and not asked to create it)")
         if before is not None and stat.S_IFMT(before.st_mode) in _NOT_A_SINK:
             raise Refused(f"dest {path}: {_NOT_A_SINK[stat.S_IFMT(before.st_mode)]}")
-        if before is not None and stat.S_ISBLK(before.st_mode):
-            flags = os.O_WRONLY | os.O_EXCL  # O_EXCL on a block device: EBUSY if mounted or held
-        else:
-            flags = os.O_WRONLY | (os.O_CREAT if create else 0)  # never O_TRUNC
-        try:
-            self._fd = os.open(path, flags | os.O_CLOEXEC, 0o644)
-        except OSError as err:
-            raise _refusal(path, err) from None
+        self._fd = _open(path, before)
+        self.created = before is None  # a new file, made by this open (exclusively)
         try:
             st = os.fstat(self._fd)
+            if before is not None and _key(st) != _key(before):
+                raise Refused(f"refusing: dest {path} changed while the job was starting")
+            if source is not None:  # what we hold, whatever the name pointed to a moment ago
+                check_opened(source, self._fd, path)
             self.kind = "block" if stat.S_ISBLK(st.st_mode) else "file"
             if self.kind == "block":
+                if blockdev.fd_read_only(self._fd):
+                    raise Refused(
+                        f"refusing: {path} is read-only (write-protected): nothing can be written to it"
+                    )
                 room = blockdev.device_size(self._fd)
                 if room < size:
                     raise Refused(f"refusing: {path} holds {room} bytes, less than the {size} needed")
@@ -137,4 +162,4 @@ def open_sink(path: str, *, size: int, create: bool, source: SourceIdentity | st
     """
     if source is not None:
         check_not_source(source, path)
-    return LocalSink(path, size=size, create=create)
+    return LocalSink(path, size=size, create=create, source=source)

@@ -122,6 +122,7 @@ class LocalSource:
         self._flags = os.O_DIRECT if direct else 0
         self._fd, st, size = _open_checked(path, self._flags)
         self._st = st
+        self._file_align: int | None = None  # a file's O_DIRECT alignment, found when first asked
         self._saved_readahead: int | None = None
         try:
             self.identity = _identity(path, self._fd, st, size)
@@ -144,10 +145,16 @@ class LocalSource:
 
     @property
     def alignment(self) -> int:
-        """O_DIRECT needs offsets, lengths and buffers aligned to the logical sector (a page for files)."""
+        """O_DIRECT needs offsets and lengths aligned to the logical sector: a drive's own, and for
+        a file that of the disks under its filesystem (512 where none is known, as on FUSE).
+        Never a page: that would make every read of a 512-byte sector a read of eight."""
         if not self.direct:
             return 1
-        return self.identity.sector_size if self.is_block else mmap.PAGESIZE
+        if self.is_block:
+            return self.identity.sector_size
+        if self._file_align is None:
+            self._file_align = blockdev.direct_io_alignment(self._st.st_dev) or 512
+        return self._file_align
 
     @property
     def closed(self) -> bool:
@@ -253,7 +260,7 @@ class LocalSource:
                 os.dup2(fd, self._fd, inheritable=False)
             else:
                 self._fd, fd = fd, -1
-            self.path, self._st = path, st
+            self.path, self._st, self._file_align = path, st, None
             self.identity = _identity(path, self._fd, st, size)
             self._saved_readahead = None  # that device is gone; this one starts at its default
             self._tune()

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from station import __version__
+from station.core.safeopen import NotRegular, read_regular, write_atomic
 from station.core.units import parse_c_int
 from station.rescue.rescuemap import Phase, RescueMap, Status
 
@@ -40,6 +41,9 @@ def _strip_comment(line: str) -> str:
     return line
 
 
+MAX_OFFSET = 2**63 - 1  # ddrescue's positions are long long: anything larger is not a drive
+MAX_PASS = 2**31 - 1  # and its pass an int
+
 # A block line exactly as ddrescue writes it (hex numbers, no comment): parsed without the general path.
 _HEX_BLOCK = re.compile(r"[ \t]*0[xX]([0-9a-fA-F]+)[ \t]+0[xX]([0-9a-fA-F]+)[ \t]+([?*/+-])[ \t]*\Z")
 
@@ -55,6 +59,8 @@ def _parse_status_line(fields: list[str]) -> tuple[int, Phase, int]:
         raise ValueError(f"bad status line: {e}") from None
     if cur_pos < 0 or pass_ < 1:
         raise ValueError("bad status line: negative position or pass < 1")
+    if cur_pos > MAX_OFFSET or pass_ > MAX_PASS:
+        raise ValueError("bad status line: position or pass too large")
     return cur_pos, _PHASE_CHARS[fields[1]], pass_
 
 
@@ -99,6 +105,8 @@ def parse_mapfile(text: str, name: str = "mapfile") -> RescueMap:
                 pos, size, st = _parse_block_fields(fields)
             if pos < 0 or size < 0 or (size == 0 and pos != 0):
                 raise ValueError("bad block line: negative position or empty block")
+            if pos + size > MAX_OFFSET:
+                raise ValueError("bad block line: ends beyond 2^63 bytes")
             if size == 0:
                 # ddrescue accepts an empty block at 0 only before any other block; the next must start at 0.
                 if expected:
@@ -119,19 +127,35 @@ def parse_mapfile(text: str, name: str = "mapfile") -> RescueMap:
     return m
 
 
+MAX_MAPFILE = 256 << 20  # bytes: ten million blocks; anything larger is not a map
+
+
 def read_mapfile(path: str | os.PathLike) -> RescueMap:
-    """Read a mapfile from disk; MapfileError if it is malformed or unreadable."""
+    """Read a mapfile from disk; MapfileError if it is malformed or unreadable.
+
+    Only a regular file of at most MAX_MAPFILE bytes is read: a fifo or a device (/dev/zero)
+    is refused at once rather than waited on or read until memory runs out.
+    """
     p = Path(path)
     try:
-        data = p.read_bytes()
+        data = read_regular(p, MAX_MAPFILE)
     except OSError as e:
         raise MapfileError(f"{p}: cannot read mapfile: {e.strerror}") from None
+    except NotRegular as e:
+        raise MapfileError(f"{p}: not a mapfile: {e}") from None
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         raise MapfileError(f"{p}: line {line}: not a mapfile (binary data)") from None
     return parse_mapfile(text, str(p))
+
+
+def comment_text(text: str) -> str:
+    """Text made safe for a one-line comment: printable ASCII kept, everything else (non-ASCII
+    letters, newlines, carriage returns, other control characters) written as a Python escape
+    (\\xfc, \\n), so the map stays one comment line that ddrescue and Station both read."""
+    return "".join(c if " " <= c <= "~" else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def format_mapfile(
@@ -152,14 +176,14 @@ def format_mapfile(
     now = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
     head = [f"# Mapfile. Created by Station version {__version__} (GNU ddrescue format)\n"]
     if command_line:
-        head.append(f"# Command line: {command_line}\n")
+        head.append(f"# Command line: {comment_text(command_line)}\n")
     if start_time is not None:
         head.append(f"# Start time:   {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(start_time))}\n")
     head.append(f"# Current time: {now}\n")
     if m.phase == Phase.FINISHED:
         head.append("# Finished\n")
     elif message:
-        head.append(f"# {message}\n")
+        head.append(f"# {comment_text(message)}\n")
     head.append("# current_pos  current_status  current_pass\n")
     head.append(f"0x{m.current_pos:08X}     {phase.value}               {m.pass_}\n")
     head.append("#      pos        size  status\n")
@@ -170,35 +194,11 @@ def format_mapfile(
 def write_mapfile(path: str | os.PathLike, m: RescueMap, **fmt: object) -> None:
     """Replace the mapfile atomically, keeping the previous version as PATH.bak.
 
-    The new text goes to a temporary file in the same directory and is fsynced, the old map is
-    hard-linked to .bak, then the temporary file is renamed over the map and the directory
-    fsynced.  At every instant a complete mapfile exists under the map's name.
+    The new text goes to a temporary file created exclusively in the same directory (never
+    through a symlink planted at its name) and is fsynced, the old map is hard-linked to .bak,
+    then the temporary file is renamed over the map and the directory fsynced
+    (station.core.safeopen.write_atomic).  At every instant a complete mapfile exists under the
+    map's name.
     """
-    p = Path(path)
     text = format_mapfile(m, **fmt)  # type: ignore[arg-type]
-    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(text.encode("ascii"))
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    if p.exists():
-        bak_tmp = p.with_name(f".{p.name}.bak{os.getpid()}")
-        bak_tmp.unlink(missing_ok=True)
-        try:
-            os.link(p, bak_tmp)
-            os.replace(bak_tmp, p.with_name(p.name + ".bak"))
-        except OSError:
-            bak_tmp.unlink(missing_ok=True)
-    os.replace(tmp, p)
-    dfd = os.open(p.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    write_atomic(path, text.encode("ascii"), mode=0o644, backup=True)

@@ -19,13 +19,16 @@ import errno
 import mmap
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from station.media.base import Source
 from station.media.source import KernelCopyUnsupported
 
 RING = 4  # buffers per worker: enough to overlap a read with the engine's write
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,9 @@ def next_chunk(spec: RunSpec, cursor: int, size: int) -> tuple[int, int]:
         if end <= cursor:
             end = min(spec.end, cursor + a)
         return cursor, end
-    start = max(spec.start, -(-(cursor - size) // a) * a)
+    # as forward: reads of an alignment unit or more end on its boundaries, smaller ones (a
+    # sector where O_DIRECT aligns to pages) stay their size, so a failed one marks no more bad
+    start = max(spec.start, -(-(cursor - size) // a) * a) if size >= a else max(spec.start, cursor - size)
     if start >= cursor:
         start = max(spec.start, cursor - a)
     return start, cursor
@@ -158,6 +163,44 @@ class _Worker:
             return getattr(e, "partial", 0), e, False
         except Exception as e:  # a source bug must not kill the rescue silently
             return 0, OSError(errno.EIO, f"source failed: {e!r}"), False
+
+
+class CallHung(Exception):
+    """A call outlived its timeout (`call_bounded`): its thread is left to it."""
+
+
+class CallCancelled(Exception):
+    """The cancel event was set while a call was waited for (`call_bounded`)."""
+
+
+def call_bounded(fn: Callable[[], T], timeout: float, cancel: threading.Event, name: str = "call") -> T:
+    """fn() in a worker thread, waited for as a read is: at most `timeout` seconds, and never
+    past the cancel event.  A reopen of a hung drive can block in the kernel like a read does.
+
+    Raises CallHung or CallCancelled (the thread is abandoned, as a hung read's is), else
+    whatever fn raised.
+    """
+    box: dict[str, object] = {}
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            box["result"] = fn()
+        except BaseException as e:  # handed to the caller's thread
+            box["error"] = e
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name=f"station-{name}", daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while not done.wait(min(0.05, max(deadline - time.monotonic(), 0.001))):
+        if cancel.is_set():
+            raise CallCancelled(name)
+        if time.monotonic() >= deadline:
+            raise CallHung(name)
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["result"]  # type: ignore[return-value]
 
 
 class StreamReader:

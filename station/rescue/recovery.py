@@ -8,12 +8,14 @@ that cannot be reopened ends the run.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from station.core.events import Event, Notice, PowerCycled, SourceReopened
 from station.media.base import Source
 from station.rescue.outcome import Outcome, Stop
+from station.rescue.reader import CallCancelled, CallHung, call_bounded
 
 
 class RecoveryFailed(Exception):
@@ -29,14 +31,27 @@ class Recovery:
     reopen_on_error: bool  # reopen after every read error, not only after hangs
     emit: Callable[[Event], None]
     t: Callable[[], float]
+    timeout: Callable[[], float]  # the read timeout as it stands: a reopen gets as long as a read
+    cancel: threading.Event  # and stops as promptly on a cancel (Ctrl-C)
     power_cycles: int = 0
 
     def reopen(self, reason: str) -> bool:
-        """Reopen the source; power-cycle it if it cannot be.  True when it took a power cycle."""
+        """Reopen the source; power-cycle it if it cannot be.  True when it took a power cycle.
+
+        The reopen runs off the engine's thread, bounded like a read: the open of a drive that
+        is still hung can block in the kernel, where no signal reaches it.
+        """
+        timeout = self.timeout()
         try:
-            self.source.reopen()
-        except OSError as e:
-            why = f"source vanished: cannot reopen it ({e.strerror})"
+            call_bounded(self.source.reopen, timeout, self.cancel, "reopen")
+        except CallCancelled:
+            raise Stop(Outcome.STOPPED, "interrupted") from None
+        except (CallHung, OSError) as e:
+            why = (
+                f"source not responding: reopening it took more than {timeout:g} s"
+                if isinstance(e, CallHung)
+                else f"source vanished: cannot reopen it ({e.strerror})"
+            )
             if self.hook is None:
                 raise Stop(Outcome.FAILED, why) from None
             self.power_cycle(why)

@@ -58,8 +58,9 @@ class RunState:
         self.clock = clock
         self.domain = Domain(rmap, opts.domain)
         # read sizes: sectors, and clusters and big reads in whole alignment units
-        self.sector = opts.sector_size or source.sector_size or 512
-        align = max(self.sector, source.alignment)
+        # the source's sector (512 for a file unless told), or the finest read O_DIRECT allows there
+        self.sector = max(opts.sector_size or source.sector_size or 512, source.alignment)
+        align = self.sector
         self.align = align
         self.cluster = max(align, opts.cluster_size // align * align)
         self.max_read = max(self.cluster, opts.max_read_size // align * align)
@@ -77,7 +78,9 @@ class RunState:
         reopen_on_error = opts.reopen_on_error
         if reopen_on_error is None:
             reopen_on_error = source.identity.kind == "block"
-        self.recovery = Recovery(source, recover, reopen_on_error, emit, self.t)
+        self.recovery = Recovery(
+            source, recover, reopen_on_error, emit, self.t, lambda: self.opts.read_timeout, control.cancel
+        )
         self.recorder = ReadRecorder(self)
         self.saver = MapSaver(sink, rmap, save_map, map_path, clock, emit, self.t)
         self.steering = Steering(self, control)

@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from station.core.events import Finished, Paused, Resumed
+from station.core.record import JobKind
 from station.core.session import SessionStore
 from station.jobs.drives import Attached, Drive
 from station.jobs.imaging import ImageJob
@@ -49,6 +50,7 @@ class StationApp(App[int]):
         Binding("f4", "live", "Live job"),
         Binding("f5", "images", "Images"),
         Binding("f1,question_mark", "help", "Help", key_display="?/F1", show=False),
+        Binding("f6", "restore", "Restore", show=False),  # in the palette; the footer stays as it was
     ]
 
     def __init__(self, *, services: Services | None = None, **given: Unpack[ServiceChoices]) -> None:
@@ -120,7 +122,9 @@ class StationApp(App[int]):
         )
 
     def show_job(self, live: LiveJob) -> None:
-        """Make `live` the current job and show its live screen (start_job also runs it)."""
+        """Make `live` the current job and show its live screen (start_job also runs it): a
+        restore's has a row per target (DeployScreen), a rescue's its sector map (LiveScreen)."""
+        from station.tui.screens.deploy import DeployScreen
         from station.tui.screens.live import LiveScreen
 
         if self.live is not None and self.live.running:
@@ -129,7 +133,8 @@ class StationApp(App[int]):
         self._reset_stack()
         if self.is_screen_installed("live"):
             self.uninstall_screen("live")
-        self.install_screen(LiveScreen(live), name="live")
+        restore = live.job.kind == JobKind.RESTORE
+        self.install_screen(DeployScreen(live) if restore else LiveScreen(live), name="live")
         self.push_screen("live")
 
     def on_job_progress(self, m: JobProgress) -> None:
@@ -155,12 +160,14 @@ class StationApp(App[int]):
 
     def _refresh_live(self) -> None:
         """Redraw the live screen now if it is showing."""
+        from station.tui.screens.deploy import DeployScreen
         from station.tui.screens.live import LiveScreen
 
         if self.is_screen_installed("live"):
             screen = self.get_screen("live")
             # not while another screen replaced it
-            if isinstance(screen, LiveScreen) and screen.is_mounted and screen in self.screen_stack:
+            shown = isinstance(screen, LiveScreen | DeployScreen) and screen.is_mounted
+            if shown and screen in self.screen_stack:
                 screen.refresh_view()
 
     # -- navigation ------------------------------------------------------------------------------
@@ -210,6 +217,16 @@ class StationApp(App[int]):
             or re.sub(r"(?<=[a-z])(?=[A-Z])", " ", type(screen).__name__.removesuffix("Screen")).capitalize()
         )
         self.push_screen(HelpScreen(screen, name, doc))
+
+    def action_restore(self) -> None:
+        """Restore or deploy an image of a finished session onto drives."""
+        from station.tui.screens.restore import RestoreScreen
+
+        if self.live is not None and self.live.running:
+            self.notify("a job is running: one job at a time", severity="warning")
+            return
+        self._reset_stack()
+        self.push_screen(RestoreScreen())
 
     def action_attach(self) -> None:
         """Name a port for the drivers to probe (from the devices screen, where it is listed)."""
@@ -282,6 +299,10 @@ class StationApp(App[int]):
         yield SystemCommand(
             "Demo session", "Image the built-in demo failing drive", self.action_new_demo_session
         )
+        yield SystemCommand(
+            "Restore / deploy", "Write an image of a finished session onto drives, verified (F6)",
+            self.action_restore,
+        )  # fmt: skip
         if self.is_screen_installed("live"):
             yield SystemCommand("Live session", "The running or last job (F4)", self.action_live)
         live = self.live

@@ -43,6 +43,7 @@ from station.rescue.engine import RunResult
 from station.rescue.options import RescueOptions
 from station.views.events import clock_text, describe
 from station.views.live import MapProbe, MapSnapshot, SpeedSeries
+from station.views.targets import TargetBoard
 
 if TYPE_CHECKING:
     from station.health.monitor import HealthMonitor
@@ -103,6 +104,7 @@ class LiveJob:
         self.series = SpeedSeries()
         self.progress: Progress | None = None
         self.snapshot: MapSnapshot | None = None
+        self.targets = TargetBoard()  # a restore's or clone's targets, as its events tell them
         self.log: deque[str] = deque(maxlen=1000)
         self.log_count = 0  # lines ever logged (the deque keeps the last 1000)
         # as the technician last set them; None for a hardware imager (it takes no engine options)
@@ -191,6 +193,7 @@ class LiveJob:
     def on_events(self, m: JobEvents) -> None:
         for e in m.events:
             self.series.add(e)
+            self.targets.take(e)
             if isinstance(e, SmartPolled):
                 self.smart_last = e
                 self.smart_polls += 1
@@ -218,6 +221,11 @@ class LiveJob:
     def add_log(self, line: str) -> None:
         self.log.append(line)
         self.log_count += 1
+
+    def lines_since(self, seen: int) -> list[str]:
+        """The log lines added after the first `seen` (as many of them as the log still keeps)."""
+        new = self.log_count - seen
+        return list(self.log)[-min(new, len(self.log)) :] if new > 0 else []
 
     def since_last_good(self) -> float | None:
         """Seconds since the last good read, ticking between events while the job runs."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypedDict, Unpack
 
-from station.core.session import SessionStore, data_home
+from station.core.session import SessionStore, images_home
 from station.jobs.drives import (
     Attached,
     AttachedProvider,
@@ -181,7 +181,7 @@ class Services:
             probe=given.get("probe", probe_port),
             smart=smart,
             relay_settings=relay_settings,
-            image_dir=given.get("image_dir") or data_home() / "station" / "images",
+            image_dir=given.get("image_dir") or images_home(),
             follow_interval=given.get("follow_interval", 0.25),
             clock=given.get("clock", time.monotonic),
             catalog=given.get("catalog") or _catalog_of(store),

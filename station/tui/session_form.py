@@ -8,13 +8,13 @@ tests of its own (tests/unit/test_session_form.py).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from station.images.hashing import DEFAULT_ALGORITHMS, hash_choice
 from station.jobs.drives import Drive
 from station.jobs.image_output import ImageSpec, format_for
+from station.jobs.naming import clone_map_path, file_stem
 from station.rescue.option_flags import cli_flags, option_flag
 from station.rescue.options import RescueOptions
 from station.rescue.profiles import PROFILES
@@ -68,8 +68,7 @@ class SessionPlan:
 
 def default_image_path(image_dir: Path, d: Drive, image_format: str = "raw") -> Path:
     """One image per drive (by serial), so that a rerun resumes it."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", d.serial or d.model or d.name or "drive").strip("_") or "drive"
-    return image_dir / f"{stem}{EXTENSIONS[image_format]}"
+    return image_dir / f"{file_stem(d.serial, d.model, d.name)}{EXTENSIONS[image_format]}"
 
 
 def image_path_for(path: str, image_format: str) -> str:
@@ -144,7 +143,8 @@ def session_plan(form: SessionForm, source: Drive, targets: list[Drive], image_d
         dest = str(Path(form.image_path.strip()).expanduser())
     mapfile = form.mapfile.strip() or None
     if mapfile is None and target is not None:
-        stem = default_image_path(image_dir, source).with_suffix("")
-        mapfile = f"{stem}-to-{target.name}.map"
+        mapfile = str(
+            clone_map_path(image_dir, file_stem(source.serial, source.model, source.name), target.name)
+        )
     relay = relay_spec(form)
     return SessionPlan(options, dest, target, mapfile, form.force or target is not None, relay, image)

@@ -22,6 +22,7 @@ _LINES: dict[type[ev.Event], Callable[[Any], str]] = {
     ev.Paused: lambda e: "paused: " + (", ".join(e.reasons) or "on request"),
     ev.Resumed: lambda e: "resumed",
     ev.Notice: lambda e: e.message,
+    ev.TargetState: lambda e: f"{e.target}: {e.state}" + (f" ({e.detail})" if e.detail else ""),
     ev.Finished: lambda e: f"{e.outcome}: {e.reason}",
 }
 

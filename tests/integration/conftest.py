@@ -8,6 +8,7 @@ back and checking an image against its source on every finished block.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -19,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
+from looplab import LoopLab  # tests/looplab.py
 
 from station.rescue.mapfile import read_mapfile
 from station.rescue.rescuemap import RescueMap, Status
@@ -108,6 +110,20 @@ class Kit:
         return subprocess.run(
             ["ddrescuelog", *map(str, args)], capture_output=True, text=True, timeout=timeout
         )
+
+    @staticmethod
+    @contextlib.contextmanager
+    def tmpfs(where: Path, size: str) -> Iterator[Path]:
+        """A tmpfs of `size` mounted at `where` (made here) for the block; needs root."""
+        where.mkdir()
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], check=True, timeout=30
+        )
+        try:
+            yield where
+        finally:
+            if subprocess.run(["umount", str(where)], timeout=30).returncode:
+                subprocess.run(["umount", "-l", str(where)], timeout=30)
 
     @staticmethod
     def stop(p: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
@@ -252,3 +268,14 @@ def kit() -> Kit:
 def have_ddrescue() -> None:
     if shutil.which("ddrescue") is None or shutil.which("ddrescuelog") is None:
         pytest.skip("GNU ddrescue and ddrescuelog are not installed")
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[LoopLab]:
+    """Loop devices, filesystems, mounts and swaps for one test (tests/looplab.py), all undone after it."""
+    lab = LoopLab(tmp_path)
+    try:
+        yield lab
+    finally:
+        errors = lab.undo()
+        assert not errors, f"teardown left something behind: {errors}"

@@ -28,15 +28,9 @@ pytestmark = [
 
 
 @pytest.fixture
-def small_fs(tmp_path: Path):
-    where = tmp_path / "small"
-    where.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(where)], check=True, timeout=30)
-    try:
+def small_fs(tmp_path: Path, kit):
+    with kit.tmpfs(tmp_path / "small", "8m") as where:
         yield where
-    finally:
-        if subprocess.run(["umount", str(where)], timeout=30).returncode:
-            subprocess.run(["umount", "-l", str(where)], timeout=30)
 
 
 @pytest.mark.parametrize("map_on_full_fs", [False, True], ids=["map-elsewhere", "map-on-full-fs"])

@@ -10,10 +10,8 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import struct
-import subprocess
-import time
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,6 +22,9 @@ from station.media.safety import check_job, check_not_source
 from station.media.sink import open_sink
 from station.media.source import aligned_buffer, open_source
 
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from looplab import LoopLab, run  # noqa: E402
+
 MiB = 1024 * 1024
 
 pytestmark = [
@@ -33,112 +34,9 @@ pytestmark = [
 ]
 
 
-def run(*cmd: str) -> str:
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
-
-
-def write_mbr(path: Path, parts: list[tuple[int, int]]) -> None:
-    """A DOS partition table with Linux partitions at (first sector, sectors); no sfdisk needed."""
-    mbr = bytearray(512)
-    for i, (start, count) in enumerate(parts):
-        entry = struct.pack("<B3sB3sII", 0, b"\xfe\xff\xff", 0x83, b"\xfe\xff\xff", start, count)
-        mbr[446 + 16 * i : 462 + 16 * i] = entry
-    mbr[510:512] = b"\x55\xaa"
-    with open(path, "r+b") as f:
-        f.write(mbr)
-
-
 def pattern(size: int) -> bytes:
     """Bytes that differ from sector to sector, so a misplaced read shows."""
     return b"".join(i.to_bytes(8, "little") * 64 for i in range(size // 512))
-
-
-class LoopLab:
-    """Loop devices, filesystems, mounts and swaps for one test; undo() reverses all of them."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._undo: list[Callable[[], None]] = []
-
-    def image(self, name: str, size: int, data: bytes = b"") -> Path:
-        path = self.root / name
-        path.write_bytes(data)
-        os.truncate(path, size)
-        return path
-
-    def attach(self, backing: Path, *, sector_size: int | None = None, partscan: bool = False) -> str:
-        cmd = ["losetup", "--find", "--show"]
-        if sector_size:
-            cmd += ["--sector-size", str(sector_size)]
-        if partscan:
-            cmd.append("--partscan")
-        dev = run(*cmd, str(backing))
-        self._undo.append(lambda: run("losetup", "--detach", dev))
-        return dev
-
-    def attach_partitioned(self, backing: Path, parts: list[tuple[int, int]]) -> tuple[str, list[str]]:
-        """Attach a disk image with an MBR; return the loop device and its partition nodes."""
-        write_mbr(backing, parts)
-        dev = self.attach(backing, partscan=True)
-        names = [f"{dev}p{i + 1}" for i in range(len(parts))]
-        if not self._wait_for(names, 1.0):
-            if shutil.which("partx") is None:
-                pytest.skip("the kernel found no partitions and partx is not installed")
-            run("partx", "--add", dev)
-            if not self._wait_for(names, 5.0):
-                pytest.skip("no partition devices appeared for the loop device")
-        return dev, names
-
-    @staticmethod
-    def _wait_for(paths: list[str], seconds: float) -> bool:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if all(os.path.exists(p) and blockdev.block_rdev(p) is not None for p in paths):
-                return True
-            time.sleep(0.05)
-        return False
-
-    def mkfs(self, dev: str) -> None:
-        if shutil.which("mkfs.ext4") is None:
-            pytest.skip("mkfs.ext4 (e2fsprogs) is not installed")
-        run("mkfs.ext4", "-q", "-F", dev)
-
-    def mount(self, dev: str) -> Path:
-        point = self.root / f"mnt{len(self._undo)}"
-        point.mkdir()
-        run("mount", dev, str(point))
-        self._undo.append(lambda: self._umount(point))
-        return point
-
-    @staticmethod
-    def _umount(point: Path) -> None:
-        if subprocess.run(["umount", str(point)], capture_output=True).returncode != 0:
-            run("umount", "--lazy", str(point))
-
-    def swapon(self, dev: str) -> None:
-        run("mkswap", dev)
-        run("swapon", dev)
-        self._undo.append(lambda: run("swapoff", dev))
-
-    def undo(self) -> list[str]:
-        errors = []
-        while self._undo:
-            step = self._undo.pop()
-            try:
-                step()
-            except (subprocess.CalledProcessError, OSError) as err:
-                errors.append(str(err))
-        return errors
-
-
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[LoopLab]:
-    lab = LoopLab(tmp_path)
-    try:
-        yield lab
-    finally:
-        errors = lab.undo()
-        assert not errors, f"teardown left something behind: {errors}"
 
 
 def fd_flags(fd: int) -> int:
@@ -413,3 +311,80 @@ def test_check_not_source_guards_a_partition_source_by_identity(lab: LoopLab, tm
     with pytest.raises(Refused, match="is the disk that holds the source partition"):
         check_not_source(identity, disk)
     check_not_source(identity, str(tmp_path / "fine.img"))
+
+
+# --- a filesystem that lives on the source (issue 10, §3.2) ----------------------------------------
+
+
+def test_dest_on_a_filesystem_inside_the_source_file(lab: LoopLab, tmp_path: Path, kit) -> None:
+    source = lab.image("fs.img", 16 * MiB)
+    lab.mkfs(str(source))
+    loop = lab.attach(source)
+    point = lab.mount(loop)
+    why = f"a filesystem in the source file (through {loop}) ({source})"
+    dest, mapfile = point / "x.img", tmp_path / "m.map"
+    assert refusal(lambda: check_job(str(source), str(dest), str(mapfile), force=True)) == (
+        f"refusing: {dest} would be written on {why}"
+    )
+    assert refusal(
+        lambda: check_job(str(source), str(tmp_path / "d.img"), str(point / "m.map"), force=True)
+    ) == (f"refusing: mapfile {point / 'm.map'} would be written on {why}")
+    (point / "old.img").write_bytes(b"x")
+    assert refusal(lambda: check_job(str(source), str(point / "old.img"), str(mapfile), force=True)) == (
+        f"refusing: {point / 'old.img'} lives on {why}"
+    )
+    run("sync")
+    before = (source.read_bytes(), source.stat().st_mtime_ns)
+    r = kit.station("image", "-q", source, dest, mapfile)
+    assert r.returncode == 2 and r.stderr == f"station: refusing: {dest} would be written on {why}\n"
+    assert not dest.exists() and not mapfile.exists()
+    run("sync")
+    assert (source.read_bytes(), source.stat().st_mtime_ns) == before
+
+
+def test_dest_on_a_partition_of_the_source_file(lab: LoopLab, tmp_path: Path) -> None:
+    source = lab.image("disk.img", 8 * MiB)
+    disk, (p1, _) = lab.attach_partitioned(source, [(2048, 4096), (6144, 8192)])
+    lab.mkfs(p1)
+    point = lab.mount(p1)
+    assert refusal(
+        lambda: check_job(str(source), str(point / "x.img"), str(tmp_path / "m.map"), force=True)
+    ) == (
+        f"refusing: {point / 'x.img'} would be written on a filesystem in the source file (through {disk})"
+        f" ({source})"
+    )
+
+
+@pytest.mark.skipif(shutil.which("dmsetup") is None, reason="dmsetup is not installed")
+def test_dest_on_a_device_mapper_volume_over_the_source_file(lab: LoopLab, tmp_path: Path) -> None:
+    source = lab.image("pv.img", 16 * MiB)
+    loop = lab.attach(source)
+    mapped = lab.dm_linear(loop, 16 * MiB // 512)
+    lab.mkfs(mapped)
+    point = lab.mount(mapped)
+    message = refusal(
+        lambda: check_job(str(source), str(point / "x.img"), str(tmp_path / "m.map"), force=True)
+    )
+    assert message == (
+        f"refusing: {point / 'x.img'} would be written on a filesystem in the source file (through {loop})"
+        f" ({source})"
+    )
+    assert refusal(lambda: check_not_source(str(source), mapped)) == (
+        f"refusing: {mapped} is built on the source file (through {loop}) ({source})"
+    )
+
+
+def test_dest_on_a_filesystem_in_a_file_on_the_source_drive(lab: LoopLab, tmp_path: Path) -> None:
+    drive = lab.attach(lab.image("disk.img", 32 * MiB))
+    lab.mkfs(drive)
+    outer = lab.mount(drive)
+    inner_img = outer / "inner.img"
+    inner_img.write_bytes(b"")
+    os.truncate(inner_img, 8 * MiB)
+    lab.mkfs(str(inner_img))
+    inner = lab.mount(lab.attach(inner_img))
+    message = refusal(lambda: check_job(drive, str(inner / "x.img"), str(tmp_path / "m.map"), force=True))
+    assert (
+        message
+        == f"refusing: {inner / 'x.img'} would be written on a filesystem on the source drive ({drive})"
+    )

@@ -3,6 +3,7 @@ session that holds it; kill -9 of the first leaves nothing stale."""
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 
@@ -15,8 +16,6 @@ def wait_until(check, timeout: float = 30.0) -> None:
 
 
 def running_session(kit) -> str:
-    import json
-
     r = kit.station("sessions", "--json")
     rows = [s for s in json.loads(r.stdout) if s["state"] == "running"]
     return rows[0]["id"] if rows else ""
@@ -42,6 +41,8 @@ def test_a_second_run_on_the_same_image_or_map_is_refused(kit, tmp_path) -> None
             assert "Traceback" not in r.stderr
         assert not (tmp_path / "other.img").exists() and not (tmp_path / "other.map").exists()
         assert first.poll() is None  # the first run goes on
+        r = kit.station("sessions", "--json")  # one writer, and `station sessions` says so
+        assert [s["id"] for s in json.loads(r.stdout) if s["state"] == "running"] == [sid]
     finally:
         kit.stop(first, signal.SIGKILL)
         first.stderr.close()

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from station.rescue.rescuemap import Status
+
 SIZE = 1024 * 1024
 MAP_OK = "# a valid map\n0x0 ?\n0x0 0x100000 ?\n"
 
@@ -254,3 +256,51 @@ def test_mounted_loop_device_as_dest(kit, d, loops, mapfile):
     assert_refused(kit, d, args, contains="mounted")
     assert not default_map.exists(), f"a refused job created {default_map}"
     assert digest(backing) == before
+
+
+# -- where a map would not survive (issue 10, §1) ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "mapfile, what",
+    [("/dev/station-test-{pid}.map", "devtmpfs"), ("/dev/shm/station-test-{pid}.map", "tmpfs under /dev"),
+     ("/proc/station-test-{pid}.map", "proc")],
+    ids=["devtmpfs", "dev-shm", "proc"],
+)  # fmt: skip
+def test_a_mapfile_on_a_ram_or_kernel_filesystem_is_refused(kit, d, mapfile, what):
+    mapfile = mapfile.format(pid=os.getpid())
+    line = assert_refused(kit, d, ["image", "src.bin", "out.img", mapfile], contains=mapfile)
+    assert what in line and "lost" in line, line
+    assert not os.path.exists(mapfile)
+
+
+def test_a_clone_keeps_its_map_in_the_images_folder(kit, d, loops, xdg_data_home):
+    target = d / "target.bin"
+    with open(target, "wb") as f:
+        f.truncate(2 * SIZE)
+    dev = loops.attach(target)
+    r = kit.station("image", "-q", "--force", "src.bin", dev, cwd=d)
+    assert r.returncode == 0, r.stderr
+    assert not os.path.exists(dev + ".map") and not os.path.exists(dev + ".map.bak")
+    (mapfile,) = (xdg_data_home / "station" / "images").glob("*.map")
+    assert mapfile.name == f"src.bin-to-{Path(dev).name}.map", mapfile
+    assert str(mapfile) in r.stderr  # said where it is
+    assert kit.read_map(mapfile).bytes_in(Status.FINISHED) == SIZE
+    r = kit.station("image", "-q", "src.bin", dev, cwd=d)  # the same command resumes from it
+    assert r.returncode == 0 and str(mapfile) in r.stderr, r.stderr
+
+
+def test_a_read_only_target_is_refused_before_anything_starts(kit, d, loops):
+    target = d / "target.bin"
+    with open(target, "wb") as f:
+        f.truncate(2 * SIZE)
+    dev = _sh("losetup", "--find", "--show", "--read-only", str(target))
+    try:
+        line = assert_refused(kit, d, ["image", "--force", "src.bin", dev, "out.map"], contains=dev)
+        assert "read-only" in line, line
+        from station.jobs.drives import block_drives
+
+        (drive,) = [x for x in block_drives() if x.path == dev]
+        assert not drive.can_be_target and "read-only" in drive.protected[0]
+    finally:
+        subprocess.run(["losetup", "--detach", dev], timeout=30)

@@ -208,6 +208,34 @@ def test_ddrescue_rescues_every_readable_byte(kit, model: Path, mnt: Path, tmp_p
     assert not v["ok"] and v["wrong_bytes"] == 1 and v["first_wrong"] == [at]
 
 
+DEAD_HEAD = """
+name = "fuse-dead-head"
+size = "16Mi"
+seed = 4
+[geometry]
+heads = 2
+outer_spt = 1024
+inner_spt = 512
+track_order = "forward"
+[[defects]]
+kind = "dead_head"
+head = 1
+"""
+
+
+def test_station_direct_reads_miss_no_readable_byte(kit, mnt: Path, tmp_path: Path) -> None:
+    """Issue 10, §3.3: `-d` on the drive file (a FUSE file, O_DIRECT aligned to pages) reads in the
+    drive's 512-byte sectors; the alignment never makes a readable sector bad."""
+    model = tmp_path / "dead-head.toml"
+    model.write_text(DEAD_HEAD)
+    img, mapfile = tmp_path / "d.img", tmp_path / "d.map"
+    with served(model, mnt) as d:
+        r = kit.station("image", "-q", "-d", d.drive_path, img, mapfile, timeout=120)
+    assert r.returncode == 0, r.stderr
+    v = verify(kit, model, img, mapfile)
+    assert v["ok"] and v["missed_bytes"] == 0 and v["impossible_bytes"] == 0, v
+
+
 @needs_root
 @needs_ddrescue
 def test_file_and_loop_device_are_the_same_drive(kit, model: Path, mnt: Path, tmp_path: Path) -> None:

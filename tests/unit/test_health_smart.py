@@ -235,6 +235,21 @@ def test_hanging_smartctl_is_killed(fake_smartctl):
     assert _wait_gone(pid), f"the hanging smartctl's child {pid} is still running"
 
 
+def test_a_smartctl_that_floods_its_output_is_cut_off(fake_smartctl):
+    """§3.12: what is read of smartctl is capped; a flood is killed at once, not buffered."""
+    import resource
+
+    fake_smartctl.add("ata_hdd")
+    fake_smartctl.flood("-d ata --all /dev/sdau")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.monotonic()
+    with pytest.raises(SmartError, match="more output than smartctl ever writes") as e:
+        read_device("/dev/sdau", timeout=0.8)
+    assert time.monotonic() - t0 < 0.8 and "\n" not in str(e.value)
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before  # KiB
+    assert grown < 64 * 1024, f"{grown} KiB taken by smartctl's output"
+
+
 def test_timeout_covers_all_calls_of_a_reading(fake_smartctl):
     """The deadline is shared: a probe that hangs after --all answered still ends the reading."""
     fake_smartctl.add("ata_hdd")

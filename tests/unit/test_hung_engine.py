@@ -201,3 +201,50 @@ def test_cancel_while_a_read_hangs_stops_promptly(sources: list) -> None:
     assert done - cancelled_at[0] < 0.5
     assert not any(isinstance(e, ReadHung) for e in events)
     check_consistent(rmap, sink, hang.start, hang.end)
+
+
+class StuckReopen(ScriptedSource):
+    """A drive still hung when it is reopened: the open itself waits (as on a real dying drive)."""
+
+    reopening = threading.Event()
+
+    def reopen(self) -> None:
+        self.reopens += 1
+        self.reopening.set()
+        self.release.wait(60)
+
+
+def stuck_setup(sources: list, cancel: threading.Event | None = None, **opts):
+    engine, src, sink, rmap, events, saved = setup(
+        sources, 400, [Fault(100 * S, 101 * S, "hang")], cancel, **opts
+    )
+    stuck = StuckReopen(src.size, src.faults, clock=src.clock)
+    stuck.reopening = threading.Event()
+    sources.append(stuck)
+    engine.state.source = engine.state.recovery.source = stuck
+    return engine, stuck, rmap, events
+
+
+def test_ctrl_c_while_the_source_is_reopened_stops_promptly(sources: list) -> None:
+    """§3.5: the reopen after a hung read waits with the read timeout and the cancel event."""
+    cancel = threading.Event()
+    engine, src, rmap, events = stuck_setup(sources, cancel, read_timeout=0.3)
+
+    def canceller() -> None:
+        src.reopening.wait(20)
+        time.sleep(0.05)  # the reopen is now stuck
+        cancel.set()
+
+    threading.Thread(target=canceller, daemon=True).start()
+    result, elapsed = run_bounded(engine, limit=10)
+    assert src.reopening.is_set()
+    assert result.outcome == "stopped" and result.reason == "interrupted"
+    assert elapsed < 3.0
+    assert any(isinstance(e, ReadHung) for e in events)
+
+
+def test_a_reopen_that_hangs_ends_the_run_in_time(sources: list) -> None:
+    engine, src, rmap, events = stuck_setup(sources, read_timeout=0.3)
+    result, elapsed = run_bounded(engine, limit=10)
+    assert result.outcome == "failed" and "not responding" in result.reason, result.reason
+    assert "reopen" in result.reason and elapsed < 3.0

@@ -187,3 +187,21 @@ def test_exit_status() -> None:
         EXIT_STOPPED,
         EXIT_STOPPED,
     ]
+
+
+def test_the_session_store_is_private(tmp_path: Path) -> None:
+    """§3.13: serials, SMART data, hostnames and the host's inventory are the owner's alone."""
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        store = SessionStore(tmp_path / "data" / "station" / "sessions")
+        job = FakeJob(map_path=str(tmp_path / "x.map"), rmap=RescueMap(SIZE), new_map=True, store=store)
+        job.run()
+        (s,) = store.list()
+    finally:
+        os.umask(old)
+    mode = lambda p: stat.S_IMODE(os.stat(p).st_mode)  # noqa: E731
+    assert mode(tmp_path / "data" / "station") == 0o700
+    assert mode(store.root) == 0o700 and mode(s.dir) == 0o700
+    assert {p.name: mode(p) for p in s.dir.iterdir()} == {"session.json": 0o600, "events.jsonl": 0o600}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import re
@@ -330,14 +331,27 @@ def test_write_keeps_previous_version_as_bak(tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp_path)) == ["rescue.map", "rescue.map.bak"]
 
 
-def test_failed_write_leaves_old_map_and_no_temp_files(tmp_path: Path) -> None:
+def test_failed_write_leaves_old_map_and_no_temp_files(tmp_path: Path, monkeypatch) -> None:
     path = tmp_path / "rescue.map"
     write_mapfile(path, RescueMap(0x1000))
     before = path.read_bytes()
-    with pytest.raises(UnicodeEncodeError):
-        write_mapfile(path, RescueMap(0x2000), command_line="caf\u00e9")  # not ASCII
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError):
+        write_mapfile(path, RescueMap(0x2000))
     assert path.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["rescue.map"]
+
+
+def test_a_command_line_that_is_not_ascii_is_escaped(tmp_path: Path) -> None:
+    path = tmp_path / "rescue.map"
+    write_mapfile(path, RescueMap(0x1000), command_line="station image src caf\u00e9\nx.img")
+    lines = path.read_text(encoding="ascii").splitlines()
+    assert "# Command line: station image src caf\\xe9\\nx.img" in lines
+    assert read_mapfile(path).size == 0x1000
 
 
 # -- interop with GNU ddrescuelog / ddrescue ------------------------------------------------------

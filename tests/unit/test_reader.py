@@ -375,3 +375,17 @@ def test_buffers_of_an_abandoned_worker_are_never_reused(cancel: threading.Event
     finally:
         src.stop.set()
         src.release.set()
+
+
+def test_sector_reads_stay_sector_sized_in_both_directions_whatever_the_alignment() -> None:
+    """§3.3: with O_DIRECT's alignment larger than a sector (4 KiB on a file), a reverse run of
+    sector reads must read sectors, not alignment units: a failed unit would mark readable
+    sectors bad."""
+    from station.rescue.reader import RunSpec, next_chunk
+
+    spec = RunSpec(0, 16384, reverse=True, size=512, max_size=512, align=4096)
+    assert next_chunk(spec, 8192, 512) == (7680, 8192)
+    assert next_chunk(spec, 7680, 512) == (7168, 7680)
+    forward = RunSpec(0, 16384, size=512, max_size=512, align=4096)
+    assert next_chunk(forward, 8192, 512) == (8192, 8704)
+    assert next_chunk(forward, 8704, 512) == (8704, 9216)

@@ -240,7 +240,15 @@ class ImagesScreen(StationScreen):
         self._action("browse", "browsing an image")
 
     def action_restore(self) -> None:
-        self._action("restore", "restoring an image")
+        """Restore or deploy this image onto drives: the restore screen, with it picked (or the
+        services' own restore action, when a station gives one)."""
+        image = self.selected()
+        if image is None or self.services.image_actions.restore is not None:
+            self._action("restore", "restoring an image")
+            return
+        from station.tui.screens.restore import RestoreScreen
+
+        self.app.push_screen(RestoreScreen(image.path))
 
 
 def row_cells(i: ImageEntry) -> tuple[str, ...]:
