@@ -63,21 +63,25 @@ def test_the_stop_dialog_hides_the_live_screens_keys(make_app, tmp_path: Path) -
     drive = virtual_drive()
     app = make_app([drive])
 
+    def footer() -> str:
+        lines = screen_text(app).splitlines()  # none before the screen is first drawn
+        return lines[-1] if lines else ""
+
     async def go() -> tuple[str, str]:
         async with app.run_test(size=(160, 45)) as pilot:
             image = tmp_path / "x.img"
             job = prepare("scripted", str(image), source=drive.opener(), command=["station"], store=app.store)
             app.show_job(LiveJob(job, "Scripted test drive → x.img", "scripted"))  # shown, never run
             await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), 5)
-            await pilot.pause(0.2)
-            before = screen_text(app).splitlines()[-1]
+            await wait_for(pilot, lambda: "Pause/Resume" in footer(), 5, "its footer")
+            before = footer()
             await pilot.press("x")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5)
-            await pilot.pause(0.2)
-            footer = screen_text(app).splitlines()[-1]
+            await wait_for(pilot, lambda: "No" in footer(), 5, "the dialog's footer")
+            after = footer()
             job.discard()
-            return before, footer
+            return before, after
 
-    before, footer = run(go())
+    before, after = run(go())
     assert "Pause/Resume" in before
-    assert "Pause/Resume" not in footer and "Zoom" not in footer and "No" in footer, footer
+    assert "Pause/Resume" not in after and "Zoom" not in after and "No" in after, after
