@@ -185,9 +185,11 @@ def run_with_view(job, a: argparse.Namespace, title: str, report: Callable | Non
         Finished,
         ImageStats,
         Notice,
+        Paused,
         PowerCycled,
         Progress,
         ReadHung,
+        Resumed,
         TaskProgress,
     )
     from station.media.base import Refused
@@ -216,10 +218,14 @@ def run_with_view(job, a: argparse.Namespace, title: str, report: Callable | Non
     old = [signal.SIGINT, signal.SIGTERM]
     for s in old:
         signal.signal(s, on_signal)
+    resuming = job.resume_note()
+    if resuming and not a.json and not a.quiet:  # what this run goes on from, before its panel
+        print(resuming, file=sys.stderr, flush=True)
     worker = threading.Thread(target=work, name="station-engine")
     worker.start()
     shown: dict = {"progress": None, "image": None, "task": None}
     notes: list[str] = []
+    paused: list[str] | None = None  # the reasons while the job is held (SMART: a hot drive...)
     live = None
     if not a.json and not a.quiet and sys.stdout.isatty():
         from rich.live import Live
@@ -227,7 +233,7 @@ def run_with_view(job, a: argparse.Namespace, title: str, report: Callable | Non
         from station.cli.progress import progress_panel
 
         def panel():
-            return progress_panel(shown["progress"], title, notes, shown["image"], shown["task"])
+            return progress_panel(shown["progress"], title, notes, shown["image"], shown["task"], paused)
 
         live = Live(panel(), refresh_per_second=4, transient=False)
         live.start()
@@ -242,7 +248,9 @@ def run_with_view(job, a: argparse.Namespace, title: str, report: Callable | Non
             kind = {Progress: "progress", ImageStats: "image", TaskProgress: "task"}.get(type(e))
             if kind:
                 shown[kind] = e
-            elif isinstance(e, noted):
+            elif isinstance(e, (*noted, Paused, Resumed)):
+                if isinstance(e, Paused | Resumed):
+                    paused = list(e.reasons) if isinstance(e, Paused) else None
                 notes.append(describe(e) or "")
             if a.json and isinstance(e, printed):
                 print(json.dumps(e.to_dict()), flush=True)

@@ -45,10 +45,13 @@ def cmd_map(a: argparse.Namespace) -> int:
         m = read_mapfile(a.mapfile)
     except MapfileError as e:
         return fail(str(e))
+    if not m.size:  # no blocks: nothing to summarize or draw (ddrescuelog: "domain is empty")
+        return fail(f"{a.mapfile}: an empty map (no blocks): nothing to show")
     console = Console()
     console.print(summary_text(m))
     width = a.width or max(console.width - 2, 16)
     for line in block_map(m, width, a.rows):
         console.print(line)
-    console.print(legend(-(-m.size // (width * a.rows)) if m.size else None))
+    for line in legend(-(-m.size // (width * a.rows)), width=max(console.width - 1, 40)):
+        console.print(line)
     return 0

@@ -49,15 +49,16 @@ class Steering:
             raise Stop(Outcome.STOPPED, f"no good read for {o.timeout:g} s")
 
     def hold(self) -> None:
-        """Wait while paused: the map is saved first, and paused time is not 'time without a good read'."""
+        """Wait while paused: the map is saved first, and paused time is no running time (the
+        elapsed time, the rates and "since the last good read" leave it out)."""
         state = self.state
+        state.meter.pause()
         state.saver.save()
         state.emit(Paused(state.t(), self.control.reasons()))
         state.progress(force=True)
-        started = state.clock()
         while not self.control.wait_while_paused(HOLD_POLL):
             pass
-        state.meter.paused(state.clock() - started)
+        state.meter.resume()
         if self.cancel.is_set():
             raise Stop(Outcome.STOPPED, "interrupted")
         state.emit(Resumed(state.t()))

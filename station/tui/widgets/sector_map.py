@@ -2,9 +2,11 @@
 
 Each cell is a run of bytes showing the worst status it holds (station.views.mapview.cell_statuses,
 the same aggregation as `station map`), so a single bad sector in a cell of megabytes still
-shows red.  The cell under the current position is drawn in reverse video; a cursor cell
-(moved with the arrow keys) is the centre of zooming in.  The widget draws what it is given
-(a MapSnapshot); whoever owns the map takes the snapshot for `wanted()`.
+shows red.  Cells are solid blocks of colour, as in ddrescueview, so that bad areas stand out
+at a glance; `g` switches to the characters of `station map` (`+ . * / -`, in colour), which
+read without colour too.  The current position is a ◆ on its cell (glyphs: reverse video); a
+cursor cell (moved with the arrow keys) is the centre of zooming in.  The widget draws what it
+is given (a MapSnapshot); whoever owns the map takes the snapshot for `wanted()`.
 """
 
 from __future__ import annotations
@@ -21,12 +23,17 @@ from textual.widget import Widget
 from station.core.units import fmt_bytes
 from station.rescue.rescuemap import Status
 from station.views.live import MapSnapshot, Zoom
-from station.views.mapview import CELL_CHAR, LABEL, LEGEND_ORDER, STYLE
+from station.views.mapview import CELL_CHAR, LABEL, LEGEND_ORDER, SOLID, STYLE
 
 _STYLES = {s: Style.parse(v) for s, v in STYLE.items()}
+_SOLID = {s: Style(bgcolor=v) for s, v in SOLID.items()}
 _CURRENT = Style(reverse=True)
 _CURSOR = Style(bgcolor="grey30", underline=True)
 _EMPTY = Style()
+CURRENT_MARK = "◆"  # the current position on a solid cell
+CURSOR_MARK = "▫"  # the cursor on a solid cell
+_MARK_STYLE = Style(color="white", bold=True)
+SHORT_LABEL = {**LABEL, Status.BAD_SECTOR: "bad"}  # the legend's words where the full ones do not fit
 
 
 class SectorMap(Widget, can_focus=True):
@@ -40,6 +47,7 @@ class SectorMap(Widget, can_focus=True):
         Binding("plus,equals_sign", "zoom_in", "Zoom in", key_display="+"),
         Binding("minus", "zoom_out", "Zoom out", key_display="-"),
         Binding("0", "zoom_reset", "Whole map", show=False),
+        Binding("g", "glyphs", "Glyphs/colour", show=False),
         Binding("left", "cursor(-1, 0)", "Cursor left", show=False),
         Binding("right", "cursor(1, 0)", "Cursor right", show=False),
         Binding("up", "cursor(0, -1)", "Cursor up", show=False),
@@ -53,8 +61,18 @@ class SectorMap(Widget, can_focus=True):
             super().__init__()
             self.sector_map = sector_map
 
-    def __init__(self, size: int = 0, *, id: str | None = None, classes: str | None = None) -> None:
+    class StyleChanged(Message):
+        """Glyphs were switched on or off (`glyphs`): the owner may keep the choice for later maps."""
+
+        def __init__(self, sector_map: SectorMap, glyphs: bool) -> None:
+            super().__init__()
+            self.sector_map, self.glyphs = sector_map, glyphs
+
+    def __init__(
+        self, size: int = 0, *, glyphs: bool = False, id: str | None = None, classes: str | None = None
+    ) -> None:
         super().__init__(id=id, classes=classes)
+        self.glyphs = glyphs  # characters in colour (colour-blind, or a terminal without colours)
         self.zoom = Zoom(size)
         self.snapshot: MapSnapshot | None = None
         self.cursor: int | None = None
@@ -110,15 +128,25 @@ class SectorMap(Widget, can_focus=True):
             marked[self.cursor - start] = marked.get(self.cursor - start, Style()) + _CURSOR
         segments: list[Segment] = []
         x = 0
+        solid = not self.glyphs
         for status, run in groupby(row):
             n = len(list(run))
-            char, style = (" ", _EMPTY) if status is None else (CELL_CHAR[status], _STYLES[status])
+            if status is None:
+                char, style = " ", _EMPTY
+            elif solid:
+                char, style = " ", _SOLID[status]
+            else:
+                char, style = CELL_CHAR[status], _STYLES[status]
             inside = sorted(k for k in marked if x <= k < x + n)
             pos = x
             for k in inside:
                 if k > pos:
                     segments.append(Segment(char * (k - pos), style))
-                segments.append(Segment(char, style + marked[k]))
+                if solid:  # a mark drawn on the cell's colour, which it must not hide
+                    mark = CURRENT_MARK if snap.current == start + k else CURSOR_MARK
+                    segments.append(Segment(mark, style + _MARK_STYLE))
+                else:
+                    segments.append(Segment(char, style + marked[k]))
                 pos = k + 1
             if x + n > pos:
                 segments.append(Segment(char * (x + n - pos), style))
@@ -152,10 +180,37 @@ class SectorMap(Widget, can_focus=True):
             text += f"; cursor {lo:#x}–{hi:#x}: {LABEL[status]}" if status else ""
         return text
 
-    @staticmethod
-    def legend() -> list[tuple[str, str]]:
-        """(markup, label) pairs of the legend, in the CLI's order."""
-        return [(f"[{STYLE[s]}]{CELL_CHAR[s]}[/]", LABEL[s]) for s in LEGEND_ORDER]
+    def legend(self, width: int = 0) -> list[str]:
+        """The legend as lines of markup, each at most `width` wide (0: one line, whatever its
+        width): every status's colour (or character) and the current position, in full words
+        where they fit, in short ones or over two lines where they do not."""
+        marks = [
+            f"[{STYLE[s]}]{CELL_CHAR[s]}[/]" if self.glyphs else f"[on {SOLID[s]}]  [/]" for s in LEGEND_ORDER
+        ]
+        mark_width = 1 if self.glyphs else 2
+        position = ("[reverse] [/]", 1) if self.glyphs else (CURRENT_MARK, 1)
+        hint = "[dim](g: " + ("colours" if self.glyphs else "glyphs") + ")[/]"
+        tries = [(LABEL, "  ", True), (LABEL, "  ", False), (SHORT_LABEL, " ", False)]
+        for labels, sep, with_hint in tries:
+            items = [
+                (f"{m} {labels[s]}", mark_width + 1 + len(labels[s]))
+                for m, s in zip(marks, LEGEND_ORDER, strict=True)
+            ]
+            items.append((f"{position[0]} position", position[1] + 9))
+            if with_hint:
+                items.append((hint, 14 if not self.glyphs else 15))
+            if not width or sum(n for _, n in items) + len(sep) * (len(items) - 1) <= width:
+                return [sep.join(text for text, _ in items)]
+        lines: list[str] = []
+        line: list[str] = []
+        used = 0
+        for text, n in items:  # the short labels over two lines
+            if line and used + 1 + n > width:
+                lines.append(" ".join(line))
+                line, used = [], 0
+            used += n + (1 if line else 0)
+            line.append(text)
+        return [*lines, " ".join(line)]
 
     # -- keys ---------------------------------------------------------------------------------------
 
@@ -167,6 +222,13 @@ class SectorMap(Widget, can_focus=True):
             lo, hi = snap.cell_range(self.cursor)
             return (lo + hi) // 2
         return (snap.lo + snap.hi) // 2
+
+    def action_glyphs(self) -> None:
+        """Characters in colour, or solid colour: the colour-blind choice, and back."""
+        self.glyphs = not self.glyphs
+        self._strips.clear()
+        self.refresh()
+        self.post_message(self.StyleChanged(self, self.glyphs))
 
     def action_zoom_in(self) -> None:
         if self.zoom.size == 0:
