@@ -23,6 +23,7 @@ from pathlib import Path
 
 from station.core.ranges import Range
 from station.core.session import write_json_atomic
+from station.fs.ranges import merge as merged
 from station.media.base import Refused
 from station.media.locks import Locked, lock_for_writing
 
@@ -33,17 +34,6 @@ VERSION = 1
 
 def record_path(map_path: str) -> str:
     return map_path + RECORD_SUFFIX
-
-
-def merged(ranges: list[Range]) -> list[Range]:
-    """Sorted, disjoint ranges covering the same bytes (touching ones joined)."""
-    out: list[Range] = []
-    for lo, hi in sorted(r for r in ranges if r[1] > r[0]):
-        if out and lo <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return out
 
 
 def _ranges(v: object) -> list[Range]:

@@ -33,7 +33,10 @@ from typing import TYPE_CHECKING
 
 from station.core.events import Event, Notice, Progress, StageStarted
 from station.core.ranges import Range, intersect
-from station.jobs.stage_record import StageRecord, load_record, merged, record_path, take_requests
+from station.fs.ranges import merge as merged
+from station.fs.ranges import subtract
+from station.jobs.restore_stream import merge_domain
+from station.jobs.stage_record import StageRecord, load_record, record_path, take_requests
 from station.rescue.domain import Domain
 from station.rescue.engine import RunResult
 from station.rescue.outcome import Outcome
@@ -62,32 +65,8 @@ _PENDING = (Status.NON_TRIED, Status.NON_TRIMMED, Status.NON_SCRAPED)
 def widen(ranges: list[Range], size: int, align: int = ALIGN, gap: int = GAP) -> list[Range]:
     """Ranges grown to whole `align` blocks and joined across gaps under `gap`, within [0, size):
     a few more bytes read beats a seek per 256-byte inode."""
-    out: list[Range] = []
-    for lo, hi in merged(ranges):
-        lo, hi = max(0, lo // align * align), min(size, -(-hi // align) * align)
-        if hi <= lo:
-            continue
-        if out and lo - out[-1][1] < gap:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return out
-
-
-def subtract(ranges: list[Range], minus: list[Range]) -> list[Range]:
-    """Sorted disjoint `ranges` without the bytes of sorted disjoint `minus`."""
-    out: list[Range] = []
-    for lo, hi in ranges:
-        cur = lo
-        for a, b in minus:
-            if b <= cur or a >= hi:
-                continue
-            if a > cur:
-                out.append((cur, a))
-            cur = max(cur, b)
-        if cur < hi:
-            out.append((cur, hi))
-    return out
+    blocks = [(lo // align * align, -(-hi // align) * align) for lo, hi in ranges if hi > lo]
+    return merge_domain(blocks, size, max(gap, 1))
 
 
 class StagedRun:

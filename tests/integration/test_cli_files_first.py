@@ -147,10 +147,10 @@ name = "fs-disk"
 content = "{content}"
 seed = 3
 [geometry]
+zones = 2
 heads = 1
-zones = 1
-outer_spt = 256
-inner_spt = 256
+inner_spt = 240
+outer_spt = 288
 rpm = 3600
 """
 

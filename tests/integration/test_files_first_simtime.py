@@ -11,8 +11,8 @@ import pytest
 from fsimages import MiB, ext_truth, have, make_disk, make_ext
 
 from station.core.session import SessionStore
+from station.fs.ranges import subtract
 from station.jobs.imaging import prepare
-from station.jobs.stages import subtract
 from station.sim.drive import SimDrive
 from station.sim.model import load_model
 from station.sim.source import SimSource
