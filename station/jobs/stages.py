@@ -244,6 +244,10 @@ class StagedRun:
         a RunResult when the job must end (stopped, failed)."""
         rec, m = self.record, self.map
         self._keep = True
+        if not Domain(m, rec.priority).pending():  # nothing of it left to read (bad sectors wait for the end)
+            rec.priority = []
+            self._save()
+            return None
         if rec.resume_at is None:
             rec.resume_at = (m.phase.value, m.pass_, m.current_pos)
         r = self._engine(rec.priority, "priority", fresh=True)
@@ -275,16 +279,17 @@ class StagedRun:
         # Scraping and retrying bad areas sector by sector costs most and gives least: left to the
         # last stage, as ddrescue leaves them to the end, so the next domain's good data comes first.
         kept = {"retry_passes": job.options.retry_passes, "no_scrape": job.options.no_scrape}
-        opts = dataclasses.replace(
-            job.options, domain=domain, **({} if last else {"retry_passes": 0, "no_scrape": True})
-        )
+        forced = {} if last else {"retry_passes": 0, "no_scrape": True}
+        opts = dataclasses.replace(job.options, domain=domain, **forced)
         # a plain job's one run keeps its times as they always were
         offset = self.jrun.t() if self._runs or self._keep else 0.0
         self._runs += 1
         engine = job.engine_for(self.jrun, opts, self._shifted(offset))
         r = engine.run()
-        # options changed while it ran (the options dialog) hold for the runs after it
-        job.options = dataclasses.replace(engine.opts, domain=job.options.domain, **({} if last else kept))
+        # options changed while it ran (the options dialog) hold for the runs after it; the ones
+        # this stage forced go back to the technician's, unless the technician changed them meanwhile
+        back = {k: v for k, v in kept.items() if k in forced and getattr(engine.opts, k) == forced[k]}
+        job.options = dataclasses.replace(engine.opts, domain=job.options.domain, **back)
         self.read_errors += r.read_errors
         self.power_cycles += engine.power_cycles
         return r

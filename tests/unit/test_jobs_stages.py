@@ -185,3 +185,22 @@ def test_widen_aligns_and_joins_short_gaps() -> None:
     got = widen([(100, 300), (5000, 5100), (200_000, 200_001)], 1 << 20, gap=8192)
     assert got == [(0, 8192), (196608, 200704)]
     assert widen([(1_048_000, 1_048_600)], 1_048_576) == [(1_044_480, 1_048_576)]
+
+
+def test_ranges_asked_for_that_are_rescued_already_cost_no_stage(tmp_path: Path) -> None:
+    src = drive()
+    control = RunControl()
+
+    def emit(e: Event) -> None:
+        if isinstance(e, Progress) and e.rescued >= 512 * KiB:
+            control.stop()
+
+    assert _job(tmp_path, src).run(emit=emit, control=control, clock=src.clock).outcome == "stopped"
+    request_priority(str(tmp_path / "out.img.map"), [(0, 64 * KiB)])  # read already
+    src2 = drive()
+    events: list[Event] = []
+    assert _job(tmp_path, src2).run(emit=events.append, clock=src2.clock).outcome == "finished"
+    assert "priority" not in [e.stage for e in events if isinstance(e, StageStarted)]
+    assert src2.reads[0][0] >= 512 * KiB
+    rec = load_record(str(tmp_path / "out.img.map"))
+    assert rec is not None and rec.priority == []
