@@ -12,7 +12,7 @@ from textual.widgets import Input, Static
 from tuikit import run, text_of, wait_for
 
 from station.core.session import SessionStore
-from station.rescue.mapfile import read_mapfile, write_mapfile
+from station.rescue.mapfile import MapfileError, read_mapfile, write_mapfile
 from station.rescue.options import RescueOptions
 from station.rescue.rescuemap import RescueMap, Status
 from station.tui.screens.browse import BrowseScreen
@@ -194,6 +194,12 @@ def test_rescue_these_first_on_a_running_session(make_app, far_disk, tmp_path) -
         store=SessionStore(app.store.root), options=RescueOptions(save_interval=0.3),
     )  # fmt: skip
 
+    def rescued() -> int:
+        try:
+            return read_mapfile(job.map_path).bytes_in(Status.FINISHED)
+        except MapfileError:  # not written yet
+            return 0
+
     def far_done(m: RescueMap) -> bool:
         return all(b.status == Status.FINISHED for lo, hi in far for b in m.blocks(lo, hi))
 
@@ -201,12 +207,7 @@ def test_rescue_these_first_on_a_running_session(make_app, far_disk, tmp_path) -
         async with app.run_test(size=(160, 45)) as pilot:
             live = app.start_job(job, "far disk")
             await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and live.launched, 10, "the job")
-            await wait_for(
-                pilot,
-                lambda: read_mapfile(job.map_path).bytes_in(Status.FINISHED) > 3 * MiB,
-                20,
-                "the metadata",
-            )
+            await wait_for(pilot, lambda: rescued() > 3 * MiB, 20, "the metadata")
             await pilot.press("b")
             await wait_for(pilot, lambda: isinstance(app.screen, BrowseScreen), 5, "the browser")
             screen = app.screen
