@@ -60,6 +60,18 @@ class PhaseStarted(Event):
 
 
 @dataclass(frozen=True)
+class StageStarted(Event):
+    """An imaging job's next stage: the engine over one domain (files first, ranges asked for first)."""
+
+    kind: ClassVar[str] = "stage"
+    stage: str  # priority, metadata, files, used or rest (station.jobs.stages)
+    round: int  # metadata and files stages go in rounds: each reads what the last made readable
+    ranges: int  # the domain's ranges
+    size: int  # the domain's bytes
+    pending: int  # of which not yet rescued (bad sectors not counted)
+
+
+@dataclass(frozen=True)
 class ReadFailed(Event):
     kind: ClassVar[str] = "read_error"
     pos: int
@@ -190,6 +202,7 @@ _KINDS: dict[str, type[Event]] = {
     for cls in (
         Progress,
         PhaseStarted,
+        StageStarted,
         ReadFailed,
         ReadHung,
         SourceReopened,

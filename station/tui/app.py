@@ -218,6 +218,15 @@ class StationApp(App[int]):
         )
         self.push_screen(HelpScreen(screen, name, doc))
 
+    def action_browse_live(self) -> None:
+        """The live (or last) job's image, browsed: from its live screen."""
+        from station.tui.screens.live import LiveScreen
+
+        self.action_live()
+        screen = self.get_screen("live") if self.is_screen_installed("live") else None
+        if isinstance(screen, LiveScreen):
+            screen.action_browse()
+
     def action_restore(self) -> None:
         """Restore or deploy an image of a finished session onto drives."""
         from station.tui.screens.restore import RestoreScreen
@@ -305,6 +314,10 @@ class StationApp(App[int]):
         )  # fmt: skip
         if self.is_screen_installed("live"):
             yield SystemCommand("Live session", "The running or last job (F4)", self.action_live)
+            yield SystemCommand(
+                "Browse files", "The live job's image: its files, what is not rescued (b on the live screen)",
+                self.action_browse_live,
+            )  # fmt: skip
         live = self.live
         if live is not None and live.running:
             if live.paused:

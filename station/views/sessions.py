@@ -19,6 +19,8 @@ def method_text(record: SessionRecord) -> str:
     bits = option_words(RescueOptions.from_dict(record.options))
     if record.options.get("image_format") == "zst":
         bits.append("zst")
+    if record.options.get("files_first"):
+        bits.append("files first: " + " ".join(record.options["files_first"]))
     method = record.method or "engine"
     return method + (f" ({', '.join(bits)})" if bits else "")
 

@@ -41,6 +41,7 @@ class FollowScreen(StationScreen):
 
     BINDINGS = [
         Binding("v", "image", "Hashes & verify"),
+        Binding("b", "browse", "Browse files"),
         Binding("escape", "app.pop_screen", "Back"),
     ]
 
@@ -177,6 +178,20 @@ class FollowScreen(StationScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """`v` is offered for a session over that left an image."""
         return self._has_image() if action == "image" else True
+
+    def action_browse(self) -> None:
+        """The session's image, its files; live (the map as last saved) while it runs."""
+        from station.core.record import JobKind
+        from station.tui.screens.browse import BrowseScreen, session_running
+
+        r, sid = self.session.record, self.session.id
+        if r.kind != JobKind.IMAGING or not r.dest or r.method != "engine":
+            self.notify("this session wrote no image here to browse", severity="warning")
+            return
+        running = session_running(self.services.store, sid)
+        self.app.push_screen(
+            BrowseScreen(r.dest, r.mapfile, running=running, title=f"session {sid}: {r.dest}")
+        )
 
     def action_image(self) -> None:
         from station.tui.screens.image import ImageScreen

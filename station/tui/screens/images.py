@@ -237,7 +237,16 @@ class ImagesScreen(StationScreen):
         self._action("verify", "verification")
 
     def action_browse(self) -> None:
-        self._action("browse", "browsing an image")
+        """The image's files (the browse screen; or the services' own browse action, when a
+        station gives one)."""
+        image = self.selected()
+        if image is None or self.services.image_actions.browse is not None:
+            self._action("browse", "browsing an image")
+            return
+        from station.tui.screens.browse import BrowseScreen, session_running
+
+        running = session_running(self.services.store, image.last_session)
+        self.app.push_screen(BrowseScreen(image.path, image.mapfile, running=running, title=image.path))
 
     def action_restore(self) -> None:
         """Restore or deploy this image onto drives: the restore screen, with it picked (or the

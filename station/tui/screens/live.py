@@ -129,6 +129,7 @@ class LiveScreen(StationScreen):
         Binding("x", "stop", "Stop"),
         Binding("o", "options", "Options"),
         Binding("v", "image", "Hashes & verify"),
+        Binding("b", "browse", "Browse files", show=False),  # also "Browse files" in ctrl+p
         Binding("escape", "app.devices", "Devices"),
     ]
 
@@ -295,6 +296,19 @@ class LiveScreen(StationScreen):
             result = session.record.result if session is not None else None
             return not self.live.running and result is not None and result.image is not None
         return True
+
+    def action_browse(self) -> None:
+        """The image's files, live while the rescue runs (the map as last saved)."""
+        from station.jobs.imaging import ImageJob
+        from station.tui.screens.browse import BrowseScreen
+
+        job = self.live.job
+        if not isinstance(job, ImageJob):
+            self.notify("the image is on the imager's target: nothing here to browse", severity="warning")
+            return
+        live = self.live
+        title = f"{live.title}: files"
+        self.app.push_screen(BrowseScreen(job.dest, job.map_path, running=lambda: live.running, title=title))
 
     def action_image(self) -> None:
         from station.tui.screens.image import ImageScreen
