@@ -43,14 +43,21 @@ def register_lcus(es) -> None:
     lc.set_defaults(func=cmd_emulate_lcus)
 
 
-def _serve_until_signalled(done=None) -> None:
-    """Block until SIGINT or SIGTERM (or `done()` turns true)."""
+def _stop_on_signals():
+    """An Event set by SIGINT or SIGTERM: taken before the emulator says it is ready, so that a
+    signal right after that line still stops it cleanly (its temporary target removed)."""
     import signal
     import threading
 
     stop = threading.Event()
     for s in (signal.SIGINT, signal.SIGTERM):
         signal.signal(s, lambda *_: stop.set())
+    return stop
+
+
+def _serve_until_signalled(done=None, stop=None) -> None:
+    """Block until SIGINT or SIGTERM (or `done()` turns true)."""
+    stop = stop or _stop_on_signals()
     while not stop.wait(0.2):
         if done is not None and done():
             break
@@ -76,15 +83,18 @@ def cmd_emulate_imager(a: argparse.Namespace) -> int:
     except OSError as e:
         return fail(f"target {a.target}: {e.strerror}")
     emu = SerialImagerEmulator(core, faults)
+    stop = _stop_on_signals()
     print(emu.start(), flush=True)
+    temporary = core.temporary_target
+    kept = " (a temporary file, deleted when the emulator stops: --target FILE keeps it)" if temporary else ""
     print(
-        f"emulated imager {a.serial}: S1 holds {model.name} ({model.size} bytes), T1 -> {core.target_path}; "
-        "Ctrl-C stops",
+        f"emulated imager {a.serial}: S1 holds {model.name} ({model.size} bytes), "
+        f"T1 -> {core.target_path}{kept}; Ctrl-C stops",
         file=sys.stderr,
         flush=True,
     )
     try:
-        _serve_until_signalled(emu.unplugged.is_set)
+        _serve_until_signalled(emu.unplugged.is_set, stop)
     finally:
         emu.stop()
         core.close()
@@ -94,6 +104,10 @@ def cmd_emulate_imager(a: argparse.Namespace) -> int:
                 f"served {emu.commands} commands; drive: {st.reads} reads, {st.read_errors} errors, "
                 f"{st.seconds:.1f} simulated s, {st.power_cycles} power cycles",
                 file=sys.stderr,
+            )
+        if temporary:
+            print(
+                f"deleted the temporary T1 image {core.target_path} (--target FILE keeps it)", file=sys.stderr
             )
     return 0
 

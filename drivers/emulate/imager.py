@@ -141,6 +141,11 @@ class ImagerCore:
         if self._tmpdir:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
 
+    @property
+    def temporary_target(self) -> bool:
+        """T1 is a temporary file of the emulator's own (no target was given): deleted at close()."""
+        return self._tmpdir is not None
+
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the current job to end (tests, the bench)."""
         t = self._thread

@@ -25,6 +25,11 @@ def register(sub) -> None:
     im.add_argument("mapfile", nargs="?", help="GNU ddrescue-format mapfile [DEST.map]")
     add_image_format_options(im)
     _add_rescue_options(im)
+    im.add_argument(
+        "--files-first", nargs="+", action="extend", metavar="GLOB",
+        help="partition tables and filesystem metadata first, then the files matching GLOB ('*.docx', "
+        "/p1/Users/ann), then the used blocks, then the rest; one map, one session, resumable",
+    )  # fmt: skip
     add_image_options(im)
     im.set_defaults(func=cmd_image)
 
@@ -159,7 +164,7 @@ def cmd_image(a: argparse.Namespace, source=None, title: str | None = None) -> i
         job = prepare(
             a.source, a.dest, a.mapfile, options=options, force=a.force,
             test_mode=getattr(a, "test_mode", None), source=source, health=health_options(a),
-            image=_image_spec(a),
+            image=_image_spec(a), files_first=getattr(a, "files_first", None),
         )  # fmt: skip
         if getattr(a, "relay", None):  # power-cycle recovery through a relay
             from station.jobs.power import recovery_from_args
@@ -185,16 +190,19 @@ def run_with_view(job, a: argparse.Namespace, title: str, report: Callable | Non
         Finished,
         ImageStats,
         Notice,
+        Paused,
         PowerCycled,
         Progress,
         ReadHung,
+        Resumed,
+        StageStarted,
         TaskProgress,
     )
     from station.media.base import Refused
     from station.views.events import describe
 
-    noted = (Notice, ReadHung, PowerCycled)  # the events shown under the panel (its last three)
-    printed = (TaskProgress, Finished) if report is not None else (Progress, Finished)  # with --json
+    noted = (Notice, ReadHung, PowerCycled, StageStarted)  # shown under the panel (its last three)
+    printed = (TaskProgress, Finished) if report is not None else (Progress, StageStarted, Finished)  # --json
 
     events: queue.SimpleQueue = queue.SimpleQueue()
     cancel = threading.Event()
@@ -216,10 +224,14 @@ def run_with_view(job, a: argparse.Namespace, title: str, report: Callable | Non
     old = [signal.SIGINT, signal.SIGTERM]
     for s in old:
         signal.signal(s, on_signal)
+    resuming = job.resume_note()
+    if resuming and not a.json and not a.quiet:  # what this run goes on from, before its panel
+        print(resuming, file=sys.stderr, flush=True)
     worker = threading.Thread(target=work, name="station-engine")
     worker.start()
     shown: dict = {"progress": None, "image": None, "task": None}
     notes: list[str] = []
+    paused: list[str] | None = None  # the reasons while the job is held (SMART: a hot drive...)
     live = None
     if not a.json and not a.quiet and sys.stdout.isatty():
         from rich.live import Live
@@ -227,7 +239,7 @@ def run_with_view(job, a: argparse.Namespace, title: str, report: Callable | Non
         from station.cli.progress import progress_panel
 
         def panel():
-            return progress_panel(shown["progress"], title, notes, shown["image"], shown["task"])
+            return progress_panel(shown["progress"], title, notes, shown["image"], shown["task"], paused)
 
         live = Live(panel(), refresh_per_second=4, transient=False)
         live.start()
@@ -242,7 +254,9 @@ def run_with_view(job, a: argparse.Namespace, title: str, report: Callable | Non
             kind = {Progress: "progress", ImageStats: "image", TaskProgress: "task"}.get(type(e))
             if kind:
                 shown[kind] = e
-            elif isinstance(e, noted):
+            elif isinstance(e, (*noted, Paused, Resumed)):
+                if isinstance(e, Paused | Resumed):
+                    paused = list(e.reasons) if isinstance(e, Paused) else None
                 notes.append(describe(e) or "")
             if a.json and isinstance(e, printed):
                 print(json.dumps(e.to_dict()), flush=True)
@@ -318,6 +332,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
 _ENGINE_ONLY = {
     "test_mode": "-H/--test-mode",
     "domain_mapfile": "-m/--domain-mapfile",
+    "files_first": "--files-first (the imager reads in its own order)",
     "input_position": "-i/--input-position",
     "size": "-s/--size",
     "reverse": "-R/--reverse",

@@ -51,6 +51,8 @@ def cmd_map(a: argparse.Namespace) -> int:
         m = read_mapfile(a.mapfile)
     except MapfileError as e:
         return fail(str(e))
+    if not m.size:  # no blocks: nothing to summarize or draw (ddrescuelog: "domain is empty")
+        return fail(f"{a.mapfile}: an empty map (no blocks): nothing to show")
     learned, why = load_learned(a.mapfile)
     knowledge = Knowledge.from_kept(learned)
     slow = knowledge.slow.ranges if knowledge is not None else []
@@ -61,7 +63,8 @@ def cmd_map(a: argparse.Namespace) -> int:
     width = a.width or max(console.width - 2, 16)
     for line in block_map(m, width, a.rows, slow):
         console.print(line)
-    console.print(legend(-(-m.size // (width * a.rows)) if m.size else None, slow=bool(slow)))
+    for line in legend(-(-m.size // (width * a.rows)), width=max(console.width - 1, 40), slow=bool(slow)):
+        console.print(line)
     return 0
 
 

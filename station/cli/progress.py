@@ -26,12 +26,23 @@ def progress_panel(
     notes: list[str],
     image: ImageStats | None = None,
     task: TaskProgress | None = None,
+    paused: list[str] | None = None,
 ) -> Panel:
     """Counters as ddrescue shows them, plus a bar of the rescued fraction; the image's
-    compression and hashing under them, and a step after the rescue (sealing) with its own bar."""
+    compression and hashing under them, and a step after the rescue (sealing) with its own bar.
+
+    `paused`: the reasons the job is held (a hot drive, pending sectors), None while it runs;
+    the pause is said in the title and the current rate, and the times leave it out.
+    """
+    heading = Text(title)  # a path from the command line: never read as markup
+    if paused is not None:
+        heading.append(" — ").append("PAUSED", style="bold yellow").append(
+            ": " + ", ".join(paused) if paused else ""
+        )
     if p is None:
         parts: list = task_lines(task) if task is not None else [Text("starting…")]
-        return Panel(Group(*parts, *[Text(n, style="yellow") for n in notes[-3:]]), title=title)
+        return Panel(Group(*parts, *[Text(n, style="yellow") for n in notes[-3:]]), title=heading)
+    rate = Text("paused", style="bold yellow") if paused is not None else fmt_rate(p.current_rate)
     t = Table.grid(padding=(0, 2))
     for _ in range(6):
         t.add_column()
@@ -51,7 +62,7 @@ def progress_panel(
         "bad areas", str(p.bad_areas),
     )  # fmt: skip
     t.add_row(
-        "current rate", fmt_rate(p.current_rate),
+        "current rate", rate,
         "average rate", fmt_rate(p.average_rate),
         "elapsed", fmt_duration(p.elapsed),
     )  # fmt: skip
@@ -67,4 +78,4 @@ def progress_panel(
     if task is not None:
         parts += task_lines(task)
     parts += [Text(n, style="yellow") for n in notes[-3:]]
-    return Panel(Group(*parts), title=title)
+    return Panel(Group(*parts), title=heading)

@@ -3,12 +3,15 @@
 Several parties may hold a job paused at once (the technician, a SMART threshold); it goes on
 only when every one of them has let go.  Option changes wait for the next phase or pass,
 where the engine applies them, because a change in the middle of a pass would leave that
-pass half under one rule and half under another.
+pass half under one rule and half under another.  A priority request ("rescue these first")
+asks the engine to end its run at its next safe point, so that the job reads those ranges first
+and then goes on where it was (station.jobs.stages).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 # Options that may change while a job runs (the rest shape the map and stay fixed).
@@ -42,6 +45,7 @@ class RunControl:
         self._cond = threading.Condition()
         self._holds: dict[str, str] = {}  # who -> why
         self._options: dict[str, Any] = {}
+        self._priority: list[tuple[int, int]] = []  # byte ranges asked for first, not yet taken
 
     # stop
     def stop(self) -> None:
@@ -98,4 +102,23 @@ class RunControl:
         """The pending option changes, once (the engine calls this between passes)."""
         with self._cond:
             out, self._options = self._options, {}
+            return out
+
+    # priority
+    def prioritize(self, ranges: Iterable[tuple[int, int]]) -> None:
+        """Ask for these byte ranges [lo, hi) to be read next: the engine ends its run after its
+        current read (its map saved, its place kept) and the job reads them as a stage of their own."""
+        with self._cond:
+            self._priority.extend((int(lo), int(hi)) for lo, hi in ranges if hi > lo)
+            self._cond.notify_all()
+
+    @property
+    def yielding(self) -> bool:
+        """Whether ranges were asked for first and not yet taken (the engine checks after each read)."""
+        return bool(self._priority)
+
+    def take_priority(self) -> list[tuple[int, int]]:
+        """The ranges asked for first, once (the job takes them before reading them)."""
+        with self._cond:
+            out, self._priority = self._priority, []
             return out

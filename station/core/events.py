@@ -17,7 +17,11 @@ class Event:
     t: float  # seconds since the session started (engine clock)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, **asdict(self)}
+        """The JSON form: `pass_` (a Python name) is written `pass`, as a reader expects it."""
+        d = {"kind": self.kind, **asdict(self)}
+        if "pass_" in d:
+            d["pass"] = d.pop("pass_")
+        return d
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,18 @@ class PhaseStarted(Event):
     phase: str
     pass_: int
     direction: str  # "forward" or "reverse"
+
+
+@dataclass(frozen=True)
+class StageStarted(Event):
+    """An imaging job's next stage: the engine over one domain (files first, ranges asked for first)."""
+
+    kind: ClassVar[str] = "stage"
+    stage: str  # priority, metadata, files, used or rest (station.jobs.stages)
+    round: int  # metadata and files stages go in rounds: each reads what the last made readable
+    ranges: int  # the domain's ranges
+    size: int  # the domain's bytes
+    pending: int  # of which not yet rescued (bad sectors not counted)
 
 
 @dataclass(frozen=True)
@@ -186,6 +202,7 @@ _KINDS: dict[str, type[Event]] = {
     for cls in (
         Progress,
         PhaseStarted,
+        StageStarted,
         ReadFailed,
         ReadHung,
         SourceReopened,
@@ -205,9 +222,12 @@ _KINDS: dict[str, type[Event]] = {
 
 
 def event_from_dict(d: dict[str, Any]) -> Event:
-    """Rebuild an event from its JSON form (unknown fields are ignored, for newer writers)."""
+    """Rebuild an event from its JSON form (unknown fields are ignored, for newer writers; the
+    `pass_` of logs written before it was `pass` is read too)."""
     cls = _KINDS.get(d.get("kind", ""))
     if cls is None:
         raise ValueError(f"unknown event kind {d.get('kind')!r}")
+    if "pass" in d:
+        d = {**d, "pass_": d["pass"]}
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in d.items() if k in names})

@@ -141,10 +141,38 @@ def find_smartctl() -> str | None:
 
 
 def device_path(device: str) -> str:
-    """A bare name ('sda') means /dev/sda; anything else is taken as a path."""
-    if "/" not in device:
+    """A bare name ('sda') means /dev/sda, unless there is no /dev/sda and there is a file of
+    that name here (`station smart disk.img`: that file, to be told it is not a drive); anything
+    else is taken as a path."""
+    if "/" not in device and (os.path.exists("/dev/" + device) or not os.path.exists(device)):
         return "/dev/" + device
     return device if device.startswith("/") else os.path.abspath(device)
+
+
+def not_detected(dev: str) -> SmartError:
+    """smartctl's "Unable to detect device type", said as what the path is (smartctl says it of
+    a path that does not exist, of a regular file and of a loop device alike)."""
+    import stat
+
+    from station.media import blockdev
+
+    try:
+        st = os.stat(dev)
+    except FileNotFoundError:
+        return DeviceNotFound(f"{dev}: no such device")
+    except OSError as e:
+        return SmartError(f"{dev}: {e.strerror}")
+    if stat.S_ISREG(st.st_mode):
+        return NotADrive(f"{dev}: not a drive (a regular file)")
+    if stat.S_ISDIR(st.st_mode):
+        return NotADrive(f"{dev}: not a drive (a directory)")
+    if not stat.S_ISBLK(st.st_mode) and not stat.S_ISCHR(st.st_mode):
+        return NotADrive(f"{dev}: not a drive")
+    d = blockdev.sysfs_dir(st.st_rdev) if stat.S_ISBLK(st.st_mode) else None
+    backing = blockdev.read_attr(d / "loop" / "backing_file") if d is not None else None
+    if backing:
+        return NotADrive(f"{dev}: not a drive but a loop device over {backing}: it has no SMART")
+    return NotADrive(f"{dev}: not a drive smartctl can talk to (no SMART, or a bridge it does not know)")
 
 
 def read_device(
@@ -187,7 +215,7 @@ def read_device(
         raise sm.failure
     _check_calls(dev, sm.calls)
     if d.interface is None:
-        raise NotADrive(f"{dev}: smartctl cannot tell what kind of drive this is")
+        raise not_detected(dev)
     main = _main_output(sm.calls)
     try:
         return reading_from_device(dev, d, main)
@@ -253,7 +281,7 @@ def _error_from_output(dev: str, lines: list[str], rc: int) -> SmartError:
     if "No such device" in text or "No such file or directory" in text:
         return DeviceNotFound(f"{dev}: no such device")
     if "Unable to detect device type" in text:
-        return NotADrive(f"{dev}: smartctl cannot tell what kind of drive this is (not a disk with SMART?)")
+        return not_detected(dev)
     if "Read Device Identity failed" in text or "Standard Inquiry" in text:
         return NotADrive(f"{dev}: the device did not answer smartctl's identify command")
     why = _last_words(lines) or f"smartctl exit status {rc}"

@@ -13,7 +13,6 @@ atomically: after it returns, a crash loses nothing written before it.
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import threading
 import uuid
@@ -127,10 +126,6 @@ class ZstImageSink:
         try:
             if identity is not None:
                 check_opened(identity, self._fd, path)
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise Refused(f"dest {path}: another job is writing it") from None
             if created or os.fstat(self._fd).st_size == 0:
                 algos = check_algorithms(algorithms) if algorithms else ()
                 header = FileHeader(chunk_size, size, uuid.uuid4().bytes, algos)

@@ -35,6 +35,9 @@ from station.media.base import Source
 
 # Devices that are never drives a technician images (compressed RAM swap, RAM disks).
 _SKIP_PREFIXES = ("ram", "zram")
+# Block devices the kernel makes of other things (a file, other devices): the kernel calls them
+# rotational, which says nothing of a disk behind them.
+_KERNEL_MADE = ("loop", "nbd", "dm-", "md")
 
 
 @dataclass(frozen=True)
@@ -312,7 +315,7 @@ def block_drives(
                 serial=ident.get("serial"),
                 name=name,
                 removable=bool(_flag(entry / "removable")),
-                rotational=_flag(entry / "queue" / "rotational"),
+                rotational=None if name.startswith(_KERNEL_MADE) else _flag(entry / "queue" / "rotational"),
                 system=is_system,
                 protected=tuple(reasons),
                 description=f"loop device over {backing}" if backing else "",

@@ -192,10 +192,13 @@ class _Mirror:
             if want_pause != self._paused:
                 if want_pause:
                     self.dev.pause()
+                    self.meter.pause()  # paused time is no running time, as in the engine
                     self.save()
                     self.emit(Paused(self.t(), self.control.reasons()))
+                    self.progress(force=True)
                 else:
                     self.dev.resume()
+                    self.meter.resume()
                     self.emit(Resumed(self.t()))
                 self._paused = want_pause
             status = self._poll()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from station.core.events import Event
 from station.core.ranges import intersect
 from station.core.record import SessionRecord
 from station.core.session import SessionStore, images_home
@@ -56,8 +57,10 @@ class ImageJob(Lifecycle):
     # Called when the source stops answering (see Engine); e.g. station.jobs.power.PowerRecovery.
     recover: Callable[[str], str] | None = None
     image: ImageSpec = field(default_factory=ImageSpec)  # raw or zst, and the hashes taken
+    files_first: list[str] | None = None  # --files-first's globs: staged (station.jobs.stages)
     _out: ImageOutput | None = field(default=None, init=False, repr=False)
     _engine: Engine | None = field(default=None, init=False, repr=False)
+    _kept: KeptKnowledge | None = field(default=None, init=False, repr=False)
 
     def open(self) -> None:
         """The sink: a raw image file (created sparse, never truncated), a zst image or a drive."""
@@ -71,33 +74,49 @@ class ImageJob(Lifecycle):
 
     def describe(self) -> SessionRecord:
         image = {"image_format": self.image.format, "hashes": list(self.image.hashes)}
+        staged = {"files_first": list(self.files_first)} if self.files_first else {}
         return SessionRecord(
             method="engine",
             source=self._identity(),
             destinations=[os.path.abspath(self.dest)],
-            options={**self.options.to_dict(), **image},
+            options={**self.options.to_dict(), **image, **staged},
         )
 
     def work(self, run: JobRun) -> Ending:
-        """The engine, to its end; then a finished rescue's image is sealed (zst) or hashed (raw)."""
+        """The engine to its end, in stages (files first, ranges asked for first: StagedRun); then
+        a finished rescue's image is sealed (zst) or hashed (raw)."""
+        from station.jobs.stages import StagedRun
+
         assert self._out is not None
         watch = OutputWatch(run, self._out)
-        keep = KeptKnowledge(self._map_target or self.map_path, run, fresh=self.new_map)
-        self._engine = engine = Engine(
-            self.source, self._out.sink, self.rmap, self.options,
-            emit=watch.follow(self.rmap), save_map=keep.saver(run.save_map), map_path=self.map_path,
-            clock=run.clock, control=run.control, recover=self.recover, learned=keep.learned,
-        )  # fmt: skip
-        keep.engine = engine
-        r = engine.run()
+        self._kept = KeptKnowledge(self._map_target or self.map_path, run, fresh=self.new_map)
+        stages = StagedRun(self, run, watch.follow(self.rmap))
+        r = stages.run()
         extra = {
             "session": run.session.id,
             "rescue_started": run.session.record.started,
             "rescue_ended": time.time(),
             "command": list(self.command),
         }
-        ending = Ending(r.outcome, r.reason, r.read_errors, engine.power_cycles)
+        ending = Ending(r.outcome, r.reason, stages.read_errors, stages.power_cycles)
         return watch.end(ending, self.rmap, extra)
+
+    def engine_for(self, run: JobRun, options: RescueOptions, emit: Callable[[Event], None]) -> Engine:
+        """An engine over this job's source, sink and map (one per stage), starting from what the
+        last run learned (kept beside the map) or the last stage's engine did; what it learns is
+        kept after each map save."""
+        assert self._out is not None
+        keep, before = self._kept, self._engine
+        save_map = keep.saver(run.save_map) if keep is not None else run.save_map
+        learned = before.knowledge.to_dict() if before is not None else (keep.learned if keep else None)
+        self._engine = Engine(
+            self.source, self._out.sink, self.rmap, options, emit=emit, save_map=save_map,
+            map_path=self.map_path, clock=run.clock, control=run.control, recover=self.recover,
+            learned=learned, say_learned=before is None,
+        )  # fmt: skip
+        if keep is not None:
+            keep.engine = self._engine
+        return self._engine
 
     def close(self) -> None:
         if self._out is not None:
@@ -150,12 +169,14 @@ def prepare(
     store: SessionStore | None = None,
     health: HealthOptions | None = None,
     image: ImageSpec | None = None,
+    files_first: list[str] | None = None,
 ) -> ImageJob:
     """Check the job and open the source; raises Refused (one line) and changes nothing.
 
     `source` may be given (a simulated drive); otherwise `source_path` is opened read-only.
     `test_mode` is a ddrescue test mapfile: reads of its non-finished blocks fail (ddrescue -H).
     `image` says raw or zst and which hashes (default: raw, or zst for a DEST.zst; sha256).
+    `files_first`: globs of the files to rescue right after the filesystems' metadata.
     """
     from station.media.safety import check_job, check_name_lengths
     from station.media.source import open_source
@@ -163,6 +184,8 @@ def prepare(
     options = options or RescueOptions()
     try:
         options.validate()
+        if files_first is not None and not [g for g in files_first if g.strip()]:
+            raise ValueError("--files-first needs at least one glob (e.g. '*.docx' or /p1/Users/ann)")
     except ValueError as e:
         if source is not None:  # a virtual drive the caller opened: this call owns it now
             source.close()
@@ -220,6 +243,7 @@ def prepare(
     job = ImageJob(
         source=source, dest=dest, options=options, map_path=map_path, rmap=rmap, new_map=new_map,
         command=command, store=store, health=health, image=image, make_map_dir=make_map_dir,
+        files_first=files_first,
     )  # fmt: skip
     job.hold(lock)
     return job

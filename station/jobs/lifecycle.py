@@ -37,11 +37,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from station.core.control import RunControl
-from station.core.events import Event, Finished, TaskProgress
+from station.core.events import Event, Finished, Notice, TaskProgress
 from station.core.exits import EXIT_OK, EXIT_STOPPED
 from station.core.record import ImageRecord, JobKind, SessionRecord, SessionResult, Verification
 from station.core.safeopen import make_private_dir, remove_stale_temps, resolve
 from station.core.session import Session, SessionStore
+from station.core.units import fmt_bytes
 from station.media.base import Refused
 from station.media.locks import WriterLock, lock_for_writing
 from station.rescue.engine import RunResult
@@ -177,6 +178,17 @@ class Lifecycle(ABC):
         """Seconds the oldest read still in flight has taken (0.0: none), from any thread."""
         return 0.0
 
+    def resume_note(self) -> str | None:
+        """What an imaging job resumes from, said first in its log ("resuming: 404 MB of 537 MB
+        rescued, 93 kB bad"), so that a rerun says at once that it goes on from an earlier run;
+        None for a fresh map (or a job that rescues nothing)."""
+        m = self.rmap
+        if self.kind != JobKind.IMAGING or not m.size or m.bytes_in(Status.NON_TRIED) == m.size:
+            return None
+        s = m.summary()
+        bad = s.bytes[Status.BAD_SECTOR]
+        return f"resuming: {fmt_bytes(s.rescued)} of {fmt_bytes(s.size)} rescued, {fmt_bytes(bad)} bad"
+
     def writes(self) -> list[str]:
         """Every path the job writes on this machine (its mapfile, its destinations): one writer each."""
         return [self.map_path]
@@ -267,6 +279,9 @@ class Lifecycle(ABC):
             self._lock.describe(f"session {session.id} (pid {os.getpid()}: {shlex.join(self.command)[:200]})")
         log = _Log(session, emit)
         run = JobRun(session, log, control, clock, save_map, clock())
+        note = self.resume_note()
+        if note:
+            log(Notice(run.t(), note))
         try:
             try:
                 watch.start(control, log, now=run.t, busy=self.busy)

@@ -145,7 +145,7 @@ class RestoreJob(Lifecycle):
         opened: dict[str, RestoreTarget] = {}
         try:
             for plan in order:
-                opened[plan.info.path] = RestoreTarget(plan.info.path, file_size=plan.size)
+                opened[plan.info.path] = RestoreTarget(plan.info.path, file_size=plan.size, source=self.image)
         except BaseException:
             for dest in opened.values():
                 dest.close()

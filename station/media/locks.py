@@ -1,18 +1,20 @@
 """One writer: an image, a map and a target drive belong to one running job at a time.
 
 A job takes a `WriterLock` on everything it will write before it writes anything (when it is
-prepared), and holds it for its whole run.  The locks are `flock(2)` locks on small files in a
-machine-wide directory, so:
+prepared), and holds it for its whole run.  The locks are `flock(2)` locks, so the kernel
+drops them when the process dies, kill -9 included: nothing is ever stale.  A path is locked
+under every name that can reach the same thing:
 
-* the kernel drops them when the process dies, kill -9 included: nothing is ever stale;
-* every Station process on the machine sees them, whatever its user or XDG_DATA_HOME;
-* a path is locked under every name that can reach the same thing: its real path (the file may
-  not exist yet), and once it exists its inode (hard links, bind mounts) or, for a block
-  device, its device number (/dev/sdb and /dev/disk/by-id/... are one drive).
+* its real path, on a small file in a machine-wide directory (the file may not exist yet; every
+  Station process on the machine sees it, whatever its user or XDG_DATA_HOME);
+* once it exists, the file or block device itself (hard links, bind mounts, /dev/sdb and its
+  /dev/disk/by-id/... link): locked through a read-only descriptor of its own, which also keeps
+  its inode alive, so a number the kernel gives again to another file never looks held.
 
-A lock file holds one line saying who holds it (session, pid, command), so that a second job is
-refused naming the first.  Lock files are left in place when released: removing them would race
-with a job taking the same lock, and an unlocked file means nothing.
+A lock file in the directory says who holds it (session, pid, command) and for which path, so
+that a second job is refused naming the first; a file or device locked itself has such a note
+too, keyed by its inode or device number.  Lock files are left in place when released: removing
+them would race with a job taking the same lock, and an unlocked file means nothing.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ def lock_dir() -> str:
 
 
 def lock_keys(path: str) -> list[tuple[str, str]]:
-    """(key, what it names) for every name under which `path` must be locked."""
+    """(key, what it names): the real path's lock file, and once the path exists the note of the
+    file or device itself (`obj-...`: locked on the object, see `_lock_object`)."""
     real = resolve(path)
     keys = [("path-" + hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:32], real)]
     try:
@@ -59,9 +62,9 @@ def lock_keys(path: str) -> list[tuple[str, str]]:
     except OSError:
         return keys
     if stat.S_ISBLK(st.st_mode):
-        keys.append((f"blk-{os.major(st.st_rdev)}-{os.minor(st.st_rdev)}", real))
+        keys.append((f"obj-blk-{os.major(st.st_rdev)}-{os.minor(st.st_rdev)}", real))
     elif stat.S_ISREG(st.st_mode):
-        keys.append((f"ino-{st.st_dev}-{st.st_ino}", real))
+        keys.append((f"obj-ino-{st.st_dev}-{st.st_ino}", real))
     return keys
 
 
@@ -80,25 +83,35 @@ class WriterLock:
             for key, name in lock_keys(path):
                 if key in self.fds:
                     continue
-                file = os.path.join(d, key + ".lock")
-                fd = _open_lock_file(file, name)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except OSError as e:
-                    os.close(fd)
-                    if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                        raise Refused(f"cannot take the writer lock for {name}: {e.strerror}") from None
-                    if _reused_inode(key, file):
-                        continue  # the holder's file is gone: this one only has its inode number
-                    raise Locked(f"refusing: {name} is being written by {_holder_of(file)}") from None
+                note = os.path.join(d, key + ".lock")
+                if key.startswith("obj-"):
+                    fd = _lock_object(name)
+                    if fd is None:
+                        raise Locked(f"refusing: {name} is being written by {_holder_of(note)}")
+                    if fd < 0:
+                        continue  # gone or changed since lock_keys looked: its path lock stands
+                    _describe(note, self.holder, name)
+                else:
+                    fd = _open_lock_file(note, name)
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except OSError as e:
+                        os.close(fd)
+                        if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                            raise Refused(f"cannot take the writer lock for {name}: {e.strerror}") from None
+                        raise Locked(f"refusing: {name} is being written by {_holder_of(note)}") from None
+                    _write_holder(fd, self.holder, name)
                 self.fds[key], self.names[key] = fd, name
-                _write_holder(fd, self.holder, name)
 
     def describe(self, holder: str) -> None:
         """Say who holds the locks now (a session id, once the job has one)."""
         self.holder = holder
+        d = lock_dir()
         for key, fd in self.fds.items():
-            _write_holder(fd, holder, self.names.get(key, ""))
+            if key.startswith("obj-"):
+                _describe(os.path.join(d, key + ".lock"), holder, self.names.get(key, ""))
+            else:
+                _write_holder(fd, holder, self.names.get(key, ""))
 
     def release(self) -> None:
         for fd in self.fds.values():
@@ -136,21 +149,34 @@ def _holder_of(path: str) -> str:
     return (lines[0].strip() if lines else "") or "another job"
 
 
-def _reused_inode(key: str, lock_file: str) -> bool:
-    """True when an inode lock is held for a file that no longer has that inode (deleted, its
-    number given to a new file): a job that still runs on a deleted file is no conflict."""
-    if not key.startswith("ino-"):
-        return False
-    lines = _lines_of(lock_file)
-    if len(lines) < 2 or not lines[1]:
-        return False  # an older lock file, or one being written: assume the worst
+def _lock_object(real: str) -> int | None:
+    """flock the file or block device itself through a read-only descriptor of its own: the fd
+    (kept: it holds the lock, and the inode, for the job's whole run), None if another job holds
+    it, -1 if it cannot be opened any more (gone, or a name that no longer reaches it)."""
     try:
-        st = os.stat(lines[1])
-    except (FileNotFoundError, NotADirectoryError):
-        return True
+        fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
-        return False  # cannot tell (permission denied): assume the worst
-    return key != f"ino-{st.st_dev}-{st.st_ino}"
+        return -1
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        os.close(fd)
+        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            return None
+        return -1
+    return fd
+
+
+def _describe(note: str, holder: str, name: str) -> None:
+    """Write the note naming who holds a file or device locked on itself (best effort)."""
+    try:
+        fd = _open_lock_file(note, name)
+    except Refused:
+        return
+    try:
+        _write_holder(fd, holder, name)
+    finally:
+        os.close(fd)
 
 
 def _open_lock_file(file: str, name: str) -> int:

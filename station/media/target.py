@@ -27,6 +27,7 @@ from collections.abc import Callable
 
 from station.media import blockdev
 from station.media.base import Refused
+from station.media.safety import check_opened
 
 FALLOC_FL_KEEP_SIZE = 0x01
 FALLOC_FL_PUNCH_HOLE = 0x02
@@ -64,8 +65,11 @@ class RestoreTarget:
     """One target opened for writing.  OSError from writes and syncs is raised as is (the caller
     drops the target); `Refused` from the constructor means nothing was written or created."""
 
-    def __init__(self, path: str, *, file_size: int | None = None, direct: bool = True) -> None:
-        """Open a drive, or an image file (created if missing) that will be `file_size` bytes."""
+    def __init__(
+        self, path: str, *, file_size: int | None = None, direct: bool = True, source: str | None = None
+    ) -> None:
+        """Open a drive, or an image file (created if missing) that will be `file_size` bytes;
+        `source` (the image restored from) is checked against what was opened, before any write."""
         self.path = path
         self.created = False
         st = stat_target(path)
@@ -89,6 +93,8 @@ class RestoreTarget:
                 self._fd = _open(path, flags | (os.O_CREAT | os.O_EXCL if st is None else 0))
                 self.size = file_size if file_size is not None else os.fstat(self._fd).st_size
                 self.sector = 512
+            if source is not None:  # what the open returned, not the name: a symlink flipped in between
+                check_opened(source, self._fd, path, role="target")
         except BaseException:
             self.close()
             raise

@@ -91,6 +91,7 @@ class Engine:
         control: RunControl | None = None,
         recover: Callable[[str], str] | None = None,
         learned: Mapping[str, Any] | None = None,
+        say_learned: bool = True,
     ) -> None:
         """`recover(reason)`, if given, is called when the source stops answering (a hung read)
         or vanishes: it brings the source back (power cycle, find, reopen) and returns a line
@@ -105,6 +106,8 @@ class Engine:
             clock=clock, control=self.control, recover=recover,
         )  # fmt: skip
         self._resumed = self._take_over(learned)
+        if not say_learned:  # (the same job's earlier stage learned it: nothing to say)
+            self._resumed = ""
 
     # -- the run -------------------------------------------------------------------------
 

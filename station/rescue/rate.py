@@ -3,11 +3,17 @@
 One meter, so that every job (the engine, a hardware imager followed through its driver) shows
 the same figures by the same rules:
 
-* the current rate: bytes rescued within the last second (RATE_WINDOW), over the time since the
-  oldest of them, but never over less than PROGRESS_INTERVAL;
-* the average rate: bytes rescued by this run over the time since it started;
+* the current rate: bytes rescued since the last report or within the last second
+  (RATE_WINDOW), whichever is longer, over that time (but never over less than
+  PROGRESS_INTERVAL).  A burst of good reads followed by a read that takes seconds (a failing
+  drive's error) is reported when that read ends, never lost between two reports;
+* the average rate: bytes rescued by this run over the time it has run;
 * the remaining time, as ddrescue gives it: non-tried bytes at the average rate while any are
   left, unknown (None, not zero) once only finer work is left, zero when nothing is pending.
+
+Paused time (`pause`/`resume`) is no time at all to the meter: it is left out of the elapsed
+time, the average, the current rate's window and "since the last good read"; while paused the
+current rate is zero.  Event times (`Progress.t`) stay the clock's, like every other event's.
 
 A meter is fed either read by read (`add`, the engine) or with the map's running total of
 rescued bytes (`reached`, a follower that only sees totals).
@@ -35,17 +41,25 @@ def remaining_time(summary: Summary, average: float) -> float | None:
 
 
 class RateMeter:
-    """The rates of one run since `start`, and its Progress events at most every `interval`."""
+    """The rates of one run since `start`, and its Progress events at most every `interval`.
+
+    Times inside the meter are *running* seconds since the start (`running()`): the clock's
+    seconds less the time spent paused.
+    """
 
     def __init__(self, clock: Callable[[], float], *, interval: float = PROGRESS_INTERVAL) -> None:
         self.clock = clock
         self.interval = interval
         self.t0 = 0.0  # 0.0 until started
         self.rescued = 0  # bytes rescued since the start
-        self.last_good: float | None = None  # when the last good bytes came
+        self.last_good: float | None = None  # when the last good bytes came (the clock's reading)
+        self._last_good_run: float | None = None  # the same in running seconds
         self._base = 0  # rescued bytes the map held at the start (for `reached`)
-        self._window: deque[tuple[float, int]] = deque()
-        self._last_progress = -1e9
+        self._window: deque[tuple[float, int]] = deque()  # (running seconds, bytes) of good reads
+        self._last_progress = -1e9  # the clock's reading at the last Progress
+        self._last_report = 0.0  # running seconds at the last Progress
+        self._paused_total = 0.0  # seconds spent paused before the current pause
+        self._paused_at: float | None = None  # the clock's reading when the current pause began
 
     def start(self, rescued: int = 0, at: float | None = None) -> float:
         """Start the clock (now, or at `at` on the same clock); `rescued` is what the map already
@@ -54,9 +68,35 @@ class RateMeter:
         self._base = rescued
         return self.t0
 
+    def running(self, now: float | None = None) -> float:
+        """Seconds the run has run by `now` (the clock's reading), paused time left out."""
+        if now is None:
+            now = self.clock()
+        paused = self._paused_total + (now - self._paused_at if self._paused_at is not None else 0.0)
+        return max(now - self.t0 - paused, 0.0)
+
     def elapsed(self) -> float:
-        """Seconds since the start."""
-        return self.clock() - self.t0
+        """Seconds the run has run (paused time left out)."""
+        return self.running()
+
+    @property
+    def is_paused(self) -> bool:
+        return self._paused_at is not None
+
+    def pause(self, at: float | None = None) -> None:
+        """The run holds from now (or `at`) until `resume`: none of it counts as running time."""
+        if self._paused_at is None:
+            self._paused_at = self.clock() if at is None else at
+
+    def resume(self, at: float | None = None) -> float:
+        """The run goes on; returns how long the pause lasted."""
+        if self._paused_at is None:
+            return 0.0
+        now = self.clock() if at is None else at
+        held = max(now - self._paused_at, 0.0)
+        self._paused_total += held
+        self._paused_at = None
+        return held
 
     def add(self, nbytes: int, now: float | None = None) -> None:
         """`nbytes` (> 0) more were just rescued: a good read."""
@@ -64,7 +104,8 @@ class RateMeter:
             now = self.clock()
         self.rescued += nbytes
         self.last_good = now
-        self._window.append((now, nbytes))
+        self._last_good_run = self.running(now)
+        self._window.append((self._last_good_run, nbytes))
 
     def reached(self, total: int, now: float | None = None) -> None:
         """The map now holds `total` rescued bytes: for a follower that sees totals, not reads."""
@@ -72,14 +113,9 @@ class RateMeter:
         if more > 0:
             self.add(more, now)
 
-    def paused(self, seconds: float) -> None:
-        """The run was paused this long: paused time is not time without a good read."""
-        if self.last_good is not None:
-            self.last_good += seconds
-
     def since_last_good(self, now: float) -> float:
-        """Seconds without a good read (since the start if none came yet)."""
-        return now - (self.last_good or self.t0)
+        """Running seconds without a good read (since the start if none came yet)."""
+        return self.running(now) - (self._last_good_run or 0.0)
 
     def slow_threshold(self, min_read_rate: float | None, delay: float) -> float | None:
         """Reads slower than this (bytes/s) count as slow: ddrescue's --min-read-rate, where 0
@@ -88,10 +124,25 @@ class RateMeter:
             return None
         if min_read_rate > 0:
             return min_read_rate
-        elapsed = self.clock() - self.t0
+        elapsed = self.running()
         if elapsed < delay or not self.rescued:
             return None
         return self.rescued / elapsed / 10
+
+    def current_rate(self, run_now: float) -> float:
+        """Bytes/s over what came since the last report or in the last second, whichever is longer.
+
+        Reports come after reads: a burst of good reads and then a read that takes seconds (a
+        failing drive's error, a slow zone) is reported when that read ends, over the whole
+        time since the report before, so the burst is counted rather than aged out unseen.
+        """
+        since = max(min(run_now - RATE_WINDOW, self._last_report), 0.0)
+        win = self._window
+        while win and win[0][0] <= since:
+            win.popleft()
+        if not win or self._paused_at is not None:
+            return 0.0
+        return sum(n for _, n in win) / max(run_now - since, PROGRESS_INTERVAL)
 
     def progress(self, rmap: RescueMap, read_errors: int, force: bool = False) -> Progress | None:
         """The Progress event of `rmap` now, or None if the last one is under `interval` old."""
@@ -99,16 +150,13 @@ class RateMeter:
         if not force and now - self._last_progress < self.interval:
             return None
         self._last_progress = now
-        win = self._window
-        while win and now - win[0][0] > RATE_WINDOW:
-            win.popleft()
-        elapsed = now - self.t0
-        span = (now - win[0][0]) if win else 0.0
-        current = sum(n for _, n in win) / max(span, PROGRESS_INTERVAL) if win else 0.0
-        average = self.rescued / elapsed if elapsed > 0 else 0.0
+        run_now = self.running(now)
+        current = self.current_rate(run_now)
+        self._last_report = run_now
+        average = self.rescued / run_now if run_now > 0 else 0.0
         s = rmap.summary()
         return Progress(
-            t=elapsed,
+            t=now - self.t0,
             phase=rmap.phase.label,
             pass_=rmap.pass_,
             pos=rmap.current_pos,
@@ -122,7 +170,7 @@ class RateMeter:
             read_errors=read_errors,
             current_rate=current,
             average_rate=average,
-            elapsed=elapsed,
-            since_last_good=(now - self.last_good) if self.last_good is not None else None,
+            elapsed=run_now,
+            since_last_good=(run_now - self._last_good_run) if self._last_good_run is not None else None,
             remaining=remaining_time(s, average),
         )

@@ -1,8 +1,9 @@
 """The run control (station.core.control) as the engine obeys it.
 
 Views and monitors steer a running job from other threads: stop, pause (with reasons), change
-options.  The engine looks at that only at safe points: after every read (a pause waits there,
-with the map saved first; a stop or a limit ends the run) and between passes (option changes).
+options, ask for ranges first.  The engine looks at that only at safe points: after every read
+(a pause waits there, with the map saved first; a stop, a limit or a priority request ends the
+run) and between passes (option changes).
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
     from station.rescue.state import RunState
 
 HOLD_POLL = 0.25  # seconds between looks at the control while paused
+# The reason of a run ended for a priority request: its map is saved with its phase and place,
+# and the job (station.jobs.stages) reads the ranges asked for, then runs the engine again.
+YIELDED = "yielded to ranges asked for first"
 
 
 class Steering:
@@ -35,6 +39,8 @@ class Steering:
         now = self.state.clock()
         if self.cancel.is_set():
             raise Stop(Outcome.STOPPED, "interrupted")
+        if self.control.yielding:
+            raise Stop(Outcome.STOPPED, YIELDED)
         self._check_limits(now)
         return now
 
@@ -49,15 +55,16 @@ class Steering:
             raise Stop(Outcome.STOPPED, f"no good read for {o.timeout:g} s")
 
     def hold(self) -> None:
-        """Wait while paused: the map is saved first, and paused time is not 'time without a good read'."""
+        """Wait while paused: the map is saved first, and paused time is no running time (the
+        elapsed time, the rates and "since the last good read" leave it out)."""
         state = self.state
+        state.meter.pause()
         state.saver.save()
         state.emit(Paused(state.t(), self.control.reasons()))
         state.progress(force=True)
-        started = state.clock()
         while not self.control.wait_while_paused(HOLD_POLL):
             pass
-        state.meter.paused(state.clock() - started)
+        state.meter.resume()
         if self.cancel.is_set():
             raise Stop(Outcome.STOPPED, "interrupted")
         state.emit(Resumed(state.t()))

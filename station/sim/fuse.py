@@ -62,7 +62,7 @@ from station.media.fusekit import (
     settle_udev,
     terminate,
 )
-from station.sim.content import sectors_content
+from station.sim.content import DriveContent
 from station.sim.drive import DriveHung, DrivePoweredOff, SimDrive
 from station.sim.model import DriveModel
 
@@ -95,6 +95,7 @@ class DriveFS:
         extra: dict | None = None,
     ) -> None:
         self.drive = drive
+        self.content = DriveContent(drive.sector_size, drive.model.content)
         self.hang_timeout = hang_timeout
         self.extra = dict(extra or {})  # added to stats.json (e.g. the loop device)
         self.initialized = threading.Event()
@@ -216,7 +217,7 @@ class DriveFS:
             raise OSError(errno.ENODEV, "drive has no power") from None
         if not r.ok:
             raise OSError(errno.EIO, "read error")
-        data = sectors_content(first, last - first + 1, ss)
+        data = self.content.sectors(first, last - first + 1)
         skip = offset - first * ss
         if skip == 0 and len(data) == n:
             return data

@@ -114,6 +114,7 @@ class DriveModel:
     hang_after_errors: int | None = None
     source_path: str | None = None  # the file it came from, if any
     extra_bad: list[tuple[int, int]] = field(default_factory=list)  # LBA ranges (test mapfiles)
+    content: str | None = None  # an image file whose bytes the drive holds (None: the LBA pattern)
 
     @property
     def sectors(self) -> int:
@@ -183,7 +184,7 @@ def load_model(spec: str) -> DriveModel:
     except (OSError, UnicodeDecodeError) as e:
         raise ModelError(f"{spec}: cannot read it ({e})") from None
     if spec.endswith(".toml") or _looks_like_toml(text):
-        m = parse_model(text, origin=spec)
+        m = parse_model(text, origin=spec, base=path.resolve().parent)
     else:
         m = model_from_test_mapfile(text, origin=spec)
     m.source_path = str(path.resolve())
@@ -198,15 +199,39 @@ def _looks_like_toml(text: str) -> bool:
     return False
 
 
-def parse_model(text: str, origin: str = "model") -> DriveModel:
+def parse_model(text: str, origin: str = "model", base: Path | None = None) -> DriveModel:
+    """A model from TOML.  `content = "disk.img"` makes the drive hold that image's bytes instead of
+    its LBA pattern (station.sim.content), `size` then defaulting to the file's; a relative path is
+    taken from `base` (the model file's folder)."""
     try:
         d = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ModelError(f"{origin}: not valid TOML: {e}") from None
     try:
+        if "content" in d:
+            d = {**d, **_content(d, base)}
         return _model_from_dict(d)
     except (ValueError, TypeError, KeyError) as e:
         raise ModelError(f"{origin}: {e}") from None
+
+
+def _content(d: dict[str, Any], base: Path | None) -> dict[str, Any]:
+    """`content` as an absolute path to a readable file, and `size` from it when not given."""
+    c = d["content"]
+    if not isinstance(c, str) or not c:
+        raise ValueError("content must be the path of an image file")
+    path = Path(c) if os.path.isabs(c) or base is None else base / c
+    try:
+        st = path.stat()
+    except OSError as e:
+        raise ValueError(f"content {c}: {e.strerror or e}") from None
+    if not path.is_file():
+        raise ValueError(f"content {c}: not a regular file")
+    out: dict[str, Any] = {"content": str(path.resolve())}
+    if "size" not in d:
+        ss = int(d.get("sector_size", 512))
+        out["size"] = st.st_size // ss * ss
+    return out
 
 
 def _size(v: Any, what: str) -> int:
@@ -218,7 +243,8 @@ def _size(v: Any, what: str) -> int:
 
 
 def _model_from_dict(d: dict[str, Any]) -> DriveModel:
-    known = {"name", "description", "size", "sector_size", "seed", "geometry", "timing", "failure", "defects"}
+    known = {"name", "description", "size", "sector_size", "seed", "geometry", "timing", "failure", "defects",
+             "content"}  # fmt: skip
     unknown = set(d) - known
     if unknown:
         raise ValueError(f"unknown keys {', '.join(sorted(unknown))}")
@@ -251,6 +277,7 @@ def _model_from_dict(d: dict[str, Any]) -> DriveModel:
         timing=Timing(**{k: float(v) for k, v in tim.items()}),
         defects=defects,
         hang_after_errors=failure.get("hang_after_errors"),
+        content=d.get("content"),
     )
     m.validate()
     build_layout(m)  # every defect's parameters are checked here, before anyone relies on them

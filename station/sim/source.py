@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 
 from station.media.base import SourceIdentity
-from station.sim.content import expected_bytes
+from station.sim.content import DriveContent
 from station.sim.drive import DriveHung, DrivePoweredOff, SimDrive
 
 
@@ -32,6 +32,7 @@ class SimSource:
         self.hang_wait = hang_wait
         self.reopens = 0
         m = drive.model
+        self.content = DriveContent(m.sector_size, m.content)
         self.identity = SourceIdentity(
             path=path or f"sim:{m.name}",
             kind="virtual",
@@ -67,12 +68,12 @@ class SimSource:
         except DrivePoweredOff:
             raise OSError(errno.ENODEV, "No such device") from None
         if r.ok:
-            buf[:n] = expected_bytes(pos, n, ss)
+            buf[:n] = self.content.read(pos, n)
             return n
         good = max(0, (first + r.good) * ss - pos) if self.partial_reads else 0
         good = min(good, n)
         if good:
-            buf[:good] = expected_bytes(pos, good, ss)
+            buf[:good] = self.content.read(pos, good)
         err = OSError(errno.EIO, "Input/output error")
         err.partial = good  # type: ignore[attr-defined]
         raise err
@@ -83,7 +84,7 @@ class SimSource:
             raise OSError(errno.ENODEV, "No such device")
 
     def close(self) -> None:
-        pass
+        self.content.close()
 
 
 def open_sim(spec: str, *, time_scale: float = 0.0, **kw) -> SimSource:

@@ -15,7 +15,7 @@ import os
 from dataclasses import asdict, dataclass, field
 
 from station.core.ranges import Range, intersect
-from station.sim.content import sectors_content
+from station.sim.content import DriveContent
 from station.sim.model import BAD, DriveModel
 
 CHUNK = 8 << 20
@@ -109,6 +109,7 @@ def verify(model: DriveModel, image: str, mapfile: str) -> Verdict:
     except OSError as e:
         raise VerifyError(f"{image}: {e.strerror}") from None
     wrong, first = 0, []
+    content = DriveContent(ss, model.content)
     try:
         if os.path.isdir(image):
             raise VerifyError(f"{image}: is a directory")
@@ -126,7 +127,7 @@ def verify(model: DriveModel, image: str, mapfile: str) -> Verdict:
                 n = min(CHUNK - pos % CHUNK, hi - pos, image_size - pos)  # sector-aligned chunks
                 got = os.pread(fd, n, pos)
                 lba = pos // ss
-                want = sectors_content(lba, -(-(pos + n) // ss) - lba, ss)
+                want = content.sectors(lba, -(-(pos + n) // ss) - lba)
                 skip = pos - lba * ss
                 if skip or len(want) != n:
                     want = want[skip : skip + n]
@@ -137,6 +138,7 @@ def verify(model: DriveModel, image: str, mapfile: str) -> Verdict:
                 pos += n
     finally:
         os.close(fd)
+        content.close()
     rescued_readable = finished_bytes - impossible_bytes
     return Verdict(
         model=model.name,

@@ -8,6 +8,7 @@ and stays reachable (F4) while the technician looks at other screens.
 from __future__ import annotations
 
 import gc
+import re
 import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Unpack
@@ -48,6 +49,7 @@ class StationApp(App[int]):
         Binding("f3", "sessions", "Sessions"),
         Binding("f4", "live", "Live job"),
         Binding("f5", "images", "Images"),
+        Binding("f1,question_mark", "help", "Help", key_display="?/F1", show=False),
         Binding("f6", "restore", "Restore", show=False),  # in the palette; the footer stays as it was
     ]
 
@@ -57,6 +59,7 @@ class StationApp(App[int]):
         self.live: LiveJob | None = None
         self._switch_interval = sys.getswitchinterval()
         self.quitting = False
+        self.map_glyphs = False  # sector maps in solid colour (False) or characters (g switches)
 
     # Shortcuts to the services, by the names tests and scripts driving the app have always used.
     @property
@@ -150,10 +153,10 @@ class StationApp(App[int]):
         if self.quitting:
             self.exit(0)
         elif m.job.error is not None:
-            self.notify(f"the job failed: {m.job.error}", severity="error", timeout=10)
+            self.notify(f"the job failed: {m.job.error}", severity="error", timeout=10, markup=False)
         elif m.job.result is not None:
             r = m.job.result
-            self.notify(f"{r.outcome}: {r.reason}", title="job over", timeout=8)
+            self.notify(f"{r.outcome}: {r.reason}", title="job over", timeout=8, markup=False)
 
     def _refresh_live(self) -> None:
         """Redraw the live screen now if it is showing."""
@@ -200,6 +203,29 @@ class StationApp(App[int]):
             return
         self._reset_stack()
         self.push_screen("live")
+
+    def action_help(self) -> None:
+        """The keys of the screen showing now, and the app's (? or F1; also in the palette)."""
+        from station.tui.screens.help import HelpScreen
+
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            return
+        doc = (type(screen).__doc__ or "").strip().split("\n")[0]
+        name = (
+            getattr(screen, "HELP_TITLE", "")
+            or re.sub(r"(?<=[a-z])(?=[A-Z])", " ", type(screen).__name__.removesuffix("Screen")).capitalize()
+        )
+        self.push_screen(HelpScreen(screen, name, doc))
+
+    def action_browse_live(self) -> None:
+        """The live (or last) job's image, browsed: from its live screen."""
+        from station.tui.screens.live import LiveScreen
+
+        self.action_live()
+        screen = self.get_screen("live") if self.is_screen_installed("live") else None
+        if isinstance(screen, LiveScreen):
+            screen.action_browse()
 
     def action_restore(self) -> None:
         """Restore or deploy an image of a finished session onto drives."""
@@ -268,6 +294,7 @@ class StationApp(App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        yield SystemCommand("Help", "The keys of this screen and what they do (? or F1)", self.action_help)
         yield SystemCommand("Devices", "List drives, imagers and relays (F2)", self.action_devices)
         yield SystemCommand(
             "Attach device at port",
@@ -287,6 +314,10 @@ class StationApp(App[int]):
         )  # fmt: skip
         if self.is_screen_installed("live"):
             yield SystemCommand("Live session", "The running or last job (F4)", self.action_live)
+            yield SystemCommand(
+                "Browse files", "The live job's image: its files, what is not rescued (b on the live screen)",
+                self.action_browse_live,
+            )  # fmt: skip
         live = self.live
         if live is not None and live.running:
             if live.paused:

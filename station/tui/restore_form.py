@@ -68,8 +68,9 @@ class RestorePlan:
     command: list[str] = field(default_factory=list)
 
     def warning(self) -> str:
+        """The key words first: what will be overwritten, with what (a dialog wraps the rest)."""
         names = ", ".join(f"{d.path} ({d.label})" for d in self.targets)
-        return f"Everything on {names} will be overwritten with {os.path.basename(self.image)}"
+        return f"{names} will be overwritten with {os.path.basename(self.image)}: everything on them is lost"
 
 
 def tickable(d: Drive) -> str | None:

@@ -12,7 +12,23 @@ from typing import Any
 from station.core import events as ev
 from station.core.units import fmt_bytes
 
+_STAGES = {
+    "priority": "the ranges asked for first",
+    "metadata": "partition tables and filesystem metadata",
+    "files": "the chosen files",
+    "used": "the used blocks",
+    "rest": "the rest",
+}
+
+
+def _stage(e: ev.StageStarted) -> str:
+    what = _STAGES.get(e.stage, e.stage)
+    rnd = f" (round {e.round})" if e.stage in ("metadata", "files") else ""
+    return f"stage: {what}{rnd}: {fmt_bytes(e.size)} in {e.ranges} range(s), {fmt_bytes(e.pending)} to read"
+
+
 _LINES: dict[type[ev.Event], Callable[[Any], str]] = {
+    ev.StageStarted: _stage,
     ev.PhaseStarted: lambda e: f"{e.phase} pass {e.pass_} ({e.direction})",
     ev.ReadFailed: lambda e: f"read error at {e.pos:#x} ({fmt_bytes(e.size)}): {e.error}",
     ev.ReadHung: lambda e: f"read at {e.pos:#x} hung for {e.timeout:g} s; source reopened",

@@ -201,10 +201,44 @@ class HeadProbe:
 class EventTail:
     """New events from an events.jsonl as it grows (complete lines only; torn lines wait)."""
 
+    BACK_CHUNK = 64 * 1024  # bytes read at a time by `skip_to_end`, from the end backwards
+    BACK_LIMIT = 4 << 20  # and no more than this: a log whose last progress is further back has none
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.offset = 0
         self._partial = b""
+
+    def skip_to_end(self) -> Progress | None:
+        """Start following from the log's last complete line; returns its last Progress.
+
+        A session list needs each session's latest counters, not its whole history: reading
+        the last KiB of each log, not every line of every log, is what lets a list of hundreds
+        of sessions show at once.
+        """
+        try:
+            with open(self.path, "rb") as f:
+                end = f.seek(0, 2)
+                window = self.BACK_CHUNK
+                found: Progress | None = None
+                while True:
+                    start = max(end - window, 0)
+                    f.seek(start)
+                    lines = f.read(end - start).split(b"\n")
+                    complete = lines[:-1] if start == 0 else lines[1:-1]  # the first may be cut short
+                    for line in reversed(complete):
+                        if b'"progress"' in line:
+                            found = _progress_of(line)
+                            if found is not None:
+                                break
+                    if found is not None or start == 0 or window >= self.BACK_LIMIT:
+                        break
+                    window *= 4
+        except FileNotFoundError:
+            return None
+        self.offset = end - len(lines[-1])  # a torn last line is read again once it is whole
+        self._partial = b""
+        return found
 
     def poll(self) -> list[Event]:
         try:
@@ -224,6 +258,14 @@ class EventTail:
             except (ValueError, TypeError):
                 continue
         return out
+
+
+def _progress_of(line: bytes) -> Progress | None:
+    try:
+        e = event_from_dict(json.loads(line))
+    except (ValueError, TypeError):
+        return None
+    return e if isinstance(e, Progress) else None
 
 
 # -- comparison ----------------------------------------------------------------------------------------

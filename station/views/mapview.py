@@ -38,6 +38,16 @@ CELL_CHAR: dict[Status, str] = {
     Status.NON_SCRAPED: "/",
     Status.BAD_SECTOR: "-",
 }
+# Solid cells, as ddrescueview draws them: the colour alone carries the status (the workstation's
+# default; the characters above are its colour-blind form and the CLI's, which may be piped).
+# Hex, not names: the sector map (rich styles) and its legend (Textual markup) read names apart.
+SOLID: dict[Status, str] = {
+    Status.FINISHED: "#20b820",
+    Status.NON_TRIED: "#5a5a5a",
+    Status.NON_TRIMMED: "#e8d000",
+    Status.NON_SCRAPED: "#3060e8",
+    Status.BAD_SECTOR: "#e02020",
+}
 CURRENT_STYLE = "reverse"
 EMPTY_CELL = " "
 # Slow areas are engine knowledge, not a mapfile status (ddrescue must read our maps): drawn
@@ -45,6 +55,7 @@ EMPTY_CELL = " "
 SLOW_STYLE = "bold magenta"
 SLOW_CHAR = "~"
 SLOW_LABEL = "slow"
+SLOW_SOLID = "#c040c0"  # its solid colour on the workstation's sector map
 
 
 def shown(status: Status, slow: bool) -> tuple[str, str]:
@@ -86,7 +97,7 @@ def block_map(m: RescueMap, width: int, rows: int, slow: list[tuple[int, int]] |
 
     The cell holding the current position keeps its character and is drawn in reverse video (an
     attribute, so it shows with NO_COLOR too).  A map smaller than the grid gets one cell per byte
-    and blank cells after it.  See legend() for the line explaining the characters.
+    and blank cells after it.  See legend() for the lines explaining the characters.
     """
     if width < 1 or rows < 1:
         raise ValueError("width and rows must be >= 1")
@@ -109,18 +120,30 @@ def block_map(m: RescueMap, width: int, rows: int, slow: list[tuple[int, int]] |
     return lines
 
 
-def legend(bytes_per_cell: int | None = None, slow: bool = False) -> Text:
-    """One line naming each cell's character and colour (slow too, when the map has slow areas),
-    and optionally how many bytes a cell covers."""
-    text = Text(no_wrap=True, overflow="ellipsis")
+def legend(bytes_per_cell: int | None = None, width: int | None = None, slow: bool = False) -> list[Text]:
+    """The lines naming each cell's character and colour (slow too, when the map has slow areas),
+    how the current position is drawn, and optionally how many bytes a cell covers; items never
+    split, lines at most `width` wide.
+
+    The current position is said in words ("reverse video"), not with a sample cell: a sample
+    would repeat a status's character (`+` meant rescued and the position both).
+    """
+    items: list[Text] = []
     for status in LEGEND_ORDER:
-        text.append(CELL_CHAR[status], style=STYLE[status])
-        text.append(f" {LABEL[status]}  ")
+        items.append(Text.assemble((CELL_CHAR[status], STYLE[status]), f" {LABEL[status]}"))
     if slow:
-        text.append(SLOW_CHAR, style=SLOW_STYLE)
-        text.append(f" {SLOW_LABEL}  ")
-    text.append(CELL_CHAR[Status.FINISHED], style=f"{STYLE[Status.FINISHED]} {CURRENT_STYLE}")
-    text.append(" current position (reverse video)")
+        items.append(Text.assemble((SLOW_CHAR, SLOW_STYLE), f" {SLOW_LABEL}"))
+    items.append(Text.assemble(("reverse video", CURRENT_STYLE), ": current position"))
     if bytes_per_cell is not None:
-        text.append(f"  (1 cell = {fmt_bytes(bytes_per_cell, digits=6, truncate=True)})")
-    return text
+        items.append(Text(f"1 cell = {fmt_bytes(bytes_per_cell, digits=6, truncate=True)}"))
+    lines: list[Text] = []
+    line = Text(no_wrap=True, overflow="ellipsis")
+    for item in items:
+        if line.plain and width is not None and len(line.plain) + 2 + len(item.plain) > width:
+            lines.append(line)
+            line = Text(no_wrap=True, overflow="ellipsis")
+        if line.plain:
+            line.append("  ")
+        line.append_text(item)
+    lines.append(line)
+    return lines

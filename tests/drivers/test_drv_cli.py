@@ -138,6 +138,24 @@ def test_bad_input_is_one_line_and_exit_2_and_creates_nothing(
     assert records(xdg_data_home) == []
 
 
+def test_the_emulators_own_target_is_said_to_be_temporary_and_its_deletion_said(serve, make_model) -> None:
+    emu = serve("imager", "--drive", make_model(bad=0), "--time-scale", "0")
+    said = emu.p.stderr.readline()
+    target = said.split("T1 -> ", 1)[1].split(" ", 1)[0]
+    assert "(a temporary file, deleted when the emulator stops: --target FILE keeps it)" in said, said
+    assert os.path.exists(target)
+    rc, err = emu.stop()
+    assert rc == 0 and f"deleted the temporary T1 image {target} (--target FILE keeps it)" in err, err
+    assert not os.path.exists(target)
+
+
+def test_a_target_given_is_kept(serve, make_model, tmp_path) -> None:
+    emu = serve("imager", "--drive", make_model(bad=0), "--time-scale", "0", "--target", tmp_path / "t1.img")
+    assert "temporary" not in emu.p.stderr.readline()
+    rc, err = emu.stop()
+    assert rc == 0 and "deleted" not in err and (tmp_path / "t1.img").exists()
+
+
 @pytest.mark.parametrize(
     ("flags", "msg"),
     [

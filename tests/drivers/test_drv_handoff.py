@@ -175,23 +175,39 @@ def test_stopping_aborts_the_device_job(emulators, make_model, tmp_path) -> None
 
 
 def test_pause_and_resume_reach_the_device(emulators, make_model, tmp_path) -> None:
+    """...and paused time is left out of the elapsed time and the rates, as in the engine."""
     emu, core, _ = emulators.imager(make_model(size="8Mi", bad=40), time_scale=0.002)
     job, _ = handoff(emu, tmp_path)
     control = RunControl()
     events: list[Event] = []
-    t = threading.Thread(target=lambda: job.run(emit=events.append, control=control), daemon=True)
+    skipped = [0.0]  # the pause lasts an hour on the job's clock
+
+    def clock() -> float:
+        return time.monotonic() + skipped[0]
+
+    t = threading.Thread(
+        target=lambda: job.run(emit=events.append, control=control, clock=clock), daemon=True
+    )
     t.start()
     eventually(lambda: core.state == "running")
     control.pause("technician", "checking the drive")
     eventually(lambda: core.state == "paused")
     eventually(lambda: any(isinstance(e, Paused) for e in events))
     assert next(e for e in events if isinstance(e, Paused)).reasons == ["checking the drive"]
+    at_pause = [e for e in events if isinstance(e, Progress)][-1]
+    assert at_pause.current_rate == 0.0  # nothing is read while paused
+    skipped[0] = 3600.0
+    time.sleep(0.2)
+    while_paused = [e for e in events if isinstance(e, Progress)][-1]
+    assert while_paused.elapsed < at_pause.elapsed + 1.0 and while_paused.t > 3600
     control.resume("technician")
     eventually(lambda: core.state in ("running", "done"))
     t.join(30)
     assert not t.is_alive()
     assert any(isinstance(e, Resumed) for e in events)
     assert events[-1].outcome == "finished"
+    last = [e for e in events if isinstance(e, Progress)][-1]
+    assert last.elapsed < 600 and last.t > 3600 and last.average_rate > last.size / 600
 
 
 def test_refusals_change_nothing(emulators, make_model, tmp_path) -> None:

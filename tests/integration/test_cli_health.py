@@ -148,15 +148,36 @@ def test_no_smartctl_on_path(tmp_path):
     [
         ("/dev/sdz", "station: /dev/sdz: no such device"),
         ("/dev/sdy", "station: /dev/sdy: permission denied (reading SMART needs root)"),
-        (
-            "/dev/loop0",
-            "station: /dev/loop0: smartctl cannot tell what kind of drive this is (not a disk with SMART?)",
-        ),
+        ("/dev/nope", "station: /dev/nope: no such device"),  # smartctl: "Unable to detect device type"
     ],
 )
 def test_unreadable_devices(fake_smartctl, device, message):
     fake_smartctl.add("errors")
+    fake_smartctl.copy("-d test /dev/loop0", "-d test /dev/nope", rc=1)
     assert one_line_error(station("smart", device)) == message
+
+
+@pytest.mark.skipif(shutil.which("smartctl") is None, reason="smartctl is not installed")
+def test_what_is_not_a_drive_is_said_so_by_the_real_smartctl(tmp_path):
+    """smartctl says "Unable to detect device type" of a missing path, a file and a loop device
+    alike; the README promises "no such device" and "not a drive"."""
+    (tmp_path / "FILE").write_bytes(bytes(65536))
+    assert one_line_error(station("smart", "/dev/nope")) == "station: /dev/nope: no such device"
+    here = subprocess.run(
+        [*STATION, "smart", "FILE"], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert one_line_error(here) == f"station: {tmp_path / 'FILE'}: not a drive (a regular file)"
+    assert one_line_error(station("smart", tmp_path)) == f"station: {tmp_path}: not a drive (a directory)"
+    if os.geteuid() != 0 or shutil.which("losetup") is None:
+        return
+    dev = subprocess.run(
+        ["losetup", "--find", "--show", str(tmp_path / "FILE")], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    try:
+        line = one_line_error(station("smart", dev))
+    finally:
+        subprocess.run(["losetup", "--detach", dev], capture_output=True, check=False)
+    assert line == f"station: {dev}: not a drive but a loop device over {tmp_path / 'FILE'}: it has no SMART"
 
 
 def test_bad_arguments():

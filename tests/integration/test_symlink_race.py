@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import random
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,14 +41,20 @@ def flipping(name: Path, target: Path) -> Iterator[list[int]]:
     stop = threading.Event()
     flips = [0]
 
+    rng = random.Random(0)
+
     def race() -> None:
         while not stop.is_set():
             with contextlib.suppress(OSError):
                 os.symlink(target, name)
                 flips[0] += 1
+            if rng.random() < 0.5:  # each state held for a random while too, so both are met often
+                time.sleep(rng.uniform(0, 0.0005))
             with contextlib.suppress(OSError):
                 if os.path.islink(name):
                     os.unlink(name)
+            if rng.random() < 0.5:
+                time.sleep(rng.uniform(0, 0.0005))
 
     old = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can

@@ -84,7 +84,7 @@ def test_image_the_demo_drive_by_keystrokes(tmux: Tmux, tmp_path: Path, xdg_data
     screen = tmux.wait_for("RUNNING", 10)
     assert "copying" in screen and "rescued" in screen
     screen = tmux.wait_for("FINISHED", 90)  # the demo drive reads in real time: ~15 s
-    assert "phase finished" in screen and "finished: rescue finished" in screen
+    assert "all phases done" in screen and "FINISHED: rescue finished" in screen
     bad = sum(f.end - f.start for f in demo_faults() if f.kind == "bad")
     assert "(99.95%)" in screen and "read errors" in screen  # rescued: all but the bad sectors
     tmux.keys("C-q")

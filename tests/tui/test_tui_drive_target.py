@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Input, RadioButton, Select, Static
-from tuikit import SIZE, run, virtual_drive, wait_for
+from tuikit import SIZE, run, screen_text, virtual_drive, wait_for
 
 from station.jobs.drives import block_drives
 from station.rescue.mapfile import read_mapfile
@@ -59,6 +59,9 @@ def test_overwriting_a_drive_needs_its_name_typed(make_app, loop_target: str, tm
                 pilot, lambda: isinstance(app.screen, TypedConfirmScreen), 5, "the typed confirmation"
             )
             dialog = app.screen
+            await pilot.pause(0.2)
+            said = screen_text(app)  # the key words first, the rest wrapped, never cut
+            assert f"{loop_target} will be overwritten" in said and "target.bin" in said, said
             dialog.query_one(Input).value = "yes"
             await pilot.press("enter")
             await pilot.pause()

@@ -13,6 +13,7 @@ from tuikit import run, text_of, virtual_drive, wait_for
 from station.catalog import ImageEntry
 from station.rescue.mapfile import write_mapfile
 from station.rescue.rescuemap import RescueMap, Status
+from station.tui.screens.browse import BrowseScreen
 from station.tui.screens.images import ImagesScreen
 from station.tui.screens.label import LabelScreen
 from station.tui.services import ImageActions
@@ -94,9 +95,9 @@ def test_images_screen_search_label_report_and_actions(make_app, tmp_path: Path,
             await pilot.press("v")
             await wait_for(pilot, lambda: verified, 10, "the verify action")
             assert verified == [first.path]
-            await pilot.press("b")  # no browser installed: said plainly
-            await pilot.pause()
-            assert any("not installed" in str(n.message) for n in app._notifications)
+            await pilot.press("b")  # the browse screen, on an image of zeros: nothing recognised in it
+            await wait_for(pilot, lambda: isinstance(app.screen, BrowseScreen) and app.screen.loads, 20)
+            assert "no filesystem recognised" in text_of(app.screen.query_one("#browse-notes", Static))
 
     run(go())
 

@@ -110,3 +110,9 @@ def text_of(widget) -> str:
     console = Console(width=200, record=True, color_system=None, file=open(os.devnull, "w"))  # noqa: SIM115
     console.print(Text.from_markup(content) if isinstance(content, str) else content)
     return console.export_text()
+
+
+def screen_text(app) -> str:
+    """What the screen on top shows, as lines of plain text (a modal dialog without what is under it)."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(seg.text for seg in strip) for strip in strips)

@@ -58,7 +58,7 @@ def test_a_drive_smartctl_cannot_read_is_unknown_with_smartctls_line(fake_smartc
     badge = drive_badge(block("/dev/loop0"))
     assert badge is not None and badge.short == "UNKNOWN"
     assert len(badge.reasons) == 1 and badge.reasons[0].startswith("/dev/loop0: ")
-    assert "cannot tell what kind of drive" in badge.reasons[0]
+    assert "not a drive" in badge.reasons[0]
 
 
 def test_a_hanging_smartctl_is_killed_at_the_badge_timeout(fake_smartctl) -> None:

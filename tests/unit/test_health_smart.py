@@ -203,7 +203,7 @@ def test_permission_denied_before_smartctl(fake_smartctl, tmp_path):
 
 def test_not_a_drive(fake_smartctl):
     fake_smartctl.add("errors")
-    with pytest.raises(NotADrive, match="cannot tell what kind of drive"):
+    with pytest.raises(NotADrive, match="not a drive"):
         read_device("/dev/loop0", timeout=20)
 
 

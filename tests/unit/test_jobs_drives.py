@@ -77,6 +77,15 @@ def test_block_drives_identity_and_protection(fake_sys: Path, tmp_path: Path) ->
     assert not sdc.can_be_target
 
 
+def test_a_loop_device_is_no_hdd(fake_sys: Path, tmp_path: Path) -> None:
+    """The kernel calls a loop device rotational: that says nothing of a disk behind it."""
+    _device(fake_sys, "virtual/block/loop1", "7:1", size="64", queue__rotational="1",
+            loop__backing_file="/srv/target.bin")  # fmt: skip
+    loop = next(d for d in block_drives(sys_root=fake_sys, udev_root=tmp_path / "udev", mounts=MOUNTS,
+                                        swaps=set()) if d.path == "/dev/loop1")  # fmt: skip
+    assert loop.rotational is None and loop.description == "loop device over /srv/target.bin"
+
+
 def test_swap_protects_a_drive(fake_sys: Path, tmp_path: Path) -> None:
     drives = block_drives(sys_root=fake_sys, udev_root=tmp_path, mounts=[], swaps={os.makedev(8, 16)})
     sdb = next(d for d in drives if d.name == "sdb")

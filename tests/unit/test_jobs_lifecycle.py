@@ -166,6 +166,21 @@ def test_a_resumed_job_is_recorded_as_resumed(tmp_path: Path) -> None:
     assert job.session.record.resumed is True
 
 
+def test_a_resumed_job_says_first_what_it_goes_on_from(tmp_path: Path) -> None:
+    old = RescueMap(SIZE)
+    old.set_status(0, 2048, Status.FINISHED)
+    old.set_status(2048, 512, Status.BAD_SECTOR)
+    write_mapfile(str(tmp_path / "x.map"), old)
+    events = []
+    fake_job(tmp_path, rmap=read_mapfile(str(tmp_path / "x.map")), new_map=False).run(emit=events.append)
+    assert (
+        isinstance(events[0], Notice) and events[0].message == "resuming: 2048 B of 4096 B rescued, 512 B bad"
+    )
+    fresh: list = []
+    fake_job(tmp_path / "fresh", map_path=str(tmp_path / "y.map")).run(emit=fresh.append)
+    assert not any(isinstance(e, Notice) and e.message.startswith("resuming") for e in fresh)
+
+
 def test_exit_status() -> None:
     assert [exit_status(o) for o in ("finished", "stopped", "failed")] == [
         EXIT_OK,

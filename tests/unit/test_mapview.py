@@ -202,13 +202,20 @@ def test_huge_sparse_map_is_drawn_without_walking_bytes() -> None:
 
 
 def test_legend_names_every_status() -> None:
-    text = legend(bytes_per_cell=625_000).plain
+    text = "\n".join(line.plain for line in legend(bytes_per_cell=625_000))
     for char in CELL_CHAR.values():
         assert char in text
     for label in ("rescued", "non-tried", "non-trimmed", "non-scraped", "bad-sector", "current position"):
         assert label in text
     assert "1 cell = 625000 B" in text
     assert len(set(CELL_CHAR.values())) == len(Status)
+    assert text.count("+") == 1  # the current position is said in words, not with a second `+`
+
+
+def test_legend_lines_fit_the_width_without_splitting_an_item() -> None:
+    lines = [line.plain for line in legend(bytes_per_cell=625_000, width=40)]
+    assert len(lines) > 2 and all(len(line) <= 40 for line in lines), lines
+    assert "current position" in "\n".join(lines) and any(line.startswith("reverse video") for line in lines)
 
 
 @settings(max_examples=200, deadline=None)

@@ -82,37 +82,28 @@ def test_the_kernel_drops_the_lock_of_a_killed_process(tmp_path) -> None:
     lock_for_writing([img], "parent").release()  # nothing stale after kill -9
 
 
-def test_a_lock_on_a_deleted_file_does_not_refuse_the_file_that_reuses_its_inode(
-    tmp_path, private_lock_dir
-) -> None:
-    """A job still holds the inode lock of a file that was deleted under it (a test directory
-    cleaned up); the kernel gives the inode number to a new file.  The new file is not the
-    held one: its job must not be refused."""
+def test_a_held_file_is_locked_itself_so_no_other_file_can_look_held(tmp_path, private_lock_dir) -> None:
+    """A job holds the image itself (and so its inode): under another name it is refused; once
+    deleted under the job, its inode number cannot go to a new file, so new files never look held."""
     img = tmp_path / "new.img"
     img.write_bytes(b"x")
-    st = os.stat(img)
-    holder = (
-        "import fcntl, os, sys, time\n"
-        "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o666)\n"
-        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
-        "os.write(fd, sys.argv[2].encode())\n"
-        "print('held', flush=True)\n"
-        "time.sleep(60)\n"
+    code = (
+        "import sys, time; from station.media import locks;"
+        f"locks.LOCK_DIRS = ({str(private_lock_dir)!r},);"
+        "locks.lock_for_writing([sys.argv[1]], 'session OLD'); print('held', flush=True); time.sleep(60)"
     )
-    private_lock_dir.mkdir(exist_ok=True)
-    lock_file = private_lock_dir / f"ino-{st.st_dev}-{st.st_ino}.lock"
-    text = f"session OLD (pid 1: station image)\n{tmp_path / 'deleted-long-ago.img'}\n"
-    p = subprocess.Popen(
-        [sys.executable, "-c", holder, str(lock_file), text], stdout=subprocess.PIPE, text=True
-    )
+    p = subprocess.Popen([sys.executable, "-c", code, str(img)], stdout=subprocess.PIPE, text=True)
     try:
-        assert p.stdout.readline().strip() == "held"
-        lock_for_writing([str(img)], "session NEW").release()
-        old = tmp_path / "old.img"  # while the held inode's file is there, it is refused
-        os.rename(img, old)
-        lock_file.write_text(f"session OLD (pid 1: station image)\n{old}\n")
+        assert p.stdout is not None and p.stdout.readline().strip() == "held"
+        old = tmp_path / "old.img"
+        os.rename(img, old)  # the same file under another name: still held
         with pytest.raises(Locked, match="session OLD"):
             lock_for_writing([str(old)], "session NEW")
+        os.unlink(old)  # deleted under the job: the job keeps the inode
+        for i in range(50):  # new files never get the held inode, and none is refused
+            f = tmp_path / f"fresh{i}.img"
+            f.write_bytes(b"y")
+            lock_for_writing([str(f)], "session NEW").release()
     finally:
         p.kill()
         p.wait()

@@ -91,6 +91,8 @@ def test_session_text_says_the_options_in_table_order() -> None:
     r = record({"method": "engine", "options": {"reverse": True, "no_scrape": True, "retry_passes": 2}})
     assert method_text(r) == "engine (reverse, no scrape, 2 retries)"
     assert method_text(record({"options": {"retry_passes": -1}})) == "engine (retries until none is left)"
+    staged = record({"options": {"files_first": ["*.docx", "/p1/Users"]}})
+    assert method_text(staged) == "engine (files first: *.docx /p1/Users)"
     assert method_text(record({"method": "imager serial:/dev/ttyUSB0"})) == "imager serial:/dev/ttyUSB0"
     recorded = dataclasses.replace(RescueOptions(), no_trim=True, domain=[(0, 512)]).to_dict()
     recorded["domain"] = [list(r) for r in recorded["domain"]]  # as JSON gives it back

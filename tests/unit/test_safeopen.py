@@ -113,3 +113,17 @@ def test_private_dirs(tmp_path: Path) -> None:
         os.umask(old)
     mode = lambda p: stat.S_IMODE(os.stat(p).st_mode)  # noqa: E731
     assert mode(d) == mode(tmp_path / "a") == mode(tmp_path / "open") == 0o700
+
+
+def test_a_restore_target_that_reaches_the_image_is_refused_after_the_open(tmp_path) -> None:
+    """What was opened is checked, not the name: a hard link of the image is the image."""
+    from station.media.base import Refused
+    from station.media.target import RestoreTarget
+
+    image = tmp_path / "image.img"
+    image.write_bytes(b"x" * 4096)
+    os.link(image, tmp_path / "target.img")
+    with pytest.raises(Refused, match="target"):
+        RestoreTarget(str(tmp_path / "target.img"), file_size=4096, source=str(image))
+    assert image.read_bytes() == b"x" * 4096
+    RestoreTarget(str(tmp_path / "other.img"), file_size=4096, source=str(image)).close()

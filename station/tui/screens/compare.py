@@ -1,4 +1,9 @@
-"""Sessions side by side: method, time, speed, rescued, errors, and their speed curves overlaid."""
+"""Sessions side by side: method, time, speed, rescued, errors, and their speed curves overlaid.
+
+Each session has a colour and a marker (1, 2, 3...) on its curve, in the legend and in the table,
+so the curves are told apart without colour.  Sessions of different sources (drives, images) are
+said to be so: their figures compare drives as much as methods.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,8 @@ from textual.widgets import DataTable, Footer, Header, Label
 
 from station.core.session import Session
 from station.core.units import fmt_bytes, fmt_duration, fmt_percent, fmt_rate
-from station.tui.widgets.speed_chart import COLOURS, Curve, SpeedChart
+from station.tui.markup import plain
+from station.tui.widgets.speed_chart import COLOURS, MARKERS, Curve, SpeedChart
 from station.views.live import SessionFigures, session_figures
 from station.views.sessions import method_text
 
@@ -26,6 +32,16 @@ class CompareScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Label(f"Comparing {len(self.sessions)} sessions", classes="section")
+        sources = source_names(self.sessions)
+        if len(sources) > 1:
+            said = "; ".join(sources)
+            yield Label(
+                f"These sessions read different sources ({said}): the figures compare the drives as well"
+                " as the methods.",
+                id="compare-sources",
+                classes="detail warning",
+                markup=False,
+            )
         yield DataTable(id="compare", cursor_type="row", zebra_stripes=True)
         yield Label("Speed over time (each session from its own start)", classes="section")
         yield SpeedChart(id="compare-chart", legend=True)
@@ -50,11 +66,22 @@ class CompareScreen(Screen):
         table = self.query_one(DataTable)
         curves = []
         for i, (f, s) in enumerate(zip(figures, self.sessions, strict=True)):
-            colour = COLOURS[i % len(COLOURS)]
-            curves.append(Curve(f.series, f.id, colour))
+            colour, marker = COLOURS[i % len(COLOURS)], MARKERS[i % len(MARKERS)]
+            curves.append(Curve(f.series, f.id, colour, marker))
             table.add_row(
-                f"[{colour}]━━[/]", f.id, method_text(s.record), f.state, fmt_duration(f.elapsed),
-                fmt_rate(f.average_rate), f"{fmt_bytes(f.rescued)} ({fmt_percent(f.rescued, f.size)})",
+                plain(f"{marker} ━━", colour), f.id, plain(method_text(s.record)), plain(f.state),
+                fmt_duration(f.elapsed), fmt_rate(f.average_rate),
+                f"{fmt_bytes(f.rescued)} ({fmt_percent(f.rescued, f.size)})",
                 fmt_bytes(f.bad), str(f.read_errors), key=f.id,
             )  # fmt: skip
         self.query_one(SpeedChart).set_curves(curves)
+
+
+def source_names(sessions: list[Session]) -> list[str]:
+    """The distinct sources of the sessions, in words (a drive by its serial, else its path)."""
+    names: dict[tuple, str] = {}
+    for session in sessions:
+        src = session.record.source
+        key = ("serial", src.serial) if src.serial else ("path", src.path, src.size)
+        names.setdefault(key, " ".join(x for x in (src.model or src.path, src.serial) if x) or "?")
+    return list(names.values())

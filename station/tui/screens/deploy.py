@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.widgets import DataTable, Footer, Header, Static
 
 from station.core.record import TargetResult
 from station.core.units import fmt_bytes, fmt_percent, fmt_rate
+from station.tui.markup import plain, safe
 from station.tui.runner import LiveJob
 from station.tui.screens.base import StationScreen
 from station.tui.screens.live import LAUNCH_DELAY, REFRESH, ask_stop, state_markup
@@ -22,28 +24,27 @@ from station.views.targets import TargetRow
 _COLUMNS = (("target", "target"), ("state", "state"), ("done", "done"), ("rate", "rate"))
 
 
-def row_cells(r: TargetRow) -> tuple[str, ...]:
+def row_cells(r: TargetRow) -> tuple:
     colour = "red" if r.bad else "green" if r.state == "verified" else ""
-    state = f"[{colour}]{r.state}[/]" if colour else r.state
     done = f"{fmt_bytes(r.done)} of {fmt_bytes(r.total)} ({fmt_percent(r.done, r.total)})"
-    return r.target, state, done, fmt_rate(r.rate)
+    return plain(r.target), plain(r.state, colour), done, fmt_rate(r.rate)
 
 
-def result_line(t: TargetResult) -> str:
-    """One target's end, in words: its state and what its check found."""
+def result_line(t: TargetResult) -> Content:
+    """One target's end, in words: its state and what its check found (data never read as markup)."""
     c = t.check
     who = " ".join(x for x in (t.model, t.serial) if x)
     head = f"{t.path}" + (f" ({who})" if who else "") + f": {t.state}" + (f", {t.error}" if t.error else "")
     if c is None or c.state == "skipped":
-        return head + (f"; not checked ({c.detail})" if c and c.detail else "")
+        return Content(head + (f"; not checked ({c.detail})" if c and c.detail else ""))
     if c.state == "ok":
-        return f"{head}; [green]verified[/]: {c.algorithm} {c.actual} = the image's ({c.expected_from})"
+        said = f"{c.algorithm} {c.actual} = the image's ({c.expected_from})"
+        return safe("$head; [green]verified[/]: $said", head=head, said=said)
     if c.state == "mismatch":
         where = ", ".join(f"{a}-{b}" for a, b in (c.bad_ranges or [])[:3])
-        return f"{head}; [bold red]MISMATCH[/]: {c.algorithm} {c.actual} ≠ {c.expected}" + (
-            f" at bytes {where}" if where else ""
-        )
-    return f"{head}; [red]{c.state}[/]: {c.detail or ''}"
+        said = f"{c.algorithm} {c.actual} ≠ {c.expected}" + (f" at bytes {where}" if where else "")
+        return safe("$head; [bold red]MISMATCH[/]: $said", head=head, said=said)
+    return safe("$head; [red]$state[/]: $detail", head=head, state=c.state, detail=c.detail or "")
 
 
 class DeployScreen(StationScreen):
@@ -80,12 +81,16 @@ class DeployScreen(StationScreen):
 
     def refresh_view(self) -> None:
         live = self.live
-        self.query_one("#job-title", Static).update(f"{state_markup(live)}  [b]{live.title}[/b]")
+        self.query_one("#job-title", Static).update(
+            state_markup(live) + safe("  [b]$title[/b]", title=live.title)
+        )
         p = live.progress
         if p is not None:
             self.query_one("#deploy-progress", Static).update(
-                f"{p.phase}: {fmt_bytes(p.pos)} of {fmt_bytes(p.size)} ({fmt_percent(p.pos, p.size)}), "
-                f"{fmt_rate(p.current_rate)}"
+                Content(
+                    f"{p.phase}: {fmt_bytes(p.pos)} of {fmt_bytes(p.size)} ({fmt_percent(p.pos, p.size)}), "
+                    f"{fmt_rate(p.current_rate)}"
+                )
             )
         table = self.query_one("#deploy-targets", DataTable)
         for r in live.targets.ordered():
@@ -101,12 +106,14 @@ class DeployScreen(StationScreen):
             self._results_shown = True
             self.query_one("#deploy-results", Static).update(self.results())
 
-    def results(self) -> str:
+    def results(self) -> Content:
         session = self.live.job.session
         targets = session.record.targets if session is not None else None
         if not targets:
-            return "[red]the job ended before any target was written[/]" if self.live.error else ""
-        return "\n".join(result_line(t) for t in targets)
+            return (
+                safe("[red]the job ended before any target was written[/]") if self.live.error else Content()
+            )
+        return Content("\n").join(result_line(t) for t in targets)
 
     def action_stop(self) -> None:
         ask_stop(self.app, self.live)

@@ -8,14 +8,17 @@ smartctl: both run in thread workers and fill the screen in as they answer.
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from station.core.units import fmt_bytes
 from station.health.badge import HealthBadge
 from station.jobs.drives import Attached, Drive, attached_devices
+from station.tui.markup import plain, safe
 from station.tui.screens.base import StationScreen
 from station.tui.screens.dialogs import PortScreen
 
@@ -27,30 +30,32 @@ def kind_text(d: Drive) -> str:
         return "virtual"
     if d.kind == "imager":
         return "on imager"
+    if d.name.startswith("loop"):
+        return "loop device"
     bits = ["removable" if d.removable else "fixed"]
     if d.rotational is not None:
         bits.append("HDD" if d.rotational else "SSD")
     return " ".join(bits)
 
 
-def badge_text(b: HealthBadge | None, pending: bool) -> str:
+def badge_text(b: HealthBadge | None, pending: bool) -> Text:
     if b is None:
-        return "…" if pending else "-"
-    return f"[{_BADGE_STYLE.get(b.short, '')}]{b.short}[/]"
+        return Text("…" if pending else "-")
+    return Text(b.short, style=_BADGE_STYLE.get(b.short, ""))
 
 
 def seen_text(sessions: int | None) -> str:
     return f"seen before: {sessions} session{'s' if sessions != 1 else ''}" if sessions else ""
 
 
-def protection_text(d: Drive) -> str:
+def protection_text(d: Drive) -> Text:
     if d.system:
-        return "[bold red]SYSTEM, protected[/]"
+        return Text("SYSTEM, protected", style="bold red")
     if d.protected:
-        return f"[red]protected[/]: {d.protected[0]}"
+        return Text.assemble(("protected", "red"), f": {d.protected[0]}")
     if d.kind in ("virtual", "imager"):
-        return "source only"
-    return "[green]free[/]"
+        return Text("source only")
+    return Text("free", style="green")
 
 
 class DevicesScreen(StationScreen):
@@ -113,7 +118,7 @@ class DevicesScreen(StationScreen):
         pending = self.services.health is not None and d.kind == "block"
         seen = seen_text(self.seen.get(d.serial or ""))
         self.query_one("#drives", DataTable).add_row(
-            d.path, d.model or "-", d.serial or "-", fmt_bytes(d.size), kind_text(d),
+            plain(d.path), plain(d.model or "-"), plain(d.serial or "-"), fmt_bytes(d.size), kind_text(d),
             badge_text(None, pending), protection_text(d), seen, key=d.path,
         )  # fmt: skip
 
@@ -174,7 +179,7 @@ class DevicesScreen(StationScreen):
         for d in self.drives:
             if d.serial in seen:
                 try:
-                    table.update_cell(d.path, "history", seen_text(seen[d.serial]))
+                    table.update_cell(d.path, "history", seen_text(seen[d.serial]), update_width=True)
                 except Exception:
                     continue  # rescanned meanwhile
         self._show_detail()
@@ -185,26 +190,26 @@ class DevicesScreen(StationScreen):
         if d is None or not d.serial:
             return
         if not self.seen.get(d.serial):
-            self.notify(f"{d.serial}: never seen on this station", timeout=5)
+            self.notify(f"{d.serial}: never seen on this station", timeout=5, markup=False)
             return
         self.station.action_images(d.serial)
 
     def _show_attached(self) -> None:
         devices = self.services.devices
-        lines = [f"{a.kind:<6} {a.spec}  {a.description}" for a in devices]
+        lines = [safe("$line", line=f"{a.kind:<6} {a.spec}  {a.description}") for a in devices]
         if self.searching:
-            lines.append("[dim]searching serial ports and USB…[/]")
+            lines.append(safe("[dim]searching serial ports and USB…[/]"))
         elif not devices:
-            lines.append("[dim]none attached (a to name a port: a pty, an adapter not listed)[/]")
-        lines += [f"[dim]{p}[/]" for p in self.problems[:3]]
-        self.query_one("#attached", Static).update("\n".join(lines))
+            lines.append(safe("[dim]none attached (a to name a port: a pty, an adapter not listed)[/]"))
+        lines += [safe("[dim]$p[/]", p=p) for p in self.problems[:3]]
+        self.query_one("#attached", Static).update(Content("\n").join(lines))
 
     def action_attach(self) -> None:
         """Name a port discovery cannot list (a pseudo-terminal, an unlisted adapter); it is probed."""
 
         def chosen(port: str | None) -> None:
             if port:
-                self.notify(f"probing {port}…")
+                self.notify(f"probing {port}…", markup=False)
                 self.probe(port)
 
         self.app.push_screen(PortScreen(), chosen)
@@ -216,11 +221,12 @@ class DevicesScreen(StationScreen):
 
     def _probed(self, port: str, found: list[Attached], problems: list[str]) -> None:
         if not found:
-            self.notify("; ".join(problems) or f"{port}: nothing answered", severity="error", timeout=10)
+            said = "; ".join(problems) or f"{port}: nothing answered"
+            self.notify(said, severity="error", timeout=10, markup=False)
             return
         self.services.attached_at(port, found)
         for a in found:
-            self.notify(f"{a.kind} {a.spec}: {a.description}", title="attached")
+            self.notify(f"{a.kind} {a.spec}: {a.description}", title="attached", markup=False)
             self._add_drives(a)
         self._show_attached()
 
@@ -241,7 +247,7 @@ class DevicesScreen(StationScreen):
         self.badges[path] = badge
         table = self.query_one("#drives", DataTable)
         try:
-            table.update_cell(path, "smart", badge_text(badge, False))
+            table.update_cell(path, "smart", badge_text(badge, False), update_width=True)
         except Exception:
             return  # rescanned meanwhile
         self._show_detail()
@@ -264,17 +270,21 @@ class DevicesScreen(StationScreen):
         if d is None:
             detail.update("")
             return
-        lines = [f"[b]{d.label}[/b]  {d.path}  {fmt_bytes(d.size)} ({d.size} bytes)"]
+        lines = [safe("[b]$label[/b]  $path  $size ($n bytes)", label=d.label, path=d.path,
+                      size=fmt_bytes(d.size), n=d.size)]  # fmt: skip
         if d.description:
-            lines.append(d.description)
+            lines.append(safe("$text", text=d.description))
         for why in d.protected:
-            lines.append(f"[red]not a target: {why}[/]")
+            lines.append(safe("[red]not a target: $why[/]", why=why))
         badge = self.badges.get(d.path)
         if badge is not None:
-            lines.append(f"SMART {badge_text(badge, False)}: " + ("; ".join(badge.reasons) or "no warnings"))
+            said = "; ".join(badge.reasons) or "no warnings"
+            style = _BADGE_STYLE.get(badge.short, "")
+            lines.append(safe(f"SMART [{style}]$short[/]: $said" if style else "SMART $short: $said",
+                              short=badge.short, said=said))  # fmt: skip
         if self.seen.get(d.serial or ""):
-            lines.append(f"[b]{seen_text(self.seen[d.serial or ''])}[/b] (h: its history)")
-        detail.update("\n".join(lines))
+            lines.append(safe("[b]$seen[/b] (h: its history)", seen=seen_text(self.seen[d.serial or ""])))
+        detail.update(Content("\n").join(lines))
 
     def action_new_session(self) -> None:
         from station.tui.screens.new_session import NewSessionScreen

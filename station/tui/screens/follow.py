@@ -11,17 +11,20 @@ import os
 import threading
 from pathlib import Path
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widgets import Footer, Header, Static
 
 from station.core.events import Event, Progress
 from station.core.session import Session
 from station.rescue.mapfile import MapfileError, read_mapfile
 from station.rescue.rescuemap import RescueMap
+from station.tui.markup import safe
 from station.tui.screens.base import StationScreen
+from station.tui.screens.fit import fit
 from station.tui.widgets.counters import Counters
 from station.tui.widgets.event_log import EventLog
 from station.tui.widgets.sector_map import SectorMap
@@ -34,8 +37,11 @@ from station.views.live import EventTail, MapSnapshot, SpeedSeries
 class FollowScreen(StationScreen):
     """A session of the store: map, counters, speed and log, following it while it runs."""
 
+    HELP_TITLE = "Session"
+
     BINDINGS = [
         Binding("v", "image", "Hashes & verify"),
+        Binding("b", "browse", "Browse files"),
         Binding("escape", "app.pop_screen", "Back"),
     ]
 
@@ -53,8 +59,9 @@ class FollowScreen(StationScreen):
         with Horizontal(id="top"):
             with Vertical(id="map-pane"):
                 name = r.source.model or r.source.path
-                yield Static(f"[b]{name} → {r.dest}[/b]  session {self.session.id}", id="job-title")
-                yield SectorMap(r.source.size or 0, id="map")
+                title = safe("[b]$name → $dest[/b]  session $id", name=name, dest=r.dest, id=self.session.id)
+                yield Static(title, id="job-title")
+                yield SectorMap(r.source.size or 0, glyphs=self.station.map_glyphs, id="map")
                 yield Static("", id="map-caption")
             with Vertical(id="side"):
                 yield Counters(id="counters")
@@ -64,7 +71,11 @@ class FollowScreen(StationScreen):
             yield EventLog(id="log")
         yield Footer()
 
+    def on_resize(self, event: events.Resize) -> None:
+        fit(self)
+
     def on_mount(self) -> None:
+        fit(self)
         self.query_one(SectorMap).focus()
         self.watch_session()
 
@@ -125,25 +136,39 @@ class FollowScreen(StationScreen):
         if self.map is not None:
             cells, lo, hi = smap.wanted()
             smap.show(MapSnapshot.of(self.map, cells, lo, hi))
-        legend = "  ".join(f"{mark} {label}" for mark, label in SectorMap.legend())
         saved = "map as last saved" if self.session.state == "running" else "final map"
-        self.query_one("#map-caption", Static).update(f"{smap.caption()} ({saved})\n{legend}")
+        legend = smap.legend(self.query_one("#map-caption", Static).content_size.width)
+        self.query_one("#map-caption", Static).update(
+            safe(
+                "\n".join(legend) if len(legend) > 1 else f"{legend[0]}\n$caption ({saved})",
+                caption=smap.caption(),
+            )
+        )
         state = self.session.state
         self.query_one(Counters).show(self.progress, state)
         self.refresh_bindings()  # `v` once the session is over
-        res = self.session.record.reason
-        image = panel_lines(None, None, self.session.record.result) if state != "running" else []
-        if self._has_image():
-            image.append("[dim]v: hashes and verify[/]")
+        record = self.session.record
+        res = record.reason
+        image = panel_lines(None, None, record.result) if state != "running" else []
+        where = [f"image {d}" for d in record.destinations] + (
+            [f"map   {record.mapfile}"] if record.mapfile else []
+        )
         self.query_one("#follow-state", Static).update(
-            f"state: {state}"
-            + (f"\n{res}" if res else "")
-            + f"\npid {self.session.record.pid}"
-            + "".join(f"\n{line}" for line in image)
+            Content(
+                f"state: {state}"
+                + (f"\n{res}" if res else "")
+                + f"\npid {record.pid}"
+                + "".join(f"\n{line}" for line in [*where, *image])
+            )
+            + (safe("\n[dim]v: hashes and verify[/]") if self._has_image() else Content())
         )
         self.query_one(SpeedChart).set_curves([Curve(self.series, "session")])
 
     def on_sector_map_view_changed(self, event: SectorMap.ViewChanged) -> None:
+        self.redraw()
+
+    def on_sector_map_style_changed(self, event: SectorMap.StyleChanged) -> None:
+        self.station.map_glyphs = event.glyphs
         self.redraw()
 
     def _has_image(self) -> bool:
@@ -153,6 +178,20 @@ class FollowScreen(StationScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """`v` is offered for a session over that left an image."""
         return self._has_image() if action == "image" else True
+
+    def action_browse(self) -> None:
+        """The session's image, its files; live (the map as last saved) while it runs."""
+        from station.core.record import JobKind
+        from station.tui.screens.browse import BrowseScreen, session_running
+
+        r, sid = self.session.record, self.session.id
+        if r.kind != JobKind.IMAGING or not r.dest or r.method != "engine":
+            self.notify("this session wrote no image here to browse", severity="warning")
+            return
+        running = session_running(self.services.store, sid)
+        self.app.push_screen(
+            BrowseScreen(r.dest, r.mapfile, running=running, title=f"session {sid}: {r.dest}")
+        )
 
     def action_image(self) -> None:
         from station.tui.screens.image import ImageScreen

@@ -14,6 +14,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label
 
+from station.tui.markup import safe
 from station.tui.runner import LiveJob
 from station.tui.widgets.head_map import HeadMap
 
@@ -36,7 +37,7 @@ class HeadsScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog wide"):
-            yield Label(f"Head map: {self.live.title}", classes="question")
+            yield Label(safe("Head map: $title", title=self.live.title), classes="question")
             yield HeadMap(id="heads")
             yield Label("[dim]h/esc: close   +/-: the drive's head count[/]")
 

@@ -13,6 +13,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, ProgressBar, Static
 
@@ -20,16 +21,17 @@ from station.core.events import Event, TaskProgress
 from station.core.record import SessionRecord, Verification
 from station.core.session import SessionStore
 from station.media.base import Refused
+from station.tui.markup import safe
 from station.views.images import hash_lines
 
 
-def verification_lines(v: Verification) -> list[str]:
-    """What a verification found, in a few lines of markup."""
+def verification_lines(v: Verification) -> list[Content]:
+    """What a verification found, in a few lines (its problems are data: never markup)."""
     if v.outcome == "match":
-        return [f"[b green]match[/]: every recorded hash agrees ({v.checked} bytes read)"]
-    lines = [f"[b red]{v.outcome.upper()}[/]"]
-    lines += [f"  bytes {lo}-{hi} ({lo:#x}-{hi:#x})" for lo, hi in v.differing[:8]]
-    lines += [f"  {p}" for p in v.problems[:3]]
+        return [safe(f"[b green]match[/]: every recorded hash agrees ({v.checked} bytes read)")]
+    lines = [safe("[b red]$outcome[/]", outcome=v.outcome.upper())]
+    lines += [Content(f"  bytes {lo}-{hi} ({lo:#x}-{hi:#x})") for lo, hi in v.differing[:8]]
+    lines += [Content(f"  {p}") for p in v.problems[:3]]
     return lines
 
 
@@ -51,8 +53,8 @@ class ImageScreen(ModalScreen[None]):
         result = self.record.result
         lines = hash_lines(result) or ["this session recorded no hashes"]
         with Vertical(classes="dialog wide"):
-            yield Label(f"Image of session {self.record.id}", classes="question")
-            yield Static("\n".join(lines), id="image-info")
+            yield Label(f"Image of session {self.record.id}", classes="question", markup=False)
+            yield Static("\n".join(lines), id="image-info", markup=False)
             yield ProgressBar(total=None, id="verify-progress", show_eta=False)
             yield Static("", id="verify-result")
             with Horizontal(classes="buttons"):
@@ -106,7 +108,7 @@ class ImageScreen(ModalScreen[None]):
                 store=self.store,
             )
         except Refused as e:
-            self.app.call_from_thread(self.finished, f"[b red]cannot verify[/]: {e}")
+            self.app.call_from_thread(self.finished, safe("[b red]cannot verify[/]: $e", e=e))
             return
 
         def emit(e: Event) -> None:
@@ -116,17 +118,17 @@ class ImageScreen(ModalScreen[None]):
         try:
             job.run(emit=emit, control=RunControl(self.stop))
         except Exception as e:  # shown, never a traceback on the screen
-            self.app.call_from_thread(self.finished, f"[b red]verification failed[/]: {e}")
+            self.app.call_from_thread(self.finished, safe("[b red]verification failed[/]: $e", e=e))
             return
         v = job.verification
-        text = "\n".join(verification_lines(v)) if v is not None else "stopped"
+        text = Content("\n").join(verification_lines(v)) if v is not None else Content("stopped")
         self.app.call_from_thread(self.finished, text)
 
     def progress(self, done: int, total: int) -> None:
         if self.is_mounted:
             self.query_one("#verify-progress", ProgressBar).update(total=max(total, 1), progress=done)
 
-    def finished(self, text: str) -> None:
+    def finished(self, text: Content) -> None:
         self.running = False
         if not self.is_mounted:
             return

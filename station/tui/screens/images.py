@@ -9,17 +9,18 @@ no use to anyone, and drawing one would cost the screen its first second.
 
 from __future__ import annotations
 
-from rich.markup import escape
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from station.catalog import CatalogError, ImageEntry, ImageQuery, LabelEdit, SessionEntry, parse_since
 from station.catalog.entries import local_time
 from station.core.units import fmt_bytes
+from station.tui.markup import safe
 from station.tui.screens.base import StationScreen
 from station.tui.screens.label import LabelScreen
 
@@ -140,29 +141,29 @@ class ImagesScreen(StationScreen):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_detail()
 
-    def _show_detail(self, extra: str = "") -> None:
+    def _show_detail(self, extra: Content | None = None) -> None:
         i = self.selected()
         detail = self.query_one("#image-detail", Static)
         if i is None:
             detail.update("no image matches" if self.loaded else "reading the catalog…")
             return
         what = f"{i.format or '?'}, {i.sessions} session(s), {i.state or '?'}"
-        lines = [f"[b]{escape(i.path)}[/b]  ({escape(what)})"]
+        lines = [safe("[b]$path[/b]  ($what)", path=i.path, what=what)]
         if i.rescued is not None and i.size:
             lines.append(
-                f"rescued {fmt_bytes(i.rescued)} of {fmt_bytes(i.size)}, bad {fmt_bytes(i.bad or 0)}"
+                Content(f"rescued {fmt_bytes(i.rescued)} of {fmt_bytes(i.size)}, bad {fmt_bytes(i.bad or 0)}")
             )
         if i.sha256:
-            lines.append(f"sha256 {i.sha256}")
+            lines.append(Content(f"sha256 {i.sha256}"))
         if i.last_verified is not None:
             lines.append(
-                "last verification: " + ("[green]matched[/]" if i.last_verified else "[red]MISMATCH[/]")
+                safe("last verification: " + ("[green]matched[/]" if i.last_verified else "[red]MISMATCH[/]"))
             )
         if i.tags or i.note:
-            lines.append(escape(" ".join(f"#{t}" for t in i.tags) + ("  " + i.note if i.note else "")))
-        if extra:
+            lines.append(Content(" ".join(f"#{t}" for t in i.tags) + ("  " + i.note if i.note else "")))
+        if extra is not None:
             lines.append(extra)
-        detail.update("\n".join(lines))
+        detail.update(Content("\n").join(lines))
 
     def action_edit(self) -> None:
         image = self.selected()
@@ -181,15 +182,15 @@ class ImagesScreen(StationScreen):
             with self.services.catalog() as cat:  # type: ignore[misc]
                 cat.label(image, edit)
         except (CatalogError, OSError, ValueError) as e:
-            self.app.call_from_thread(self.notify, escape(str(e)), severity="error", timeout=10)
+            self.app.call_from_thread(self.notify, str(e), severity="error", timeout=10, markup=False)
             return
-        self.app.call_from_thread(self.notify, f"labels of {escape(image.path)} saved")
+        self.app.call_from_thread(self.notify, f"labels of {image.path} saved", markup=False)
         self.app.call_from_thread(self.action_reload)
 
     def action_report(self) -> None:
         image = self.selected()
         if image is not None:
-            self.notify(f"writing the report of {escape(image.path)}…")
+            self.notify(f"writing the report of {image.path}…", markup=False)
             self.write_report(image)
 
     @work(thread=True, group="report")
@@ -203,14 +204,14 @@ class ImagesScreen(StationScreen):
             path.parent.mkdir(parents=True, exist_ok=True)
             write_report(report, html=path)
         except Exception as e:  # shown, never a crash of the workstation
-            self.app.call_from_thread(self.notify, escape(f"report: {e}"), severity="error", timeout=10)
+            self.app.call_from_thread(self.notify, f"report: {e}", severity="error", timeout=10, markup=False)
             return
         self.app.call_from_thread(self._reported, str(path))
 
     def _reported(self, path: str) -> None:
         self.last_report = path
-        self.notify(f"report written: {escape(path)}", title="report", timeout=15)
-        self._show_detail(f"report: [b]{escape(path)}[/b]")
+        self.notify(f"report written: {path}", title="report", timeout=15, markup=False)
+        self._show_detail(safe("report: [b]$path[/b]", path=path))
 
     def _action(self, name: str, what: str) -> None:
         image = self.selected()
@@ -220,7 +221,7 @@ class ImagesScreen(StationScreen):
         if action is None:
             self.notify(f"{what} is not installed on this station yet", severity="warning", timeout=8)
             return
-        self.notify(f"{what}: {escape(image.path)}…")
+        self.notify(f"{what}: {image.path}…", markup=False)
         self.run_action(action, image, what)
 
     @work(thread=True, group="image-action")
@@ -229,14 +230,23 @@ class ImagesScreen(StationScreen):
             message = action(image)
         except Exception as e:  # an action's own failure: said, not raised
             message = f"{what} failed: {type(e).__name__}: {e}"
-        self.app.call_from_thread(self.notify, escape(message), title=what, timeout=15)
-        self.app.call_from_thread(self._show_detail, escape(message))
+        self.app.call_from_thread(self.notify, message, title=what, timeout=15, markup=False)
+        self.app.call_from_thread(self._show_detail, Content(message))
 
     def action_verify(self) -> None:
         self._action("verify", "verification")
 
     def action_browse(self) -> None:
-        self._action("browse", "browsing an image")
+        """The image's files (the browse screen; or the services' own browse action, when a
+        station gives one)."""
+        image = self.selected()
+        if image is None or self.services.image_actions.browse is not None:
+            self._action("browse", "browsing an image")
+            return
+        from station.tui.screens.browse import BrowseScreen, session_running
+
+        running = session_running(self.services.store, image.last_session)
+        self.app.push_screen(BrowseScreen(image.path, image.mapfile, running=running, title=image.path))
 
     def action_restore(self) -> None:
         """Restore or deploy this image onto drives: the restore screen, with it picked (or the

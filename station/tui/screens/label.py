@@ -59,7 +59,7 @@ class LabelScreen(ModalScreen[LabelEdit | None]):
             "note": i.note,
         }
         with Vertical(classes="dialog wide"):
-            yield Label(f"Labels of {i.path}", classes="question")
+            yield Label(f"Labels of {i.path}", classes="question", markup=False)
             with Grid(classes="form"):
                 for key, label in FIELDS:
                     yield Label(label)

@@ -20,6 +20,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.content import Content
 from textual.widgets import (
     Button,
     Checkbox,
@@ -39,6 +40,7 @@ from station.jobs.drives import Drive
 from station.jobs.imaging import ImageJob, prepare
 from station.media.base import Refused
 from station.rescue.profiles import PROFILES
+from station.tui.markup import plain, safe
 from station.tui.screens.base import StationScreen
 from station.tui.session_form import (
     HASH_CHOICES,
@@ -75,7 +77,12 @@ class NewSessionScreen(StationScreen):
         methods = [(f"engine: {p.name} — {p.summary}", f"profile:{p.name}") for p in PROFILES.values()]
         yield Header()
         with VerticalScroll(id="form"):
-            yield Label(f"[b]Source[/b]  {d.label}  {d.path}  {fmt_bytes(d.size)}", id="source")
+            yield Label(
+                safe(
+                    "[b]Source[/b]  $label  $path  $size", label=d.label, path=d.path, size=fmt_bytes(d.size)
+                ),
+                id="source",
+            )
             yield Static("", id="preflight", classes="detail")
             yield Label("Destination", classes="section")
             with RadioSet(id="dest-kind", compact=True):
@@ -96,7 +103,7 @@ class NewSessionScreen(StationScreen):
                 )  # fmt: skip
                 yield Label("target drive")
                 yield Select(
-                    [(f"{t.path}  {t.label}  {fmt_bytes(t.size)}", t.path) for t in self.targets],
+                    [(plain(f"{t.path}  {t.label}  {fmt_bytes(t.size)}"), t.path) for t in self.targets],
                     prompt="no free drive" if not self.targets else "pick a drive",
                     id="target", disabled=True, compact=True,
                 )  # fmt: skip
@@ -112,7 +119,7 @@ class NewSessionScreen(StationScreen):
                 yield Label("power relay")
                 with Horizontal(id="relay-row"):
                     yield Select(
-                        [(f"{a.spec} — {a.description}", a.spec) for a in relays],
+                        [(plain(f"{a.spec} — {a.description}"), a.spec) for a in relays],
                         prompt="none" if relays else "none attached",
                         id="relay", compact=True, disabled=not relays,
                     )  # fmt: skip
@@ -140,7 +147,7 @@ class NewSessionScreen(StationScreen):
         yield Header()
         with VerticalScroll(id="form"):
             source = f"{d.label}  port {d.name} of {d.imager}  {fmt_bytes(d.size)}"
-            yield Label(f"[b]Source[/b]  {source}", id="source")
+            yield Label(safe("[b]Source[/b]  $source", source=source), id="source")
             yield Static(
                 "[dim]pre-flight: the imager reads this drive itself; the station does not read its SMART[/]",
                 id="preflight",
@@ -150,7 +157,7 @@ class NewSessionScreen(StationScreen):
             with Grid(classes="form"):
                 yield Label("target port")
                 yield Select(
-                    [(t, t) for t in d.imager_targets],
+                    [(plain(t), t) for t in d.imager_targets],
                     prompt="no drive on a target port",
                     value=d.imager_targets[0] if d.imager_targets else Select.NULL,
                     id="target-port", compact=True,
@@ -159,7 +166,7 @@ class NewSessionScreen(StationScreen):
                 yield Input(str(mapfile), id="mapfile", compact=True)
                 yield Label("method")
                 yield Select(
-                    [(f"imager {d.imager} — {description}", f"imager:{d.imager}")],
+                    [(plain(f"imager {d.imager} — {description}"), f"imager:{d.imager}")],
                     value=f"imager:{d.imager}", allow_blank=False, id="method", compact=True,
                 )  # fmt: skip
             yield Static("", id="error", classes="error")
@@ -181,21 +188,25 @@ class NewSessionScreen(StationScreen):
         d = self.source
         box = self.query_one("#preflight", Static)
         if d.kind == "virtual":
-            box.update("[dim]pre-flight: a virtual drive has no SMART; " + (d.description or "") + "[/]")
+            box.update(
+                safe("[dim]pre-flight: a virtual drive has no SMART; $what[/]", what=d.description or "")
+            )
             return
-        lines = []
+        lines: list[Content] = []
         if d.protected:
-            lines.append("[yellow]this drive is in use (" + "; ".join(d.protected) + "); it is only read[/]")
+            lines.append(
+                safe("[yellow]this drive is in use ($why); it is only read[/]", why="; ".join(d.protected))
+            )
         if self.services.health is None:
-            lines.append("[dim]pre-flight: SMART is not available on this station[/]")
-            box.update("\n".join(lines))
+            lines.append(safe("[dim]pre-flight: SMART is not available on this station[/]"))
+            box.update(Content("\n").join(lines))
             return
-        lines.append("pre-flight: reading SMART…")
-        box.update("\n".join(lines))
+        lines.append(Content("pre-flight: reading SMART…"))
+        box.update(Content("\n").join(lines))
         self._read_smart(d, lines[:-1])
 
     @work(thread=True, exclusive=True, group="preflight")
-    def _read_smart(self, d: Drive, lines: list[str]) -> None:
+    def _read_smart(self, d: Drive, lines: list[Content]) -> None:
         health = self.services.health
         if health is None:
             return
@@ -205,16 +216,16 @@ class NewSessionScreen(StationScreen):
             badge = HealthBadge("UNKNOWN", ("SMART could not be read",))
         self.app.call_from_thread(self._show_smart, badge, lines)
 
-    def _show_smart(self, badge: HealthBadge | None, lines: list[str]) -> None:
+    def _show_smart(self, badge: HealthBadge | None, lines: list[Content]) -> None:
         if badge is None:
-            lines.append("pre-flight: no SMART data (smartctl is not installed)")
+            lines.append(Content("pre-flight: no SMART data (smartctl is not installed)"))
         else:
             colour = {"GOOD": "green", "WARNING": "yellow", "FAILING": "bold red"}.get(badge.short, "dim")
-            lines.append(f"pre-flight SMART: [{colour}]{badge.short}[/]")
-            lines += [f"  [yellow]• {r}[/]" for r in badge.reasons]
+            lines.append(safe(f"pre-flight SMART: [{colour}]$short[/]", short=badge.short))
+            lines += [safe("  [yellow]• $r[/]", r=r) for r in badge.reasons]
             if badge.advice and badge.short != "GOOD":
-                lines.append(f"  {badge.advice}")
-        self.query_one("#preflight", Static).update("\n".join(lines))
+                lines.append(Content(f"  {badge.advice}"))
+        self.query_one("#preflight", Static).update(Content("\n").join(lines))
 
     # -- the form ---------------------------------------------------------------------------------
 
@@ -240,7 +251,7 @@ class NewSessionScreen(StationScreen):
             self.app.pop_screen()
 
     def error(self, text: str) -> None:
-        self.query_one("#error", Static).update(f"[b red]{text}[/]" if text else "")
+        self.query_one("#error", Static).update(safe("[b red]$text[/]", text=text) if text else "")
 
     def form(self) -> SessionForm:
         """The form's widgets as values (session_form.py makes the session of them)."""
@@ -292,7 +303,7 @@ class NewSessionScreen(StationScreen):
             self._confirm_and_go(job, plan.target)
             return
         self.query_one("#start", Button).disabled = True
-        self.query_one("#error", Static).update(f"[dim]opening the relay {plan.relay}…[/]")
+        self.query_one("#error", Static).update(safe("[dim]opening the relay $spec…[/]", spec=plan.relay))
         self._attach_relay(job, plan.target, plan.relay)
 
     @work(thread=True, exclusive=True, group="relay")
@@ -336,8 +347,9 @@ class NewSessionScreen(StationScreen):
         word = target.name or Path(target.path).name
         self.app.push_screen(
             TypedConfirmScreen(
-                f"Everything on {target.path} ({target.label}, {fmt_bytes(target.size)}) will be overwritten",
+                f"{target.path} will be overwritten: everything on it is lost",
                 word,
+                detail=f"{target.label}, {fmt_bytes(target.size)}",
             ),
             confirmed,
         )
@@ -380,7 +392,7 @@ class NewSessionScreen(StationScreen):
         if Path(mapfile).parent == self.services.image_dir:
             self.services.image_dir.mkdir(parents=True, exist_ok=True)
         self.query_one("#start", Button).disabled = True
-        self.query_one("#error", Static).update(f"[dim]opening the imager {d.imager}…[/]")
+        self.query_one("#error", Static).update(safe("[dim]opening the imager $spec…[/]", spec=d.imager))
         self._prepare_handoff(str(d.imager), d.name, str(target), mapfile)
 
     @work(thread=True, exclusive=True, group="handoff")
@@ -422,9 +434,9 @@ class NewSessionScreen(StationScreen):
 
         self.app.push_screen(
             TypedConfirmScreen(
-                f"The imager will overwrite everything on its port {job.dest}"
-                + (f" ({what})" if what else ""),
+                f"{job.dest} will be overwritten: the imager writes over everything on its port {job.dest}",
                 job.dest,
+                detail=what,
             ),
             confirmed,
         )

@@ -16,12 +16,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.widgets import Checkbox, DataTable, Footer, Header, Label, Select, Static
 
 from station.core.units import fmt_bytes, fmt_percent
 from station.jobs.drives import Drive
 from station.jobs.restore import RestoreJob, prepare_restore
 from station.media.base import Refused
+from station.tui.markup import plain
 from station.tui.restore_form import (
     ImageChoice,
     RestoreForm,
@@ -76,14 +78,20 @@ class RestoreScreen(StationScreen):
         for im in self.images:
             rescued = "-" if im.rescued is None else fmt_percent(im.rescued, im.size)
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(im.started))
-            images.add_row(im.path, im.source, fmt_bytes(im.size), rescued, when, key=im.path)
+            images.add_row(plain(im.path), plain(im.source), fmt_bytes(im.size), rescued, when, key=im.path)
         targets = self.query_one("#restore-targets", DataTable)
         for key, label in (("tick", " "), ("path", "device"), ("model", "model"), ("serial", "serial"),
                            ("size", "size"), ("protection", "as a target")):  # fmt: skip
             targets.add_column(label, key=key)
         self.drives = [d for d in self.services.scan() if d.kind == "block"]
         for d in self.drives:
-            cells = (d.path, d.model or "-", d.serial or "-", fmt_bytes(d.size), protection_text(d))
+            cells = (
+                plain(d.path),
+                plain(d.model or "-"),
+                plain(d.serial or "-"),
+                fmt_bytes(d.size),
+                protection_text(d),
+            )
             targets.add_row(" ", *cells, key=d.path)
         if not self.images:
             self.error("no finished imaging session has an image here yet")
@@ -97,7 +105,7 @@ class RestoreScreen(StationScreen):
             images.focus()
 
     def error(self, text: str) -> None:
-        self.query_one("#error", Static).update(text)
+        self.query_one("#error", Static).update(Content(text))
 
     # -- picking ----------------------------------------------------------------------------------
 
@@ -108,7 +116,7 @@ class RestoreScreen(StationScreen):
         d = self.drives[table.cursor_row]
         why = tickable(d)
         if why:
-            self.notify(f"{d.path} cannot be a target: {why}", severity="warning")
+            self.notify(f"{d.path} cannot be a target: {why}", severity="warning", markup=False)
             return
         if d.path in self.ticked:
             self.ticked.remove(d.path)

@@ -2,9 +2,11 @@
 
 Each cell is a run of bytes showing the worst status it holds (station.views.mapview.cell_statuses,
 the same aggregation as `station map`), so a single bad sector in a cell of megabytes still
-shows red.  The cell under the current position is drawn in reverse video; a cursor cell
-(moved with the arrow keys) is the centre of zooming in.  The widget draws what it is given
-(a MapSnapshot); whoever owns the map takes the snapshot for `wanted()`.
+shows red.  Cells are solid blocks of colour, as in ddrescueview, so that bad areas stand out
+at a glance; `g` switches to the characters of `station map` (`+ . * / -`, in colour), which
+read without colour too.  The current position is a ◆ on its cell (glyphs: reverse video); a
+cursor cell (moved with the arrow keys) is the centre of zooming in.  The widget draws what it
+is given (a MapSnapshot); whoever owns the map takes the snapshot for `wanted()`.
 """
 
 from __future__ import annotations
@@ -27,23 +29,34 @@ from station.views.mapview import (
     LEGEND_ORDER,
     SLOW_CHAR,
     SLOW_LABEL,
+    SLOW_SOLID,
     SLOW_STYLE,
+    SOLID,
     STYLE,
     shown,
 )
 
 _STYLES = {s: Style.parse(v) for s, v in STYLE.items()}
+_SOLID = {s: Style(bgcolor=v) for s, v in SOLID.items()}
 _SLOW = Style.parse(SLOW_STYLE)
+_SLOW_SOLID = Style(bgcolor=SLOW_SOLID)
 
 
-def _look(status: Status, slow: bool) -> tuple[str, Style]:
+def _look(status: Status, slow: bool, solid: bool) -> tuple[str, Style]:
+    """A cell's character and style: its status, or slow over a rescued or non-tried one."""
     char, style = shown(status, slow)
-    return char, (_SLOW if style == SLOW_STYLE else _STYLES[status])
+    if style == SLOW_STYLE:
+        return (" ", _SLOW_SOLID) if solid else (char, _SLOW)
+    return (" ", _SOLID[status]) if solid else (char, _STYLES[status])
 
 
 _CURRENT = Style(reverse=True)
 _CURSOR = Style(bgcolor="grey30", underline=True)
 _EMPTY = Style()
+CURRENT_MARK = "◆"  # the current position on a solid cell
+CURSOR_MARK = "▫"  # the cursor on a solid cell
+_MARK_STYLE = Style(color="white", bold=True)
+SHORT_LABEL = {**LABEL, Status.BAD_SECTOR: "bad"}  # the legend's words where the full ones do not fit
 
 
 class SectorMap(Widget, can_focus=True):
@@ -57,6 +70,7 @@ class SectorMap(Widget, can_focus=True):
         Binding("plus,equals_sign", "zoom_in", "Zoom in", key_display="+"),
         Binding("minus", "zoom_out", "Zoom out", key_display="-"),
         Binding("0", "zoom_reset", "Whole map", show=False),
+        Binding("g", "glyphs", "Glyphs/colour", show=False),
         Binding("left", "cursor(-1, 0)", "Cursor left", show=False),
         Binding("right", "cursor(1, 0)", "Cursor right", show=False),
         Binding("up", "cursor(0, -1)", "Cursor up", show=False),
@@ -70,8 +84,18 @@ class SectorMap(Widget, can_focus=True):
             super().__init__()
             self.sector_map = sector_map
 
-    def __init__(self, size: int = 0, *, id: str | None = None, classes: str | None = None) -> None:
+    class StyleChanged(Message):
+        """Glyphs were switched on or off (`glyphs`): the owner may keep the choice for later maps."""
+
+        def __init__(self, sector_map: SectorMap, glyphs: bool) -> None:
+            super().__init__()
+            self.sector_map, self.glyphs = sector_map, glyphs
+
+    def __init__(
+        self, size: int = 0, *, glyphs: bool = False, id: str | None = None, classes: str | None = None
+    ) -> None:
         super().__init__(id=id, classes=classes)
+        self.glyphs = glyphs  # characters in colour (colour-blind, or a terminal without colours)
         self.zoom = Zoom(size)
         self.snapshot: MapSnapshot | None = None
         self.cursor: int | None = None
@@ -128,15 +152,20 @@ class SectorMap(Widget, can_focus=True):
         looks = [(s, snap.is_slow(start + i)) for i, s in enumerate(row)]
         segments: list[Segment] = []
         x = 0
+        solid = not self.glyphs
         for (status, slow), run in groupby(looks):
             n = len(list(run))
-            char, style = (" ", _EMPTY) if status is None else _look(status, slow)
+            char, style = (" ", _EMPTY) if status is None else _look(status, slow, solid)
             inside = sorted(k for k in marked if x <= k < x + n)
             pos = x
             for k in inside:
                 if k > pos:
                     segments.append(Segment(char * (k - pos), style))
-                segments.append(Segment(char, style + marked[k]))
+                if solid:  # a mark drawn on the cell's colour, which it must not hide
+                    mark = CURRENT_MARK if snap.current == start + k else CURSOR_MARK
+                    segments.append(Segment(mark, style + _MARK_STYLE))
+                else:
+                    segments.append(Segment(char, style + marked[k]))
                 pos = k + 1
             if x + n > pos:
                 segments.append(Segment(char * (x + n - pos), style))
@@ -170,12 +199,41 @@ class SectorMap(Widget, can_focus=True):
             text += f"; cursor {lo:#x}–{hi:#x}: {LABEL[status]}" if status else ""
         return text
 
-    @staticmethod
-    def legend(slow: bool = False) -> list[tuple[str, str]]:
-        """(markup, label) pairs of the legend, in the CLI's order; with `slow`, slow too (known
-        slow areas over rescued or non-tried cells)."""
-        pairs = [(f"[{STYLE[s]}]{CELL_CHAR[s]}[/]", LABEL[s]) for s in LEGEND_ORDER]
-        return [*pairs, (f"[{SLOW_STYLE}]{SLOW_CHAR}[/]", SLOW_LABEL)] if slow else pairs
+    def legend(self, width: int = 0, slow: bool = False) -> list[str]:
+        """The legend as lines of markup, each at most `width` wide (0: one line, whatever its
+        width): every status's colour (or character), slow (with `slow`: known slow areas over
+        rescued or non-tried cells) and the current position, in full words where they fit, in
+        short ones or over two lines where they do not."""
+        marks = [
+            f"[{STYLE[s]}]{CELL_CHAR[s]}[/]" if self.glyphs else f"[on {SOLID[s]}]  [/]" for s in LEGEND_ORDER
+        ]
+        mark_width = 1 if self.glyphs else 2
+        position = ("[reverse] [/]", 1) if self.glyphs else (CURRENT_MARK, 1)
+        hint = "[dim](g: " + ("colours" if self.glyphs else "glyphs") + ")[/]"
+        slow_mark = f"[{SLOW_STYLE}]{SLOW_CHAR}[/]" if self.glyphs else f"[on {SLOW_SOLID}]  [/]"
+        tries = [(LABEL, "  ", True), (LABEL, "  ", False), (SHORT_LABEL, " ", False)]
+        for labels, sep, with_hint in tries:
+            items = [
+                (f"{m} {labels[s]}", mark_width + 1 + len(labels[s]))
+                for m, s in zip(marks, LEGEND_ORDER, strict=True)
+            ]
+            if slow:
+                items.append((f"{slow_mark} {SLOW_LABEL}", mark_width + 1 + len(SLOW_LABEL)))
+            items.append((f"{position[0]} position", position[1] + 9))
+            if with_hint:
+                items.append((hint, 14 if not self.glyphs else 15))
+            if not width or sum(n for _, n in items) + len(sep) * (len(items) - 1) <= width:
+                return [sep.join(text for text, _ in items)]
+        lines: list[str] = []
+        line: list[str] = []
+        used = 0
+        for text, n in items:  # the short labels over two lines
+            if line and used + 1 + n > width:
+                lines.append(" ".join(line))
+                line, used = [], 0
+            used += n + (1 if line else 0)
+            line.append(text)
+        return [*lines, " ".join(line)]
 
     # -- keys ---------------------------------------------------------------------------------------
 
@@ -187,6 +245,13 @@ class SectorMap(Widget, can_focus=True):
             lo, hi = snap.cell_range(self.cursor)
             return (lo + hi) // 2
         return (snap.lo + snap.hi) // 2
+
+    def action_glyphs(self) -> None:
+        """Characters in colour, or solid colour: the colour-blind choice, and back."""
+        self.glyphs = not self.glyphs
+        self._strips.clear()
+        self.refresh()
+        self.post_message(self.StyleChanged(self, self.glyphs))
 
     def action_zoom_in(self) -> None:
         if self.zoom.size == 0:
