@@ -119,7 +119,7 @@ def check_output(
     spec to open it with (`fresh` when --force is to start an existing file over).  `resuming`:
     there is a map to go on from (default: the mapfile exists)."""
     drive = _is_drive(dest)
-    exists = drive or (os.path.isfile(dest) and os.path.getsize(dest) > 0)
+    exists = drive or _nonempty_file(dest)
     header = _zst_header(dest) if exists and not drive else None
     resuming = os.path.exists(map_path) if resuming is None else resuming
     if spec.format == "zst":
@@ -349,3 +349,13 @@ def _done_words(out: ImageOutput, record: ImageRecord) -> str:
     if out.format == "zst":
         return f"; image sealed ({record.file_size} bytes)"
     return "; image hashed" if record.segments else ""
+
+
+def _nonempty_file(path: str) -> bool:
+    """A regular file with bytes in it, by one stat (the name may change under us: a file that
+    vanishes between two looks is not one)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size > 0
