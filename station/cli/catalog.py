@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from station.cli.common import fail
+from station.cli.common import fail, json_out
 
 if TYPE_CHECKING:
     from station.catalog import ImageEntry
@@ -122,8 +121,7 @@ def cmd_images(a: argparse.Namespace) -> int:
         images = cat.images(query)
         total = cat.count_images() if not images else len(images)
     if a.json:
-        print(json.dumps([i.to_json() for i in images], indent=2))
-        return 0
+        return json_out([i.to_json() for i in images])
     if not images:
         print("no images yet: `station image SOURCE DEST` makes one" if not total else "no image matches")
         return 0
@@ -163,8 +161,7 @@ def cmd_label(a: argparse.Namespace) -> int:
         if not edit.empty:
             image = cat.label(image, edit)
     if a.json:
-        print(json.dumps(image.to_json(), indent=2))
-        return 0
+        return json_out(image.to_json())
     print(f"{image.path}  (image {image.id}, {image.sessions} session{'s' if image.sessions != 1 else ''})")
     for name, value in (
         ("case", image.case), ("customer", image.customer), ("label", image.label),
@@ -186,8 +183,7 @@ def cmd_drive(a: argparse.Namespace) -> int:
         sessions = cat.drive_sessions(a.serial)
         paths = {s.image_id: img.path for s in sessions if s.image_id and (img := cat.image(s.image_id))}
     if a.json:
-        print(json.dumps([{**s.to_json(), "image_path": paths.get(s.image_id)} for s in sessions], indent=2))
-        return 0
+        return json_out([{**s.to_json(), "image_path": paths.get(s.image_id)} for s in sessions])
     if not sessions:
         print(f"drive {a.serial}: never seen here (no session of a drive with this serial)")
         return 0

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from station.cli.common import fail
+from station.cli.common import fail, json_out
 from station.media.base import Refused
 
 if TYPE_CHECKING:
@@ -435,8 +435,7 @@ def cmd_ls(a: argparse.Namespace) -> int:
             "listings": listings,
             "notes": notes,
         }
-        print(json.dumps(doc, indent=2))
-        return 0
+        return json_out(doc)
     from station.core.units import fmt_bytes
 
     print(op.map_note)
@@ -647,8 +646,7 @@ def cmd_affected(a: argparse.Namespace) -> int:
     disk = open_disk(op)
     report = affected(op.reader, disk=disk)
     if a.json:
-        print(json.dumps({"image": op.image, "map": op.map_path, **report.to_dict()}, indent=2))
-        return 0
+        return json_out({"image": op.image, "map": op.map_path, **report.to_dict()})
     if a.csv:
         return _affected_csv(op, report)
     hits = sorted(report.files, key=_most_affected)

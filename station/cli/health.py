@@ -11,7 +11,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from station.cli.common import fail
+from station.cli.common import fail, json_out
 
 if TYPE_CHECKING:
     from station.health.smart import SmartReading
@@ -57,34 +57,14 @@ def register(subparsers: Any) -> None:
 def add_image_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("drive health (SMART; only for drives, never for files or simulated drives)")
     g.add_argument("--no-smart", action="store_true", help="do not read or poll SMART")
-    g.add_argument(
-        "--smart-interval",
-        type=_positive,
-        default=300.0,
-        metavar="SECONDS",
-        help="seconds between SMART polls while imaging [300]",
-    )
-    g.add_argument(
-        "--smart-timeout",
-        type=_positive,
-        default=30.0,
-        metavar="SECONDS",
-        help="a SMART read that takes longer is killed [30]",
-    )
-    g.add_argument(
-        "--max-temp",
-        type=int,
-        default=60,
-        metavar="CELSIUS",
-        help="pause imaging while the drive is hotter (0: never) [60]",
-    )
-    g.add_argument(
-        "--max-pending-growth",
-        type=int,
-        default=100,
-        metavar="N",
-        help="pause imaging when pending sectors grow by N (0: never) [100]",
-    )
+    for flag, kind, default, metavar, text in (
+        ("--smart-interval", _positive, 300.0, "SECONDS", "seconds between SMART polls while imaging [300]"),
+        ("--smart-timeout", _positive, 30.0, "SECONDS", "a SMART read that takes longer is killed [30]"),
+        ("--max-temp", int, 60, "CELSIUS", "pause imaging while the drive is hotter (0: never) [60]"),
+        ("--max-pending-growth", int, 100, "N",
+         "pause imaging when pending sectors grow by N (0: never) [100]"),
+    ):  # fmt: skip
+        g.add_argument(flag, type=kind, default=default, metavar=metavar, help=text)
 
 
 def health_options(a: argparse.Namespace) -> HealthOptions | None:
@@ -159,21 +139,17 @@ def _smart_text(obj: dict[str, Any]) -> list[str]:
     for key, label in _LABELS.items():
         v = obj["attributes"].get(key)
         lines.append(f"  {label:<30} {'-' if v is None else v}")
-    n = obj.get("nvme")
-    if n:
-        lines.append("NVMe health:")
-        lines.append(
+    if n := obj.get("nvme"):
+        lines += [
+            "NVMe health:",
             f"  critical warning {n['critical_warning']:#04x}, media errors {n['media_errors']}, "
             f"spare {n['available_spare']}% (threshold {n['available_spare_threshold']}%), "
-            f"used {n['percentage_used']}%"
-        )
-    s = obj.get("scsi")
-    if s:
-        lines.append("SAS/SCSI health:")
-        lines.append(
-            f"  grown defects {s['grown_defects']}, uncorrected read/write/verify "
-            f"{s['uncorrected_read']}/{s['uncorrected_write']}/{s['uncorrected_verify']}"
-        )
+            f"used {n['percentage_used']}%",
+        ]
+    if s := obj.get("scsi"):
+        uncorrected = f"{s['uncorrected_read']}/{s['uncorrected_write']}/{s['uncorrected_verify']}"
+        defects = f"grown defects {s['grown_defects']}"
+        lines += ["SAS/SCSI health:", f"  {defects}, uncorrected read/write/verify {uncorrected}"]
     return lines
 
 
@@ -215,8 +191,7 @@ def _smart(a: argparse.Namespace) -> int:
         except SmartError as e:
             results.append({"device": path, "smartctl_type": kind, "error": str(e)})
     if a.json:
-        print(json.dumps(results, indent=2))
-        return 0
+        return json_out(results)
     if not results:
         print("no drives found (smartctl --scan-open found none; run as root?)")
     for r in results:

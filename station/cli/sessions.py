@@ -20,6 +20,7 @@ def register(sub) -> None:
 def cmd_sessions(a: argparse.Namespace) -> int:
     import time
 
+    from station.cli.common import json_out
     from station.core.session import SessionStore
     from station.core.units import fmt_bytes
 
@@ -46,8 +47,7 @@ def cmd_sessions(a: argparse.Namespace) -> int:
             }
         )
     if a.json:
-        print(json.dumps(rows, indent=2))
-        return 0
+        return json_out(rows)
     if not rows:
         print("no sessions yet")
     for r in rows:

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from station.cli.common import fail
+from station.cli.common import fail, json_out
 
 
 def _seconds_or_none(text: str) -> float | None:
@@ -194,8 +194,7 @@ def cmd_presets(a: argparse.Namespace) -> int:
             }
         )
     if a.json:
-        print(json.dumps(rows, indent=2))
-        return 0
+        return json_out(rows)
     width = max(len(r["name"]) for r in rows)
     for r in rows:
         print(f"{r['name']:<{width}}  {_size(r['size']):>8}  {r['description']}")

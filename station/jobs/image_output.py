@@ -72,6 +72,16 @@ def _is_drive(path: str) -> bool:
         return False
 
 
+def _has_bytes(path: str) -> bool:
+    """A regular file with something in it; one stat, so a path that changes under us (a file
+    removed, a symlink flipped) is an answer, not an exception."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size > 0
+
+
 def hashes_file(dest: str, map_path: str) -> str:
     """Where a raw image's hashes go: beside the image, or beside the mapfile for a drive."""
     return (map_path if _is_drive(dest) else dest) + HASHES_SUFFIX
@@ -119,7 +129,7 @@ def check_output(
     spec to open it with (`fresh` when --force is to start an existing file over).  `resuming`:
     there is a map to go on from (default: the mapfile exists)."""
     drive = _is_drive(dest)
-    exists = drive or _nonempty_file(dest)
+    exists = drive or _has_bytes(dest)
     header = _zst_header(dest) if exists and not drive else None
     resuming = os.path.exists(map_path) if resuming is None else resuming
     if spec.format == "zst":
@@ -349,13 +359,3 @@ def _done_words(out: ImageOutput, record: ImageRecord) -> str:
     if out.format == "zst":
         return f"; image sealed ({record.file_size} bytes)"
     return "; image hashed" if record.segments else ""
-
-
-def _nonempty_file(path: str) -> bool:
-    """A regular file with bytes in it, by one stat (the name may change under us: a file that
-    vanishes between two looks is not one)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
-    return stat.S_ISREG(st.st_mode) and st.st_size > 0
