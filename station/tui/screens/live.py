@@ -202,7 +202,10 @@ class LiveScreen(StationScreen):
         nothing new costs it nothing (see docs/architecture.md, "Performance").
         """
         live = self.live
-        smap = self.query_one(SectorMap)
+        maps = self.query(SectorMap)
+        if not maps:  # the app is closing: the screen's parts are gone (a job ending meanwhile)
+            return
+        smap = maps.first()
         cells, lo, hi = smap.wanted()
         live.probe.want(cells, lo, hi)
         snap = live.snapshot
