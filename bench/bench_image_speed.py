@@ -1,9 +1,11 @@
 """Speed of `station image` on a healthy, cached source, side by side with dd and GNU ddrescue.
 
     .venv/bin/python bench/bench_image_speed.py [--size 2Gi] [--rounds 7] [--dir /dev/shm/station-bench]
+        [--maps /var/tmp/station-bench-maps]
 
 Each round runs every tool once, in a rotating order, on the same source file (created once,
-then read once so it sits in the page cache) into a fresh destination in the same directory.
+then read once so it sits in the page cache) into a fresh destination in the same directory;
+every tool's mapfile goes to --maps (a disk: Station refuses a map on tmpfs under /dev).
 The machine is noisy, so the report is the median of the rounds, with min and max, and the
 ratios of the medians.  Peak RSS of `station image` is measured at two source sizes to show
 that memory does not grow with the source.
@@ -60,9 +62,9 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
     return wall, usage.ru_maxrss
 
 
-def clean(*paths: Path) -> None:
+def clean(maps: Path, *paths: Path) -> None:
     for p in paths:
-        for q in (p, Path(str(p) + ".map"), Path(str(p) + ".map.bak")):
+        for q in (p, maps / (p.name + ".map"), maps / (p.name + ".map.bak")):
             q.unlink(missing_ok=True)
 
 
@@ -71,22 +73,35 @@ def main() -> int:
     ap.add_argument("--size", default="2Gi")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--dir", default="/dev/shm/station-bench")
+    # Station refuses a mapfile on tmpfs under /dev (lost at reboot): the maps, both tools', on a disk
+    ap.add_argument("--maps", default="/var/tmp/station-bench-maps", help="the mapfiles' folder")
     ap.add_argument("--out", default=str(ROOT / "bench" / "out" / "image_speed.json"))
     ap.add_argument("--keep", action="store_true", help="keep the source file")
     a = ap.parse_args()
     size = parse_size(a.size)
     d = Path(a.dir)
     d.mkdir(parents=True, exist_ok=True)
+    maps = Path(a.maps)
+    maps.mkdir(parents=True, exist_ok=True)
     src = d / "source.bin"
     make_source(src, size)
     warm(src)
-    env = dict(os.environ, XDG_DATA_HOME=str(d / "xdg"), PYTHONPATH=str(ROOT))
-    dst = {name: d / f"out.{name}" for name in ("station", "dd", "ddrescue")}
+    env = dict(os.environ, XDG_DATA_HOME=str(maps / "xdg"), PYTHONPATH=str(ROOT))
+    names = ("station", "nohash", "dd", "dd+sha256", "ddrescue")
+    dst = {name: d / f"out.{name}" for name in names}
+    # station hashes the image (SHA-256) by default; "nohash" does what ddrescue does, and
+    # "dd+sha256" is the standard tools' way to an image and its hash in one read
     tools: dict[str, list[str]] = {
-        "station": [*STATION, "image", "-q", str(src), str(dst["station"])],
+        "station": [*STATION, "image", "-q", str(src), str(dst["station"]), str(maps / "out.station.map")],
+        "nohash": [*STATION, "image", "-q", "--hash", "none",
+                   str(src), str(dst["nohash"]), str(maps / "out.nohash.map")],
         "dd": ["dd", f"if={src}", f"of={dst['dd']}", "bs=1M", "status=none"],
-        "ddrescue": ["ddrescue", str(src), str(dst["ddrescue"]), str(dst["ddrescue"]) + ".map"],
-    }
+        "dd+sha256": [
+            "bash", "-c",
+            f"dd if={src} bs=1M status=none | tee {dst['dd+sha256']} | openssl dgst -sha256 >/dev/null",
+        ],
+        "ddrescue": ["ddrescue", str(src), str(dst["ddrescue"]), str(maps / "out.ddrescue.map")],
+    }  # fmt: skip
     if not shutil.which("ddrescue"):
         del tools["ddrescue"]
     times: dict[str, list[float]] = {t: [] for t in tools}
@@ -95,22 +110,23 @@ def main() -> int:
     for r in range(a.rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
-            clean(*dst.values())
+            clean(maps, *dst.values())
             wall, maxrss = timed(tools[name], env)
             times[name].append(wall)
             if name == "station":
                 rss.append(maxrss)
         print(f"round {r + 1}: " + "  ".join(f"{n} {times[n][-1]:.2f}s" for n in names), flush=True)
     # correctness of our image, once
-    clean(*dst.values())
+    clean(maps, *dst.values())
     timed(tools["station"], env)
     same = subprocess.run(["cmp", "-s", str(src), str(dst["station"])]).returncode == 0
     # memory at a small size, to compare with the big one
     small = d / "small.bin"
     make_source(small, min(size, 256 << 20))
-    clean(dst["station"])
-    _, small_rss = timed([*STATION, "image", "-q", str(small), str(dst["station"])], env)
-    clean(*dst.values())
+    clean(maps, dst["station"])
+    small_cmd = [*STATION, "image", "-q", str(small), str(dst["station"]), str(maps / "out.station.map")]
+    _, small_rss = timed(small_cmd, env)
+    clean(maps, *dst.values())
     small.unlink()
     if not a.keep:
         src.unlink()
