@@ -9,8 +9,10 @@ Then its image is checked against the drive's content.  Methods:
   the drive's clock (the same cost model every other method is charged by); ``engine:zst`` and
   ``engine:PROFILE:zst`` write a zst image instead (hashed while written, sealed at the end,
   checked through a raw copy), to show that compression costs the rescue no drive time;
-* ``ddrescue`` or ``ddrescue=PATH``: GNU ddrescue with default options on the drive served
-  over FUSE (station.sim.fuse), stopped with SIGINT like a technician would;
+* ``ddrescue``, ``ddrescue=PATH``, ``ddrescue:ARGS`` or ``ddrescue=PATH:ARGS``: GNU ddrescue on
+  the drive served over FUSE (station.sim.fuse), with default options or the given ones (ARGS
+  split at spaces, e.g. ``ddrescue=/opt/ddrescue-1.30/ddrescue:-a 1M``), stopped with SIGINT like
+  a technician would;
 * ``dd`` or ``dd:BS``: ``dd conv=noerror,sync`` over FUSE (block size 64 KiB unless given);
 * ``imager`` (when the drivers package provides it): the emulated hardware imager.
 
@@ -19,6 +21,11 @@ method alike, as a relay on the bench would; the cycle and its spin-up are charg
 
 By default a method stops once it has read every readable byte (nothing after that can
 change a milestone), or at its own end; ``full=True`` lets each run to its own end.
+
+With ``time_scale`` the drive really sleeps that many seconds per simulated second (the FUSE
+server's ``--time-scale``, and the in-process drive alike) and the engine times its reads by the
+real clock: the milestones' ``wall`` seconds are then the measurement, and they depend on how
+busy the machine is.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ class Method:
     kind: str  # engine, ddrescue, dd, imager
     arg: str | None = None
     image: str = "raw"  # the engine's image: raw, or zst (engine:zst)
+    options: tuple[str, ...] = ()  # a tool's own options (ddrescue:-a 1M)
 
 
 @dataclass
@@ -105,11 +113,12 @@ def parse_methods(text: str) -> list[Method]:
             if profile[0] not in PROFILES or len(words) > 1 + (image == "zst"):
                 raise BenchError(f"no engine profile {':'.join(words)!r} (profiles: {', '.join(PROFILES)})")
             out.append(Method(item, "engine", profile[0], image))
-        elif item == "ddrescue" or item.startswith("ddrescue="):
-            path = item.partition("=")[2] or shutil.which("ddrescue")
+        elif item == "ddrescue" or item.startswith(("ddrescue=", "ddrescue:")):
+            head, _, args = item.partition(":")
+            path = head.partition("=")[2] or shutil.which("ddrescue")
             if not path or not os.access(path, os.X_OK):
                 raise BenchError(f"{item}: GNU ddrescue not found (install gddrescue or give ddrescue=PATH)")
-            out.append(Method(item, "ddrescue", path))
+            out.append(Method(item, "ddrescue", path, options=tuple(args.split())))
         elif item == "dd" or item.startswith("dd:"):
             from station.core.units import parse_size
 
@@ -145,8 +154,14 @@ def run_bench(
     max_sim_seconds: float | None = None,
     max_wall_seconds: float = 1800.0,
     progress: Progress | None = None,
+    time_scale: float = 0.0,
+    keep_images: bool = True,
 ) -> BenchReport:
-    """Run every method on its own fresh drive of `model_spec`; results also go to out_dir."""
+    """Run every method on its own fresh drive of `model_spec`; results also go to out_dir.
+
+    `time_scale` > 0: the drives really take their time (see the module's docstring).  Without
+    `keep_images` each image is removed once checked (big drives: the disk holds one at a time).
+    """
     from station.sim.model import load_model
 
     model = load_model(model_spec)
@@ -154,7 +169,7 @@ def run_bench(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = BenchReport(model.name, model.description, model.size, layout.readable_bytes)
-    limits = _Limits(full, max_sim_seconds, max_wall_seconds)
+    limits = _Limits(full, max_sim_seconds, max_wall_seconds, time_scale)
     for m in methods:
         work = out / _safe(m.label)
         if work.exists():
@@ -163,6 +178,8 @@ def run_bench(
         runner = _RUNNERS[m.kind]
         result = runner(m, model_spec, work, limits, progress or (lambda label, f: None))
         report.results.append(result)
+        if not keep_images and result.image:
+            Path(result.image).unlink(missing_ok=True)
     (out / "bench.json").write_text(json.dumps(report.to_dict(), indent=2))
     return report
 
@@ -172,6 +189,7 @@ class _Limits:
     full: bool
     max_sim_seconds: float | None
     max_wall_seconds: float
+    time_scale: float = 0.0
 
     def reached_drive(self, drive, started: float) -> str | None:
         """As reached(), straight from an in-process drive (checked after every read)."""
@@ -216,7 +234,7 @@ def _run_engine(m: Method, model_spec: str, work: Path, limits: _Limits, progres
     from station.sim.source import SimSource
     from station.sim.verify import verify
 
-    drive = SimDrive(load_model(model_spec))
+    drive = SimDrive(load_model(model_spec), time_scale=limits.time_scale)
     control = RunControl()
     started = time.monotonic()
     why: list[str] = []
@@ -243,7 +261,6 @@ def _run_engine(m: Method, model_spec: str, work: Path, limits: _Limits, progres
         sink = open_sink(str(image), size=drive.model.size, create=True, source=source.identity)
     rmap = RescueMap(drive.model.size)
     options = profile_options(m.arg or "default")
-    options.read_timeout = 5.0
 
     def save(mp: RescueMap) -> None:
         write_mapfile(str(mapfile), mp, command_line=f"station bench {m.label}")
@@ -256,7 +273,8 @@ def _run_engine(m: Method, model_spec: str, work: Path, limits: _Limits, progres
             last[0] = now
             progress(m.label, drive.stats.covered / max(1, drive.readable_sectors * drive.sector_size))
 
-    engine = Engine(source, sink, rmap, options, emit=emit, save_map=save, clock=drive.clock, control=control)
+    clock = time.monotonic if limits.time_scale else drive.clock  # what the drive really took, or its cost
+    engine = Engine(source, sink, rmap, options, emit=emit, save_map=save, clock=clock, control=control)
     relay = _Relay(drive)
     try:
         result = engine.run()
@@ -307,14 +325,14 @@ class _Relay:
 # -- external tools on the drive served over FUSE ---------------------------------------------------
 
 
-def _serve(model_spec: str, work: Path):
+def _serve(model_spec: str, work: Path, time_scale: float = 0.0):
     try:
         from station.sim.fuse import served
     except ImportError as e:
         raise BenchError(f"serving a virtual drive over FUSE is not available ({e})") from None
     mnt = work / "mnt"
     mnt.mkdir()
-    return served(model_spec, str(mnt))
+    return served(model_spec, str(mnt), time_scale=time_scale)
 
 
 def _run_tool(
@@ -334,7 +352,7 @@ def _run_tool(
     image = work / "image"
     started = time.monotonic()
     restarts = 0
-    with _serve(model_spec, work) as drive, open(work / "tool.log", "wb") as log:
+    with _serve(model_spec, work, limits.time_scale) as drive, open(work / "tool.log", "wb") as log:
         outcome = None
         while True:
             cycles_before = drive.stats().get("power_cycles", 0)
@@ -399,7 +417,7 @@ def _run_ddrescue(
     assert m.arg
     result, image = _run_tool(
         m, model_spec, work, limits, progress,
-        lambda drive: [m.arg, drive, str(work / "image"), str(mapfile)], resumable=True,
+        lambda drive: [m.arg, *m.options, drive, str(work / "image"), str(mapfile)], resumable=True,
     )  # fmt: skip
     result.mapfile = str(mapfile)
     try:

@@ -16,7 +16,7 @@ def register(sub) -> None:
     b.add_argument(
         "--methods",
         default=None,
-        help="engine[:PROFILE][:zst],ddrescue[=PATH],dd[:BS],imager [engine,ddrescue,dd]",
+        help="engine[:PROFILE][:zst],ddrescue[=PATH][:ARGS],dd[:BS],imager [engine,ddrescue,dd]",
     )
     b.add_argument("--out", default=None, help="directory for images, maps, bench.json and bench.png")
     b.add_argument("--full", action="store_true", help="run every method to its own end (not only to 100%%)")
@@ -26,6 +26,11 @@ def register(sub) -> None:
     b.add_argument(
         "--max-wall-seconds", type=float, default=1800.0, help="stop a method after this real time"
     )
+    b.add_argument(
+        "--time-scale", type=float, default=0.0,
+        help="the drive really sleeps this many seconds per simulated second (real-time runs) [0]",
+    )  # fmt: skip
+    b.add_argument("--no-keep", action="store_true", help="remove each image once it is checked")
     b.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     b.set_defaults(func=cmd_bench)
 
@@ -43,6 +48,8 @@ def cmd_bench(a: argparse.Namespace) -> int:
         return fail(str(e))
     if a.max_sim_seconds is not None and not a.max_sim_seconds > 0:
         return fail("--max-sim-seconds must be positive")
+    if not (a.time_scale >= 0 and a.time_scale < float("inf")):
+        return fail("--time-scale must be 0 or more")
     out = Path(a.out) if a.out else Path.cwd() / f"bench-{model.name}"
     if out.exists() and not out.is_dir():
         return fail(f"--out {out} is not a directory")
@@ -50,7 +57,8 @@ def cmd_bench(a: argparse.Namespace) -> int:
     try:
         report = run_bench(
             a.model, methods, out, full=a.full, max_sim_seconds=a.max_sim_seconds,
-            max_wall_seconds=a.max_wall_seconds, progress=bar.update,
+            max_wall_seconds=a.max_wall_seconds, progress=bar.update, time_scale=a.time_scale,
+            keep_images=not a.no_keep,
         )  # fmt: skip
     except BenchError as e:
         bar.close()

@@ -29,6 +29,10 @@ CHANGEABLE = frozenset(
         "save_interval",
         "skip_size",
         "max_skip_size",
+        "heads",
+        "head_first",
+        "head_last",
+        "head_skip",
     }
 )
 

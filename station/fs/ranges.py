@@ -11,6 +11,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 
+from station.core.ranges import subtract as subtract  # (one implementation, in the core)
 from station.rescue.rescuemap import RescueMap, Status
 
 Range = tuple[int, int]  # [start, end) in bytes
@@ -46,24 +47,6 @@ def clip(ranges: Iterable[Range], lo: int, hi: int) -> list[Range]:
         a, b = max(a, lo), min(b, hi)
         if b > a:
             out.append((a, b))
-    return out
-
-
-def subtract(ranges: list[Range], minus: list[Range]) -> list[Range]:
-    """Sorted disjoint `ranges` without the bytes of sorted disjoint `minus`."""
-    out: list[Range] = []
-    j = 0
-    for lo, hi in ranges:
-        while j < len(minus) and minus[j][1] <= lo:
-            j += 1
-        k, cur = j, lo
-        while k < len(minus) and minus[k][0] < hi:
-            if minus[k][0] > cur:
-                out.append((cur, minus[k][0]))
-            cur = max(cur, minus[k][1])
-            k += 1
-        if cur < hi:
-            out.append((cur, hi))
     return out
 
 

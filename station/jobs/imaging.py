@@ -31,12 +31,14 @@ from station.jobs.image_output import (
     open_output,
     side_files,
 )
+from station.jobs.knowledge import KeptKnowledge
 from station.jobs.lifecycle import Ending, JobRun, Lifecycle, load_map, starting_holder
 from station.jobs.naming import default_map_path
 from station.media import blockdev
 from station.media.base import Refused, Source, SourceIdentity
 from station.media.locks import lock_for_writing
 from station.rescue.engine import Engine
+from station.rescue.knowledge import Knowledge
 from station.rescue.mapfile import MapfileError, read_mapfile
 from station.rescue.options import RescueOptions
 from station.rescue.rescuemap import Status
@@ -58,6 +60,7 @@ class ImageJob(Lifecycle):
     files_first: list[str] | None = None  # --files-first's globs: staged (station.jobs.stages)
     _out: ImageOutput | None = field(default=None, init=False, repr=False)
     _engine: Engine | None = field(default=None, init=False, repr=False)
+    _kept: KeptKnowledge | None = field(default=None, init=False, repr=False)
 
     def open(self) -> None:
         """The sink: a raw image file (created sparse, never truncated), a zst image or a drive."""
@@ -86,6 +89,7 @@ class ImageJob(Lifecycle):
 
         assert self._out is not None
         watch = OutputWatch(run, self._out)
+        self._kept = KeptKnowledge(self._map_target or self.map_path, run, fresh=self.new_map)
         stages = StagedRun(self, run, watch.follow(self.rmap))
         r = stages.run()
         extra = {
@@ -98,12 +102,20 @@ class ImageJob(Lifecycle):
         return watch.end(ending, self.rmap, extra)
 
     def engine_for(self, run: JobRun, options: RescueOptions, emit: Callable[[Event], None]) -> Engine:
-        """An engine over this job's source, sink and map (one per stage)."""
+        """An engine over this job's source, sink and map (one per stage), starting from what the
+        last run learned (kept beside the map) or the last stage's engine did; what it learns is
+        kept after each map save."""
         assert self._out is not None
+        keep, before = self._kept, self._engine
+        save_map = keep.saver(run.save_map) if keep is not None else run.save_map
+        learned = before.knowledge.to_dict() if before is not None else (keep.learned if keep else None)
         self._engine = Engine(
-            self.source, self._out.sink, self.rmap, options, emit=emit, save_map=run.save_map,
+            self.source, self._out.sink, self.rmap, options, emit=emit, save_map=save_map,
             map_path=self.map_path, clock=run.clock, control=run.control, recover=self.recover,
+            learned=learned, say_learned=before is None,
         )  # fmt: skip
+        if keep is not None:
+            keep.engine = self._engine
         return self._engine
 
     def close(self) -> None:
@@ -123,6 +135,16 @@ class ImageJob(Lifecycle):
     def busy(self) -> float:
         engine = self._engine
         return engine.read_outstanding() if engine is not None else 0.0
+
+    def knowledge(self) -> Knowledge | None:
+        """What the engine has learned so far (read it where the map may be read: the engine's
+        thread, or once the job is paused or over)."""
+        return self._engine.knowledge if self._engine is not None else None
+
+    def slow_areas(self) -> list[tuple[int, int]]:
+        """The slow areas known so far (as `knowledge`), for the sector map."""
+        k = self.knowledge()
+        return k.slow.ranges if k is not None else []
 
 
 def domain_from_mapfile(path: str) -> list[tuple[int, int]]:

@@ -91,3 +91,26 @@ def cell_statuses(m: RescueMap, cells: int, lo: int = 0, hi: int | None = None) 
         mildest = SEVERITY[-1]
         out[:used] = [mildest if c is None else c for c in out[:used]]
     return out
+
+
+def slow_cells(
+    size: int, cells: int, slow: list[tuple[int, int]], lo: int = 0, hi: int | None = None
+) -> list[bool]:
+    """Whether each of `cells` equal cells over [lo, hi) holds any byte of the sorted, disjoint
+    `slow` ranges (engine knowledge drawn over the statuses: station.rescue.knowledge)."""
+    hi = size if hi is None else min(hi, size)
+    lo = max(0, min(lo, hi))
+    span = hi - lo
+    out = [False] * cells
+    used = min(cells, span)
+    if used <= 0:
+        return out
+    for a, b in slow:
+        a, b = max(a, lo), min(b, hi)
+        if b <= a:
+            continue
+        first = ((a - lo + 1) * used - 1) // span
+        last = ((b - lo) * used - 1) // span
+        for i in range(first, last + 1):
+            out[i] = True
+    return out

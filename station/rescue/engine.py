@@ -23,37 +23,54 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from station.core.control import RunControl
-from station.core.events import Event, Finished
+from station.core.events import Event, Finished, Notice
 from station.media.base import Sink, Source
 from station.rescue.areas import AreaTracker
+from station.rescue.domain import Domain
+from station.rescue.headplan import Restage, head_choice, layout_of, stages
+from station.rescue.knowledge import Knowledge
 from station.rescue.options import RescueOptions
 from station.rescue.outcome import Outcome, RunResult, Stop
 from station.rescue.phases.copy_pass1 import copy_pass1
 from station.rescue.phases.copy_pass2 import copy_pass2
 from station.rescue.phases.retry import retry_passes
 from station.rescue.phases.scrape import scrape_pass
+from station.rescue.phases.slow import slow_pass
 from station.rescue.phases.sweep import sweep_pass
-from station.rescue.phases.trim import trim_pass
+from station.rescue.phases.trim import presumed_to_trim, trim_pass
 from station.rescue.reader import StreamReader
 from station.rescue.recorder import device_failure
 from station.rescue.recovery import RecoveryFailed
 from station.rescue.rescuemap import Phase, RescueMap, Status
-from station.rescue.state import RunState
+from station.rescue.state import RunState, View
 
 __all__ = ["PLAN", "Engine", "RecoveryFailed", "RunResult", "device_failure"]
 
-# The plan: (phase, pass).  A resumed map restarts at its recorded step.
+# The plan: (phase, pass), and the part of the domain each reads (RunState.view): after copying
+# pass 1 the fast phases leave slow areas and areas presumed bad alone; copying pass 3 reads the
+# slow areas.  A resumed map restarts at its recorded step.
 PLAN: list[tuple[Phase, int]] = [
     (Phase.COPYING, 1),
     (Phase.COPYING, 2),
     (Phase.TRIMMING, 1),
     (Phase.SWEEPING, 1),
+    (Phase.COPYING, 3),
     (Phase.TRIMMING, 2),
     (Phase.SCRAPING, 1),
 ]
+VIEWS: dict[tuple[Phase, int], View] = {
+    (Phase.COPYING, 1): View.ALL,
+    (Phase.COPYING, 2): View.FAST,
+    (Phase.TRIMMING, 1): View.FAST,
+    (Phase.SWEEPING, 1): View.FAST,
+    (Phase.COPYING, 3): View.SLOW,
+    (Phase.TRIMMING, 2): View.ALL,
+    (Phase.SCRAPING, 1): View.ALL,
+}
 
 
 class Engine:
@@ -73,10 +90,14 @@ class Engine:
         cancel: threading.Event | None = None,
         control: RunControl | None = None,
         recover: Callable[[str], str] | None = None,
+        learned: Mapping[str, Any] | None = None,
+        say_learned: bool = True,
     ) -> None:
         """`recover(reason)`, if given, is called when the source stops answering (a hung read)
         or vanishes: it brings the source back (power cycle, find, reopen) and returns a line
-        saying how, or raises RecoveryFailed; the run then goes on where it was."""
+        saying how, or raises RecoveryFailed; the run then goes on where it was.  `learned` is what
+        an earlier run on this map learned (Knowledge.to_dict(), kept by
+        station.rescue.learnedfile); the run starts from it and adds to it (`knowledge`)."""
         opts = options or RescueOptions()
         opts.validate()
         self.control = control or RunControl(cancel)
@@ -84,6 +105,9 @@ class Engine:
             source, sink, rmap, opts, emit=emit, save_map=save_map, map_path=map_path,
             clock=clock, control=self.control, recover=recover,
         )  # fmt: skip
+        self._resumed = self._take_over(learned)
+        if not say_learned:  # (the same job's earlier stage learned it: nothing to say)
+            self._resumed = ""
 
     # -- the run -------------------------------------------------------------------------
 
@@ -93,11 +117,10 @@ class Engine:
         state.start()
         assert state.reader is not None
         try:
+            if self._resumed:
+                state.emit(Notice(state.t(), self._resumed))
             state.progress(force=True)
-            start, cursor = self._resume_point()
-            self._run_plan(start, cursor)
-            if start > 0 and state.domain.pending():
-                self._run_plan(0, None)  # a resumed map had work left for earlier phases
+            self._run_all(*self._resume_point())
             retry_passes(state)
             if state.domain.pending():
                 outcome, reason = Outcome.STOPPED, "work left that this run could not do"
@@ -109,6 +132,23 @@ class Engine:
             state.reader.close()
         return self._finish(outcome, reason)
 
+    def _take_over(self, learned: Mapping[str, Any] | None) -> str:
+        """Start from what an earlier run learned; the line that says so (or why not)."""
+        if not learned:
+            return ""
+        k = self.state.knowledge
+        try:
+            k.load(learned)
+        except (ValueError, KeyError, TypeError) as e:
+            self.state.knowledge = Knowledge(self.state.sector, self.state.cluster, self.state.max_skip)
+            return f"what the last run learned cannot be used ({e}): learning afresh"
+        return f"resuming with what the last run learned: {k.describe()}"
+
+    @property
+    def knowledge(self) -> Knowledge:
+        """What the run learned (and an earlier one, if given): what to keep with the session."""
+        return self.state.knowledge
+
     def _resume_point(self) -> tuple[int, int | None]:
         """Where in the plan a map resumes: (step, position), or (0, None) for a fresh one."""
         m = self.state.map
@@ -116,7 +156,8 @@ class Engine:
             return len(PLAN), None
         if m.bytes_in(Status.NON_TRIED) == m.size:  # nothing done yet: its position means nothing
             return 0, None  # (pos 0 ends a reverse pass)
-        if (m.phase, m.pass_) in PLAN:
+        ours = m.phase != Phase.COPYING or m.pass_ != 3 or self.state.knowledge.slow
+        if (m.phase, m.pass_) in PLAN and ours:
             return PLAN.index((m.phase, m.pass_)), m.current_pos
         if m.phase == Phase.COPYING:  # ddrescue's copying pass 3 and beyond
             return PLAN.index((Phase.SWEEPING, 1)), None
@@ -124,21 +165,84 @@ class Engine:
             return len(PLAN), None
         return 0, None
 
-    def _run_plan(self, start: int, cursor: int | None) -> None:
-        """Run the plan from step `start`, the first step from `cursor` (None: its beginning)."""
+    def _run_all(self, start: int, cursor: int | None) -> None:
+        """The plan from step `start`, staged by heads while the options ask for it; a change of
+        the head options between passes (the workstation's options dialog) stages it anew."""
         state = self.state
-        for phase, pass_ in PLAN[start:]:
+        whole = state.base_domain
+        while True:
+            choice = head_choice(state.opts)
+            try:
+                if any(choice):
+                    self._run_by_heads(start, cursor, choice)
+                else:
+                    self._run_plan(start, cursor, choice=choice)
+                    if start > 0 and state.domain.pending():
+                        self._run_plan(0, None, choice=choice)  # a resumed map: earlier phases had work left
+                return
+            except Restage as r:
+                start, cursor = r.step, None
+                state.base_domain = whole
+                state.view(View.ALL)
+                state.emit(Notice(state.t(), "the head options changed: the rest of the plan is staged anew"))
+
+    def _run_by_heads(self, start: int, cursor: int | None, choice: tuple) -> None:
+        """The plan once per stage of heads (station.rescue.headplan); copying pass 1 over the
+        whole domain first when the head layout is not known yet (it learns it)."""
+        state = self.state
+        layout = layout_of(state)
+        if layout is None and start == 0:
+            self._run_plan(0, cursor, stop=1, choice=choice)
+            layout, start, cursor = layout_of(state), 1, None
+        if layout is None:
+            state.emit(Notice(state.t(), "no head layout learned: the heads cannot be told apart here"))
+            self._run_plan(start, cursor, choice=choice)
+            if start > 0 and state.domain.pending():
+                self._run_plan(0, None, choice=choice)
+            return
+        todo, kept = stages(state.opts, layout, state.base_domain.ranges)
+        staged_from = start
+        try:
+            for stage in todo:
+                state.emit(
+                    Notice(state.t(), f"imaging {stage.label}: {sum(b - a for a, b in stage.ranges)} bytes")
+                )
+                state.base_domain = Domain(state.map, stage.ranges)
+                self._run_plan(start, None, choice=choice)
+                if start > 0 and state.domain.pending():
+                    self._run_plan(0, None, choice=choice)  # earlier phases' work in this stage
+        except Restage:  # every stage from where the staging began: finished areas cost no reads
+            raise Restage(staged_from) from None
+        state.base_domain = Domain(state.map, kept or [(0, 0)])  # what the run answers for
+        state.view(View.ALL)
+
+    def _run_plan(
+        self, start: int, cursor: int | None, stop: int | None = None, choice: tuple | None = None
+    ) -> None:
+        """Run the plan from step `start` (to `stop`), the first step from `cursor` (None: its
+        beginning); Restage(step) when the head options are no longer `choice`."""
+        state = self.state
+        for step, (phase, pass_) in enumerate(PLAN[start:stop], start):
+            state.steering.apply_option_changes()
+            if choice is not None and head_choice(state.opts) != choice:
+                raise Restage(step)
             o = state.opts
-            if phase == Phase.COPYING:
+            state.view(VIEWS[phase, pass_])
+            if phase == Phase.COPYING and pass_ == 3:
+                slow_pass(state, cursor)
+            elif phase == Phase.COPYING:
                 copy = copy_pass1 if pass_ == 1 else copy_pass2
                 copy(state, (pass_ % 2 == 1) != o.reverse, cursor)
             elif phase == Phase.TRIMMING and not o.no_trim:
+                if pass_ == 2:
+                    presumed_to_trim(state)
                 trim_pass(state, pass_, cursor)
             elif phase == Phase.SWEEPING and not o.no_sweep:
                 sweep_pass(state, cursor)
             elif phase == Phase.SCRAPING and not o.no_scrape:
                 scrape_pass(state, cursor)
             cursor = None
+        state.view(View.ALL)
 
     def _finish(self, outcome: Outcome, reason: str) -> RunResult:
         """Save the map (finished or not), say how the run ended, and return that."""

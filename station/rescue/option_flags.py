@@ -16,6 +16,8 @@ from typing import Any
 
 from station.rescue.option_values import (
     COUNT,
+    HEAD_COUNT,
+    HEADS,
     PASSES,
     POSITION,
     RATE,
@@ -114,6 +116,16 @@ class SkipFlag(OptionFlag):
             o.max_skip_size = most
 
 
+class OffFlag(OptionFlag):
+    """A switch that turns an option off (sets None) where the default is on."""
+
+    def as_flags(self, o: RescueOptions) -> list[str]:
+        return [self.flags[0]] if self.get(o) is None and not self.is_default(o) else []
+
+    def in_words(self, o: RescueOptions) -> str | None:
+        return self.words(None) if self.words is not None and self.as_flags(o) else None
+
+
 def _one_range(o: RescueOptions) -> tuple[int, int] | None:
     return o.domain[0] if o.domain is not None and len(o.domain) == 1 else None
 
@@ -157,8 +169,13 @@ OPTION_FLAGS: tuple[OptionFlag, ...] = (
     SkipFlag("skip_size", ("-K", "--skip-size"),
              "initial[,max] size to skip on a read error [64Ki,auto]", SKIP),
     OptionFlag("min_read_rate", ("-a", "--min-read-rate"),
-               "skip areas slower than this (0: average/10) [off]", RATE),
-    OptionFlag("min_read_rate", ("--no-slow-skip",), "never skip slow areas", on=None),
+               "skip areas slower than this, read them last (0: auto, a tenth of the drive's "
+               "typical rate) [0]", RATE),
+    OptionFlag("slow_read_time", ("--slow-read-time",),
+               "with -a 0, a read slower than this plus its size at the minimum rate is slow [0.05]",
+               SECONDS),
+    OffFlag("min_read_rate", ("--no-slow-skip",), "never skip slow areas: read them in place",
+            on=None, words=lambda _: "no slow skip"),
     OptionFlag("max_read_errors", ("-X", "--max-read-errors"), "stop after this many read errors", COUNT),
     OptionFlag("max_bad_areas", ("-e", "--max-bad-areas"), "stop after this many bad areas", COUNT),
     OptionFlag("timeout", ("-T", "--timeout"),
@@ -179,6 +196,17 @@ OPTION_FLAGS: tuple[OptionFlag, ...] = (
                "seconds between syncing the image and saving the map [30]", SECONDS),
     DomainStartFlag("domain", ("-i", "--input-position"), "start of the rescue domain [0]", POSITION),
     DomainSizeFlag("domain", ("-s", "--size"), "size of the rescue domain [to the end]", SIZE),
+    OptionFlag("heads", ("--heads",), "the drive's head count, for the head map [from the bands]", HEAD_COUNT,
+               words=lambda v: f"{v} heads"),
+    OptionFlag("head_first", ("--head-first",),
+               "read these heads' data first (where the head layout is known)", HEADS,
+               words=lambda v: f"head {','.join(map(str, v))} first"),
+    OptionFlag("head_last", ("--head-last",),
+               "read these heads' data after everything else", HEADS,
+               words=lambda v: f"head {','.join(map(str, v))} last"),
+    OptionFlag("head_skip", ("--skip-head",),
+               "do not read these heads' data at all", HEADS,
+               words=lambda v: f"head {','.join(map(str, v))} skipped"),
 )  # fmt: skip
 
 

@@ -107,3 +107,16 @@ SKIP = Kind(
     lambda v: all(x is None or x > 0 for x in v),
     _skip_text,
 )
+
+
+def _heads(text: str) -> list[int]:
+    return sorted({int(h) for h in text.split(",")})
+
+
+HEADS = Kind(
+    "head numbers from 0, separated by commas (e.g. 2 or 1,3)",
+    _heads,
+    lambda v: bool(v) and all(0 <= h < 32 for h in v),
+    lambda v: ",".join(map(str, v)),
+)
+HEAD_COUNT = Kind("a number of heads from 1 to 32", parse_c_int, lambda v: 1 <= v <= 32)

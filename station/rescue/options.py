@@ -18,7 +18,8 @@ class RescueOptions:
     max_read_size: int = 1 * MiB  # reads grow up to this over healthy areas
     skip_size: int = 64 * KiB  # --skip-size initial
     max_skip_size: int | None = None  # --skip-size max; None: 1% of the domain, within [64 KiB, 1 GiB]
-    min_read_rate: float | None = None  # --min-read-rate; 0 = auto (a tenth of the average), None = off
+    min_read_rate: float | None = 0.0  # --min-read-rate; 0 = auto (station.rescue.slowness), None = off
+    slow_read_time: float = 0.05  # a read longer than this plus its size at the minimum rate is slow
     delay_slow: float = 30.0  # --delay-slow: seconds before slow reads count
     max_read_errors: int | None = None  # --max-read-errors
     max_bad_areas: int | None = None  # --max-bad-areas
@@ -34,6 +35,10 @@ class RescueOptions:
     max_hung_reads: int = 3  # consecutive hung reads before the source counts as not responding
     save_interval: float = 30.0  # seconds between syncing the sink and saving the map
     domain: list[tuple[int, int]] | None = field(default=None)  # (pos, end) ranges; None: all
+    heads: int | None = None  # the drive's head count, for the head layout (None: from the patterns)
+    head_first: list[int] | None = None  # heads whose data is read before the others'
+    head_last: list[int] | None = None  # ... after everything else
+    head_skip: list[int] | None = None  # ... not at all
 
     def validate(self) -> None:
         """Raise ValueError with a clear message for options that cannot work."""
@@ -45,7 +50,7 @@ class RescueOptions:
                 raise ValueError(f"{name.replace('_', ' ')} must be positive")
         if self.max_read_size < self.cluster_size:
             self.max_read_size = self.cluster_size
-        for name in ("read_timeout", "save_interval", "delay_slow"):
+        for name in ("read_timeout", "save_interval", "delay_slow", "slow_read_time"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0) and not (name == "delay_slow" and value == 0):
                 raise ValueError(f"{name.replace('_', ' ')} must be a positive number of seconds")
@@ -61,6 +66,13 @@ class RescueOptions:
             raise ValueError("max hung reads must be at least 1")
         if self.retry_passes < -1:
             raise ValueError("retry passes must be >= -1")
+        if self.heads is not None and not 1 <= self.heads <= 32:
+            raise ValueError("heads must be from 1 to 32")
+        chosen = [h for name in ("head_first", "head_last", "head_skip") for h in getattr(self, name) or []]
+        if any(h < 0 or h >= (self.heads or 32) for h in chosen):
+            raise ValueError("a head number must be from 0 to the drive's heads - 1")
+        if len(set(chosen)) != len(chosen):
+            raise ValueError("a head can be first, last or skipped, not two of them")
 
     def to_dict(self) -> dict:
         return asdict(self)

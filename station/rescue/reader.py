@@ -43,6 +43,7 @@ class RunSpec:
     align: int = 512  # chunk boundaries are multiples of this (except at the source's end)
     stop_on_error: bool = True
     slow_below: float | None = None  # bytes/s: a slower good read ends the run after delivery
+    slow_if: Callable[[int, float], bool] | None = None  # (bytes, seconds) -> slow: as slow_below
     copy_fd: int | None = None  # copy straight to this fd in the kernel when the source can
 
 
@@ -140,6 +141,7 @@ class _Worker:
             if err is None and n < hi - lo:
                 err = OSError(errno.EIO, "short read: the source ended early")
             slow = err is None and spec.slow_below is not None and secs > 0 and n / secs < spec.slow_below
+            slow = slow or (err is None and spec.slow_if is not None and spec.slow_if(n, secs))
             data = view[:0] if copied else view[:n]
             out = ReadOutcome(lo, hi - lo, data, err, seconds=secs, slow=slow, copied=n if copied else 0)
             self.results.put((idx, out))

@@ -44,6 +44,7 @@ class ReadRecorder:
         self.recovery = state.recovery
         self.read_errors = 0
         self.hung_in_a_row = 0
+        self.partial_reads = False  # the source delivers the good sectors before a bad one
         self._spared: set[int] = set()  # sectors a device failure left unjudged once already
 
     def good(self, out: ReadOutcome) -> None:
@@ -67,6 +68,7 @@ class ReadRecorder:
             return
         good = out.good
         if good:
+            self.partial_reads = True
             self.good(ReadOutcome(out.pos, good, out.data, copied=out.copied))
         if out.copied and out.error is not None and out.error.errno in _FULL:
             self._write_failed(out.error)  # a kernel copy fails on the sink's side too

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from enum import Enum
 
 from station.core.control import RunControl
 from station.core.events import Event, PhaseStarted
+from station.core.ranges import intersect, subtract
 from station.media.base import Sink, Source
 from station.rescue.areas import AreaTracker
 from station.rescue.domain import Domain
+from station.rescue.knowledge import Knowledge
 from station.rescue.options import GiB, KiB, RescueOptions
 from station.rescue.outcome import Outcome, Stop
 from station.rescue.rate import RateMeter
@@ -24,7 +27,16 @@ from station.rescue.recorder import ReadRecorder
 from station.rescue.recovery import Recovery
 from station.rescue.rescuemap import Phase, RescueMap
 from station.rescue.saving import MapSaver
+from station.rescue.slowness import SlowReads
 from station.rescue.steering import Steering
+
+
+class View(Enum):
+    """Which part of the domain a phase reads (RunState.view)."""
+
+    ALL = "all"
+    FAST = "fast"
+    SLOW = "slow"
 
 
 def max_skip_for(opts: RescueOptions, domain_size: int) -> int:
@@ -56,7 +68,8 @@ class RunState:
         self.opts = opts
         self.emit = emit
         self.clock = clock
-        self.domain = Domain(rmap, opts.domain)
+        self.base_domain = Domain(rmap, opts.domain)  # what the run may read
+        self.domain = self.base_domain  # what the current phase reads (see `view`)
         # read sizes: sectors, and clusters and big reads in whole alignment units
         # the source's sector (512 for a file unless told), or the finest read O_DIRECT allows there
         self.sector = max(opts.sector_size or source.sector_size or 512, source.alignment)
@@ -70,8 +83,11 @@ class RunState:
         # what the passes learn and hand on
         self.read_size = self.cluster  # the copying and sweeping passes' current read size
         self.trouble_at: int | None = None  # where the copying pass last met an error or slow read
-        self.areas = AreaTracker(self.sector, self.cluster, self.max_skip)
+        self.knowledge = Knowledge(self.sector, self.cluster, self.max_skip)
+        self.slowness = SlowReads(opts.min_read_rate, opts.slow_read_time, self.cluster)
         self.edge_done: set[int] = set()  # edges of non-trimmed blocks already trimmed to a bad sector
+        self.unchecked: list[tuple[int, int, bool]] = []  # crossings trusted to a pattern, not yet confirmed
+        self.fast_only = False  # the phase reads the fast view: a slow read defers what is left
         # services
         self.reader: StreamReader | None = None  # from start() on
         self.meter = RateMeter(clock)
@@ -84,6 +100,35 @@ class RunState:
         self.recorder = ReadRecorder(self)
         self.saver = MapSaver(sink, rmap, save_map, map_path, clock, emit, self.t)
         self.steering = Steering(self, control)
+
+    @property
+    def areas(self) -> AreaTracker:
+        """What the copying pass learned about bad areas."""
+        return self.knowledge.areas
+
+    @property
+    def slow_areas(self) -> AreaTracker:
+        """... and about slow ones."""
+        return self.knowledge.slow_areas
+
+    def view(self, which: View) -> None:
+        """The part of the domain the next phase reads: ALL of it, the FAST part (without what
+        was learned to be slow or presumed bad), or the SLOW areas alone."""
+        base = self.base_domain
+        self.fast_only = which is View.FAST
+        if which is View.ALL:
+            self.domain = base
+            return
+        slow = self.knowledge.slow.ranges
+        if which is View.SLOW:
+            ranges = intersect(base.ranges, slow)
+        else:
+            ranges = subtract(base.ranges, self.knowledge.deferred())
+        self.domain = Domain(self.map, ranges or [(0, 0)])
+
+    def defer_slow(self, lo: int, hi: int) -> None:
+        """[lo, hi) reads slowly: the fast phases leave it to the slow pass."""
+        self.knowledge.slow.add(min(lo, hi), max(lo, hi))
 
     def t(self) -> float:
         """Seconds since the run started: every event's time."""
@@ -101,7 +146,9 @@ class RunState:
         if self.reader is not None:
             self.reader.timeout = new.read_timeout
         if "max_skip_size" in changed or "skip_size" in changed:
-            self.max_skip = max_skip_for(new, self.domain.size)
+            self.max_skip = max_skip_for(new, self.base_domain.size)
+        if {"min_read_rate", "slow_read_time"} & changed:
+            self.slowness.min_read_rate, self.slowness.slow_read_time = new.min_read_rate, new.slow_read_time
 
     def begin(self, phase: Phase, pass_: int, forward: bool, cursor: int | None) -> int:
         """Start a phase's pass (options changed meanwhile apply now); returns where it starts."""
@@ -119,13 +166,14 @@ class RunState:
     ) -> Iterator[ReadOutcome]:
         """Reads over [lo, hi), growing from `size` to `max_size`, each checked after it is used.
 
-        With `slow`, a read slower than the minimum read rate ends the run (the reader marks it).
+        With `slow`, a slow read ends the run (station.rescue.slowness; the reader marks it).
         """
         assert self.reader is not None
-        o = self.opts
+        judge = self.slowness.judge if slow and self.slowness.on else None
+        if judge is not None:
+            self.slowness.start_run()
         spec = RunSpec(
-            lo, hi, reverse=not forward, size=size, max_size=max_size, align=self.align,
-            slow_below=self.meter.slow_threshold(o.min_read_rate, o.delay_slow) if slow else None,
+            lo, hi, reverse=not forward, size=size, max_size=max_size, align=self.align, slow_if=judge,
             copy_fd=self.copy_fd if size > self.sector else None,
         )  # fmt: skip
         with contextlib.closing(self.reader.run(spec)) as outcomes:

@@ -58,6 +58,7 @@ class Milestone:
     seconds: float
     read_errors: int
     reads: int
+    wall: float = 0.0  # real seconds since the drive's first read (what a time-scaled run took)
 
 
 @dataclass
@@ -84,7 +85,12 @@ class Stats:
             "readable_bytes": readable,
             "covered_bytes": self.covered,
             "milestones": {
-                f"{f:g}": {"seconds": m.seconds, "read_errors": m.read_errors, "reads": m.reads}
+                f"{f:g}": {
+                    "seconds": m.seconds,
+                    "read_errors": m.read_errors,
+                    "reads": m.reads,
+                    "wall": m.wall,
+                }
                 for f, m in sorted(self.milestones.items())
             },
             "history": [list(h) for h in self.history],
@@ -150,6 +156,8 @@ class SimDrive:
         self._lock = threading.RLock()
         self._unhang = threading.Condition(self._lock)
         self._generation = 0  # bumps at each power cycle, releasing hung reads
+        self._wear: dict[int, int] = {}  # sectors each degrading head has read
+        self._first_read: float | None = None  # time.monotonic() of the first read command
 
     # -- clock ------------------------------------------------------------------------------------
 
@@ -208,6 +216,8 @@ class SimDrive:
                 self._wait_hung(block, hang_wait)
             lba = max(0, lba)
             count = max(0, min(count, self.sectors - lba))
+            if self._first_read is None:
+                self._first_read = time.monotonic()
             self.stats.reads += 1
             cost = self._position_cost(lba) + self.timing.command_us / 1e6
             if count == 0:
@@ -271,7 +281,7 @@ class SimDrive:
             seg = segs[i] if i < len(segs) and segs[i].start < end else None
             plain_end = seg.start if seg is not None and seg.start > pos else (end if seg is None else pos)
             if plain_end > pos:  # sectors without defects
-                seconds += self._transfer(pos, plain_end, 1.0)
+                seconds += self.media_time(pos, plain_end, 1.0)
                 pos = plain_end
                 continue
             assert seg is not None
@@ -280,43 +290,58 @@ class SimDrive:
                 return pos, seconds
             seconds += seg.delay
             slow = seg.slowdown if seg.flags & SLOW else 1.0
+            cap = seg.rate if seg.flags & SLOW else 0.0
             if seg.flags & WEAK:
-                failed = self._weak(seg, pos, s_end)
+                failed, retries = self._weak(seg, pos, s_end)
+                seconds += retries
                 if failed is not None:
-                    seconds += self._transfer(pos, failed, slow)
+                    seconds += self.media_time(pos, failed, slow, cap)
                     return failed, seconds
-            seconds += self._transfer(pos, s_end, slow)
+            seconds += self.media_time(pos, s_end, slow, cap)
             pos = s_end
             i += 1
         return None, seconds
 
-    def _weak(self, seg, lo: int, hi: int) -> int | None:
-        """The first sector of [lo, hi) that fails this time, if any (seeded, per attempt)."""
-        if seg.fail_p > 0:  # a weak head: each sector read may fail
+    def _weak(self, seg, lo: int, hi: int) -> tuple[int | None, float]:
+        """The first sector of [lo, hi) that fails this time, if any (seeded, per attempt), and
+        the seconds that weak sectors' retries cost on the way."""
+        fail_p = seg.fail_p
+        if seg.wear:  # a degrading head: worse the more it has read
+            worn = self._wear.get(seg.head, 0)
+            fail_p = min(seg.max_p, fail_p + seg.wear * worn * self.sector_size / (1 << 20))
+        if fail_p > 0:  # a weak head: each sector read may fail
             u = self._rng.random()
-            k = int(math.log(1.0 - u) / math.log(1.0 - seg.fail_p)) if u > 0 else 0
+            k = int(math.log(1.0 - u) / math.log(1.0 - fail_p)) if u > 0 else 0
+            if seg.wear:
+                self._wear[seg.head] = self._wear.get(seg.head, 0) + min(k + 1, hi - lo)
             if k < hi - lo:
-                return lo + k
+                return lo + k, 0.0
+        elif seg.wear:
+            self._wear[seg.head] = self._wear.get(seg.head, 0) + hi - lo
+        retries = 0.0
         if seg.success_p > 0:  # weak sectors: each attempt on each succeeds with success_p
             for lba in range(lo, hi):
                 rng = self._weak_rngs.get(lba)
                 if rng is None:
                     rng = self._weak_rngs[lba] = random.Random(self.model.seed * 1_000_003 + lba)
                 if rng.random() >= seg.success_p:
-                    return lba
-                self.stats.seconds += self.timing.weak_retry
-        return None
+                    return lba, retries
+                retries += self.timing.weak_retry
+        return None, retries
 
-    def _transfer(self, lo: int, hi: int, slowdown: float) -> float:
-        """Media time for [lo, hi), zone by zone."""
+    def media_time(self, lo: int, hi: int, slowdown: float, rate: float = 0.0) -> float:
+        """Media time for [lo, hi), zone by zone (at most `rate` bytes per second if given)."""
         g = self.geometry
         seconds = 0.0
         pos = lo
         while pos < hi:
             ti = g.track_index(pos)
             t = g.tracks[ti]
-            stop = min(hi, g.zone_end[t.zone])
-            seconds += (stop - pos) * self.sector_size / g.zone_rate(t) * slowdown
+            stop = min(hi, t.end if g.spec.head_scale else g.zone_end[t.zone])  # heads' rates differ
+            speed = g.zone_rate(t) / slowdown
+            if rate:
+                speed = min(speed, rate)
+            seconds += (stop - pos) * self.sector_size / speed
             pos = stop
         return seconds
 
@@ -333,7 +358,8 @@ class SimDrive:
             st.history.append((st.seconds, st.read_errors, st.covered))
         for f in MILESTONES:
             if f not in st.milestones and self._coverage.total >= math.ceil(f * readable - 1e-9):
-                st.milestones[f] = Milestone(f, st.seconds, st.read_errors, st.reads)
+                wall = time.monotonic() - (self._first_read or time.monotonic())
+                st.milestones[f] = Milestone(f, st.seconds, st.read_errors, st.reads, wall)
                 if st.history[-1][2] != st.covered:
                     st.history.append((st.seconds, st.read_errors, st.covered))
 

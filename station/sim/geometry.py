@@ -10,6 +10,9 @@ track, faster) inwards.  Within a zone the track order is either
   head's data forms a contiguous chunk of LBA space per band: a dead head leaves long bad
   stretches at a regular period.
 
+Heads need not hold the same number of sectors per track: drives format each surface to what
+its head can do (`head_scale`), so a weak head's bands are narrower than the others' in LBA space.
+
 This is what makes damage look like a real drive's in LBA space, and what the engine's band
 learning has to discover.
 """
@@ -29,7 +32,7 @@ class Track:
     zone: int
     cylinder: int
     head: int
-    spt: int  # sectors per track of its zone (a short last track still has the zone's)
+    spt: int  # sectors per track of its zone and head (a short last track still has the full count)
 
     @property
     def end(self) -> int:
@@ -48,6 +51,7 @@ class GeometrySpec:
     band_cylinders: int = 16  # serpentine: cylinders per band
     rpm: int = 7200
     track_skew: float = 0.0  # fraction of a revolution the start of each next track is shifted
+    head_scale: tuple[float, ...] = ()  # per head: its sectors per track as a share of the zone's [all 1]
 
     def validate(self) -> None:
         if self.heads < 1 or self.zones < 1:
@@ -60,6 +64,14 @@ class GeometrySpec:
             raise ValueError("geometry: band_cylinders must be at least 1")
         if self.rpm <= 0:
             raise ValueError("geometry: rpm must be positive")
+        if self.head_scale and (
+            len(self.head_scale) != self.heads or not all(0 < f <= 1 for f in self.head_scale)
+        ):
+            raise ValueError("geometry: head_scale needs one share in (0, 1] per head")
+
+    def head_spt(self, spt: int, head: int) -> int:
+        """Sectors per track of `head` in a zone of `spt` (adaptive formatting: `head_scale`)."""
+        return max(1, round(spt * self.head_scale[head])) if self.head_scale else spt
 
 
 class Geometry:
@@ -130,12 +142,14 @@ def _layout(spec: GeometrySpec, total: int) -> Iterator[Track]:
         if lba >= total:
             break
         zone_end = min(total, lba + per_zone) if zone < spec.zones - 1 else total
-        cyls = max(1, -(-(zone_end - lba) // (spt * spec.heads)))
+        per_cylinder = sum(spec.head_spt(spt, h) for h in range(spec.heads))
+        cyls = max(1, -(-(zone_end - lba) // per_cylinder))
         for cyl_rel, head in _order(spec, cyls):
             if lba >= zone_end:
                 break
-            count = min(spt, total - lba)
-            yield Track(lba, count, zone, cyl_base + cyl_rel, head, spt)
+            head_spt = spec.head_spt(spt, head)
+            count = min(head_spt, total - lba)
+            yield Track(lba, count, zone, cyl_base + cyl_rel, head, head_spt)
             lba += count
         cyl_base += cyls
 

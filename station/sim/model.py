@@ -24,9 +24,17 @@ A model file looks like this (sizes take suffixes as on the command line: 512Mi,
     head = 2
 
 Defect kinds: dead_head (head), weak_head (head, slowdown, fail_probability per sector read),
-scratch (heads, angle, width, from/to as fractions of the stroke, drift), bad_sectors (count,
-cluster, from/to), bad_range (start, length), slow_zone (start, length, delay, slowdown),
-weak_sectors (count, probability of success per attempt, cluster, from/to).
+degrading_head (head, fail_probability at first, worsens: added to it per MiB the head has
+read, max_probability), scratch (heads, angle, width, from/to as fractions of the stroke,
+drift), bad_sectors (count, cluster, from/to, inside = "slow": only inside the slow areas made
+by the defects before it), bad_range (start, length), slow_zone (start and length, or zone: a
+geometry zone; delay per request, slowdown and/or rate), slow_head (head, delay, slowdown
+and/or rate, from/to as fractions of the stroke), weak_sectors (count, probability of success
+per attempt, cluster, from/to).
+
+Slow areas read without errors, slowly, as a drive whose firmware retries internally does:
+`delay` seconds per request that touches them, and their bytes at the zone's rate divided by
+`slowdown`, or at `rate` bytes per second (e.g. "40k"), whichever is slower.
 
 A GNU ddrescue test mapfile is accepted as a model too ('+' readable, anything else bad), as
 `ddrescuelog --make-test` of ddrescue 1.30 writes it for `ddrescue --test-mode`.
@@ -85,8 +93,12 @@ class Segment:
     flags: int
     delay: float = 0.0  # SLOW: extra seconds per read touching it
     slowdown: float = 1.0  # SLOW: transfer rate divided by this
+    rate: float = 0.0  # SLOW: at most this many bytes per second (0: no cap)
     fail_p: float = 0.0  # WEAK head: chance that each sector read fails
     success_p: float = 0.0  # WEAK sector: chance that an attempt on it succeeds (per sector)
+    wear: float = 0.0  # WEAK head that degrades: added to fail_p per MiB its head has read
+    max_p: float = 1.0  # ... up to this
+    head: int = -1  # the head whose reads wear it (degrading heads)
 
 
 @dataclass
@@ -261,7 +273,7 @@ def _model_from_dict(d: dict[str, Any]) -> DriveModel:
         size=_size(d["size"], "size"),
         sector_size=int(d.get("sector_size", 512)),
         seed=int(d.get("seed", 1)),
-        geometry=GeometrySpec(**geo),
+        geometry=GeometrySpec(**{**geo, "head_scale": tuple(geo.get("head_scale", ()))}),
         timing=Timing(**{k: float(v) for k, v in tim.items()}),
         defects=defects,
         hang_after_errors=failure.get("hang_after_errors"),
@@ -357,10 +369,36 @@ def _bad_sectors(d, m, geo, rng, out) -> None:
     lo, hi = _frac_range(d, m.sectors)
     if count < 0 or cluster < 1:
         raise ValueError("bad_sectors: need count >= 0 and cluster >= 1")
+    inside = d.get("inside")
+    if inside is not None:
+        if inside != "slow":
+            raise ValueError(f'bad_sectors: inside must be "slow", not {inside!r}')
+        _bad_inside(
+            count, cluster, [s for s in out if s.flags & SLOW and s.end > lo and s.start < hi], rng, out
+        )
+        return
     for _ in range(count):
         n = rng.randint(1, cluster)
         s = rng.randrange(lo, max(lo + 1, hi - n))
         out.append(Segment(s, min(s + n, m.sectors), BAD))
+
+
+def _bad_inside(
+    count: int, cluster: int, areas: list[Segment], rng: random.Random, out: list[Segment]
+) -> None:
+    """`count` bad clusters placed inside `areas` (each area as likely as its length)."""
+    if not areas:
+        raise ValueError('bad_sectors: inside = "slow" needs a slow defect before it')
+    ends, total = [], 0
+    for a in areas:
+        total += a.end - a.start
+        ends.append(total)
+    for _ in range(count):
+        k = rng.randrange(total)
+        a = areas[bisect.bisect_right(ends, k)]
+        n = min(rng.randint(1, cluster), a.end - a.start)
+        s = rng.randrange(a.start, a.end - n + 1)
+        out.append(Segment(s, s + n, BAD))
 
 
 def _lba_range(d: dict[str, Any], m: DriveModel) -> tuple[int, int]:
@@ -378,12 +416,47 @@ def _bad_range(d, m, geo, rng, out) -> None:
     out.append(Segment(lo, hi, BAD))
 
 
-def _slow_zone(d, m, geo, rng, out) -> None:
-    lo, hi = _lba_range(d, m)
+def _slowness(d: dict[str, Any]) -> dict[str, float]:
+    """A slow defect's delay per request, slowdown and rate cap, checked."""
     delay, slowdown = float(d.get("delay", 0.05)), float(d.get("slowdown", 1.0))
-    if delay < 0 or slowdown < 1:
-        raise ValueError("slow_zone: need delay >= 0 and slowdown >= 1")
-    out.append(Segment(lo, hi, SLOW, delay=delay, slowdown=slowdown))
+    rate = float(_size(d["rate"], f"{d['kind']}.rate")) if "rate" in d else 0.0
+    if delay < 0 or slowdown < 1 or rate < 0:
+        raise ValueError(f"{d['kind']}: need delay >= 0, slowdown >= 1 and rate >= 0")
+    return {"delay": delay, "slowdown": slowdown, "rate": rate}
+
+
+def _slow_zone(d, m, geo, rng, out) -> None:
+    if "zone" in d:
+        z = int(d["zone"])
+        tracks = [t for t in geo.tracks if t.zone == z]
+        if not tracks:
+            raise ValueError(f"slow_zone: zone {z} does not exist (zones 0..{geo.spec.zones - 1})")
+        lo, hi = tracks[0].start, tracks[-1].end
+    else:
+        lo, hi = _lba_range(d, m)
+    out.append(Segment(lo, hi, SLOW, **_slowness(d)))
+
+
+def _slow_head(d, m, geo, rng, out) -> None:
+    h = _head(d, geo)
+    slow = _slowness(d)
+    lo_c, hi_c = _frac_range(d, geo.cylinders)
+    for t in geo.tracks_of_head(h):
+        if lo_c <= t.cylinder < hi_c:
+            out.append(Segment(t.start, t.end, SLOW, **slow))
+
+
+def _degrading_head(d, m, geo, rng, out) -> None:
+    h = _head(d, geo)
+    p, worsens = float(d.get("fail_probability", 1e-6)), float(d.get("worsens", 1e-6))
+    cap, slowdown = float(d.get("max_probability", 0.01)), float(d.get("slowdown", 1.0))
+    if not (0 <= p <= cap < 1 and worsens >= 0 and slowdown >= 1):
+        raise ValueError("degrading_head: need 0 <= fail_probability <= max_probability < 1, worsens >= 0")
+    flags = WEAK | (SLOW if slowdown > 1 else 0)
+    for t in geo.tracks_of_head(h):
+        out.append(
+            Segment(t.start, t.end, flags, slowdown=slowdown, fail_p=p, wear=worsens, max_p=cap, head=h)
+        )
 
 
 def _weak_sectors(d, m, geo, rng, out) -> None:
@@ -405,6 +478,8 @@ _DEFECTS = {
     "bad_sectors": _bad_sectors,
     "bad_range": _bad_range,
     "slow_zone": _slow_zone,
+    "slow_head": _slow_head,
+    "degrading_head": _degrading_head,
     "weak_sectors": _weak_sectors,
 }
 
@@ -445,8 +520,12 @@ def merge_segments(raw: list[Segment]) -> list[Segment]:
                 flags,
                 delay=sum(s.delay for s in segs),
                 slowdown=max(s.slowdown for s in segs),
+                rate=min((s.rate for s in segs if s.rate), default=0.0),
                 fail_p=max(s.fail_p for s in segs),
                 success_p=min((s.success_p for s in segs if s.success_p), default=0.0),
+                wear=max(s.wear for s in segs),
+                max_p=min(s.max_p for s in segs),
+                head=max(s.head for s in segs),
             )
         prev = out[-1] if out else None
         if prev and prev.end == lo and _same(prev, seg):

@@ -42,7 +42,7 @@ from station.jobs.imaging import ImageJob
 from station.rescue.engine import RunResult
 from station.rescue.options import RescueOptions
 from station.views.events import clock_text, describe
-from station.views.live import MapProbe, MapSnapshot, SpeedSeries
+from station.views.live import HeadProbe, MapProbe, MapSnapshot, SpeedSeries
 from station.views.targets import TargetBoard
 
 if TYPE_CHECKING:
@@ -100,7 +100,8 @@ class LiveJob:
         self.source_path = source_path
         self.drive = drive  # the drive picked in the devices list, when there was one
         self.control = RunControl()
-        self.probe = MapProbe(job.rmap)
+        self.probe = MapProbe(job.rmap, slow=getattr(job, "slow_areas", None))
+        self.heads = HeadProbe(job.rmap, getattr(job, "knowledge", None))
         self.series = SpeedSeries()
         self.progress: Progress | None = None
         self.snapshot: MapSnapshot | None = None
@@ -149,6 +150,7 @@ class LiveJob:
                 with self._lock:
                     self._samples.append(e)  # kept even when its message is replaced by a newer one
                 post(JobProgress(self, e, self.probe.take()))
+                self.heads.take()
                 return
             with self._lock:
                 self._pending.append(e)

@@ -15,13 +15,18 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from station.core.events import Event, Finished, Progress, event_from_dict
+from station.core.ranges import Range
 from station.core.speed import SpeedSeries
+from station.rescue.heads import Cell, HeadLayout, head_cells, head_layout
+from station.rescue.knowledge import Knowledge
 from station.rescue.rescuemap import RescueMap, Status
-from station.views.mapview import cell_of, cell_statuses
+from station.views.mapview import cell_of, cell_statuses, slow_cells
 
 # -- the sector map ------------------------------------------------------------------------------
 
@@ -36,14 +41,21 @@ class MapSnapshot:
     cells: tuple[Status | None, ...]
     current: int | None  # index of the cell holding the current position, if in view
     bytes_per_cell: int
+    slow: tuple[bool, ...] = ()  # per cell: holds a known slow area (engine knowledge, not a status)
 
     @classmethod
-    def of(cls, m: RescueMap, cells: int, lo: int = 0, hi: int | None = None) -> MapSnapshot:
+    def of(
+        cls, m: RescueMap, cells: int, lo: int = 0, hi: int | None = None, slow: list[Range] | None = None
+    ) -> MapSnapshot:
         hi = m.size if hi is None else min(hi, m.size)
         lo = max(0, min(lo, hi))
         statuses = tuple(cell_statuses(m, cells, lo, hi)) if cells > 0 else ()
+        slowness = tuple(slow_cells(m.size, cells, slow, lo, hi)) if cells > 0 and slow else ()
         cur = cell_of(hi - lo, cells, m.current_pos - lo) if cells > 0 else None
-        return cls(m.size, lo, hi, statuses, cur, -(-(hi - lo) // cells) if cells else 0)
+        return cls(m.size, lo, hi, statuses, cur, -(-(hi - lo) // cells) if cells else 0, slowness)
+
+    def is_slow(self, i: int) -> bool:
+        return i < len(self.slow) and self.slow[i]
 
     def cell_range(self, i: int) -> tuple[int, int]:
         """The bytes [pos, end) that cell i covers."""
@@ -104,8 +116,11 @@ class MapProbe:
     (or when the job is paused or over).  The latest snapshot is kept in `latest`.
     """
 
-    def __init__(self, rmap: RescueMap, cells: int = 0) -> None:
+    def __init__(
+        self, rmap: RescueMap, cells: int = 0, slow: Callable[[], list[Range]] | None = None
+    ) -> None:
         self.map = rmap
+        self.slow = slow  # the job's known slow areas (read where the map is read)
         self._lock = threading.Lock()
         self._want: tuple[int, int, int | None] = (cells, 0, None)
         self.latest: MapSnapshot | None = None
@@ -128,12 +143,54 @@ class MapProbe:
         if cells <= 0:
             return None
         m = self.map
-        key = (want, len(m), tuple(m.bytes_in(s) for s in Status), m.current_pos)
+        slow = self.slow() if self.slow is not None else []
+        key = (want, len(m), tuple(m.bytes_in(s) for s in Status), m.current_pos, len(slow))
         if self.latest is not None and key == self._key:
             return self.latest
-        snap = MapSnapshot.of(m, cells, lo, hi)
+        snap = MapSnapshot.of(m, cells, lo, hi, slow)
         self.latest, self._key = snap, key
         return snap
+
+
+@dataclass(frozen=True)
+class HeadSnapshot:
+    """The head map as it stood: the layout and each head's cells (None: no head pattern yet)."""
+
+    layout: HeadLayout | None
+    cells: list[list[Cell]]
+
+
+class HeadProbe:
+    """The head map of a running job, taken in the engine thread (where its map and what it learned
+    can be read) while a view shows it, at most every EVERY seconds: it walks every band."""
+
+    EVERY = 2.0
+
+    def __init__(self, rmap: RescueMap, knowledge: Callable[[], Knowledge | None] | None) -> None:
+        self.map = rmap
+        self.knowledge = knowledge
+        self.wanted = False
+        self.heads: int | None = None  # the technician's head count, if given
+        self.latest: HeadSnapshot | None = None
+        self._at = -1e9
+
+    def want(self, on: bool, heads: int | None = None) -> None:
+        self.wanted, self.heads = on, heads
+        self._at = -1e9
+
+    def take(self, now: float | None = None) -> HeadSnapshot | None:
+        """Take one if a view wants it and the last is old enough; call it where the map cannot change."""
+        now = time.monotonic() if now is None else now
+        if not self.wanted or self.knowledge is None or now - self._at < self.EVERY:
+            return self.latest
+        self._at = now
+        k = self.knowledge()
+        if k is None:
+            return self.latest
+        layout = head_layout(k.areas.patterns, k.slow_areas.patterns, self.heads)
+        cells = head_cells(layout, self.map, k.slow.ranges) if layout is not None else []
+        self.latest = HeadSnapshot(layout, cells)
+        return self.latest
 
 
 # -- the speed chart: station.core.speed.SpeedSeries (the report draws it too) --------------------------

@@ -18,6 +18,7 @@ from station.rescue.cells import (  # noqa: F401 (cell_bounds, worst_status: kep
     cell_bounds,
     cell_of,
     cell_statuses,
+    slow_cells,
     worst_status,
 )
 from station.rescue.rescuemap import RescueMap, Status
@@ -49,6 +50,19 @@ SOLID: dict[Status, str] = {
 }
 CURRENT_STYLE = "reverse"
 EMPTY_CELL = " "
+# Slow areas are engine knowledge, not a mapfile status (ddrescue must read our maps): drawn
+# over rescued and non-tried cells that hold any of them, never over worse statuses.
+SLOW_STYLE = "bold magenta"
+SLOW_CHAR = "~"
+SLOW_LABEL = "slow"
+SLOW_SOLID = "#c040c0"  # its solid colour on the workstation's sector map
+
+
+def shown(status: Status, slow: bool) -> tuple[str, str]:
+    """(character, style) of a cell: its status, or slow over a mild one."""
+    if slow and status in (Status.FINISHED, Status.NON_TRIED):
+        return SLOW_CHAR, SLOW_STYLE
+    return CELL_CHAR[status], STYLE[status]
 
 
 # -- summary -------------------------------------------------------------------------------------
@@ -77,8 +91,9 @@ def summary_text(m: RescueMap, binary: bool = False) -> str:
 # -- block map -----------------------------------------------------------------------------------
 
 
-def block_map(m: RescueMap, width: int, rows: int) -> list[Text]:
-    """Draw the map as `rows` lines of `width` cells; each cell shows the worst status it covers.
+def block_map(m: RescueMap, width: int, rows: int, slow: list[tuple[int, int]] | None = None) -> list[Text]:
+    """Draw the map as `rows` lines of `width` cells; each cell shows the worst status it covers
+    (or slow, over a rescued or non-tried cell holding a known slow area).
 
     The cell holding the current position keeps its character and is drawn in reverse video (an
     attribute, so it shows with NO_COLOR too).  A map smaller than the grid gets one cell per byte
@@ -88,6 +103,7 @@ def block_map(m: RescueMap, width: int, rows: int) -> list[Text]:
         raise ValueError("width and rows must be >= 1")
     cells = width * rows
     statuses = cell_statuses(m, cells)
+    slowness = slow_cells(m.size, cells, slow or [])
     current = cell_of(m.size, cells, m.current_pos)
     lines: list[Text] = []
     for r in range(rows):
@@ -98,15 +114,16 @@ def block_map(m: RescueMap, width: int, rows: int) -> list[Text]:
             if status is None:
                 line.append(EMPTY_CELL)
                 continue
-            style = STYLE[status] + (f" {CURRENT_STYLE}" if i == current else "")
-            line.append(CELL_CHAR[status], style=style)
+            char, style = shown(status, slowness[i])
+            line.append(char, style=style + (f" {CURRENT_STYLE}" if i == current else ""))
         lines.append(line)
     return lines
 
 
-def legend(bytes_per_cell: int | None = None, width: int | None = None) -> list[Text]:
-    """The lines naming each cell's character and colour, how the current position is drawn,
-    and optionally how many bytes a cell covers; items never split, lines at most `width` wide.
+def legend(bytes_per_cell: int | None = None, width: int | None = None, slow: bool = False) -> list[Text]:
+    """The lines naming each cell's character and colour (slow too, when the map has slow areas),
+    how the current position is drawn, and optionally how many bytes a cell covers; items never
+    split, lines at most `width` wide.
 
     The current position is said in words ("reverse video"), not with a sample cell: a sample
     would repeat a status's character (`+` meant rescued and the position both).
@@ -114,6 +131,8 @@ def legend(bytes_per_cell: int | None = None, width: int | None = None) -> list[
     items: list[Text] = []
     for status in LEGEND_ORDER:
         items.append(Text.assemble((CELL_CHAR[status], STYLE[status]), f" {LABEL[status]}"))
+    if slow:
+        items.append(Text.assemble((SLOW_CHAR, SLOW_STYLE), f" {SLOW_LABEL}"))
     items.append(Text.assemble(("reverse video", CURRENT_STYLE), ": current position"))
     if bytes_per_cell is not None:
         items.append(Text(f"1 cell = {fmt_bytes(bytes_per_cell, digits=6, truncate=True)}"))

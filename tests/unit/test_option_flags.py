@@ -135,3 +135,12 @@ def options(draw: st.DrawFn) -> RescueOptions:
 @given(options())
 def test_any_options_survive_flags_and_back(o: RescueOptions) -> None:
     assert parsed(*cli_flags(o)) == o
+
+
+def test_head_flags_of_station_image() -> None:
+    o = parsed("--head-first", "3", "--head-last", "2,0", "--skip-head", "1", "--heads", "4")
+    assert (o.head_first, o.head_last, o.head_skip, o.heads) == ([3], [0, 2], [1], 4)
+    assert parsed(*cli_flags(o)) == o
+    assert "head 0,2 last" in option_words(o) and "head 1 skipped" in option_words(o)
+    with pytest.raises(SystemExit):
+        parsed("--head-last", "two")

@@ -35,11 +35,14 @@ def _read_in_order(state: RunState, cursor: int, forward: bool) -> None:
     rec, cluster = state.recorder, state.cluster
     while (found := state.domain.find(Status.NON_TRIED, cursor, forward)) is not None:
         lo, hi = found
-        for out in state.stream(lo, hi, forward, state.read_size, state.max_read):
+        for out in state.stream(lo, hi, forward, state.read_size, state.max_read, slow=state.fast_only):
             cursor = out.pos + out.size if forward else out.pos
             if out.ok:
                 rec.good(out)
                 state.read_size = min(max(state.read_size, len(out.data)) * 2, state.max_read)
+                if out.slow:  # the rest of this stretch is for the slow pass
+                    state.defer_slow(cursor, hi if forward else lo)
+                    cursor = hi if forward else lo
             elif out.size > cluster and not out.hung:
                 rec.failed(out, Status.NON_TRIED)  # read it again in clusters
                 cursor = out.pos if forward else out.pos + out.size
@@ -68,6 +71,9 @@ def _probe_for_island(state: RunState, lo: int, hi: int) -> None:
             state.recorder.failed(out, Status.NON_TRIMMED)
             continue
         state.recorder.good(out)
+        if out.slow:
+            state.defer_slow(lo, hi)  # a slow stretch: the slow pass reads it
+            return
         after = out.pos + out.size
         ahead = domain.find(Status.NON_TRIED, after, True)
         if ahead is not None and ahead[0] == after:

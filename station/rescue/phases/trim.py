@@ -8,6 +8,7 @@ on to scraping.
 
 from __future__ import annotations
 
+from station.core.ranges import intersect
 from station.rescue.rescuemap import Phase, Status
 from station.rescue.state import RunState
 
@@ -65,10 +66,13 @@ def _trim_edge(state: RunState, lo: int, hi: int, forward: bool) -> int:
     while (hi > edge) if forward else (edge > lo):
         spared = False
         run = (edge, hi) if forward else (lo, edge)
-        for out in state.stream(*run, forward, state.sector, state.sector):
+        for out in state.stream(*run, forward, state.sector, state.sector, slow=state.fast_only):
             if out.ok:
                 rec.good(out)
                 edge = out.pos + out.size if forward else out.pos
+                if out.slow:  # sector by sector in a slow area: that is for after the slow pass
+                    state.defer_slow(lo, hi)
+                    return edge
                 continue
             spared = rec.spare(out, peek=True)
             rec.failed(out, Status.BAD_SECTOR)
@@ -79,3 +83,12 @@ def _trim_edge(state: RunState, lo: int, hi: int, forward: bool) -> int:
         if not spared:
             break
     return edge
+
+
+def presumed_to_trim(state: RunState) -> None:
+    """Areas presumed bad (a learned pattern put them there; their first sector failed) and not
+    tried since are failed areas now: trimming reads them from their edges, which finds at once
+    any good sectors a jump stepped over where the pattern ended early."""
+    for lo, hi in intersect(state.domain.ranges, state.knowledge.presumed_bad.ranges):
+        for b in [b for b in state.map.blocks(lo, hi) if b.status == Status.NON_TRIED]:
+            state.map.set_status(b.pos, b.size, Status.NON_TRIMMED)

@@ -7,6 +7,7 @@ covers the keys of the screen under it (they do nothing while a dialog is up).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from textual.app import ComposeResult
@@ -16,6 +17,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
 
+from station.rescue.option_values import HEAD_COUNT, HEADS
 from station.rescue.options import RescueOptions
 from station.tui.markup import safe
 
@@ -117,6 +119,19 @@ _NUMBERS = (
 )
 _NEVER = ("max_read_errors", "timeout")  # empty: no limit
 _SWITCHES = (("no_trim", "skip trimming"), ("no_scrape", "skip scraping"), ("no_sweep", "skip sweeping"))
+# Imaging by head (station.rescue.headplan): head numbers as the head map (h) shows them.
+_HEADS = (
+    ("head_first", "heads first (e.g. 2 or 1,3)"),
+    ("head_last", "heads last"),
+    ("head_skip", "heads not read at all"),
+    ("heads", "the drive's head count"),
+)
+
+
+def _heads_text(value: int | list[int] | None) -> str:
+    if value is None:
+        return ""
+    return HEAD_COUNT.text(value) if isinstance(value, int) else HEADS.text(value)
 
 
 class OptionsScreen(ModalScreen[dict[str, Any] | None]):
@@ -141,6 +156,14 @@ class OptionsScreen(ModalScreen[dict[str, Any] | None]):
                     yield Input(
                         "" if value is None else f"{value:g}",
                         placeholder="never" if name in _NEVER else "",
+                        id=f"opt-{name}",
+                        compact=True,
+                    )
+                for name, label in _HEADS:
+                    yield Label(label)
+                    yield Input(
+                        _heads_text(getattr(o, name)),
+                        placeholder="from the bands" if name == "heads" else "none",
                         id=f"opt-{name}",
                         compact=True,
                     )
@@ -172,6 +195,19 @@ class OptionsScreen(ModalScreen[dict[str, Any] | None]):
             value = self.query_one(f"#opt-{name}", Checkbox).value
             if value != getattr(self.options, name):
                 out[name] = value
+        for name, label in _HEADS:
+            text = self.query_one(f"#opt-{name}", Input).value.strip()
+            kind = HEAD_COUNT if name == "heads" else HEADS
+            try:
+                value = kind.parse(text) if text else None
+            except ValueError as e:
+                raise ValueError(f"{label}: {e}") from None
+            if value != getattr(self.options, name):
+                out[name] = value
+        try:
+            dataclasses.replace(self.options, **out).validate()
+        except ValueError as e:
+            raise ValueError(str(e)) from None
         return out
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

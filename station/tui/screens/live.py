@@ -129,6 +129,7 @@ class LiveScreen(StationScreen):
         Binding("x", "stop", "Stop"),
         Binding("o", "options", "Options"),
         Binding("v", "image", "Hashes & verify"),
+        Binding("h", "heads", "Head map"),
         Binding("b", "browse", "Browse files", show=False),  # also "Browse files" in ctrl+p
         Binding("escape", "app.devices", "Devices"),
     ]
@@ -201,7 +202,10 @@ class LiveScreen(StationScreen):
         nothing new costs it nothing (see docs/architecture.md, "Performance").
         """
         live = self.live
-        smap = self.query_one(SectorMap)
+        maps = self.query(SectorMap)
+        if not maps:  # the app is closing: the screen's parts are gone (a job ending meanwhile)
+            return
+        smap = maps.first()
         cells, lo, hi = smap.wanted()
         live.probe.want(cells, lo, hi)
         snap = live.snapshot
@@ -220,7 +224,8 @@ class LiveScreen(StationScreen):
         self._set("#job-title", state + safe("  [b]$title[/b]", title=title))
         if live.drive is not None and live.drive.kind == "block":
             self._smart()
-        legend = smap.legend(self.query_one("#map-caption", Static).content_size.width)
+        slow = live.snapshot is not None and any(live.snapshot.slow)
+        legend = smap.legend(self.query_one("#map-caption", Static).content_size.width, slow=slow)
         caption = "\n".join(legend) if len(legend) > 1 else f"{legend[0]}\n$caption"  # the legend first
         self._set("#map-caption", safe(caption, caption=smap.caption()))
         slg = live.since_last_good()
@@ -228,12 +233,15 @@ class LiveScreen(StationScreen):
         if counters != self._shown.get("counters"):
             self._shown["counters"] = counters
             self.query_one(Counters).show(live.progress, live.state, slg)
-        if self._shown.get("over") != (not live.running):
-            self._shown["over"] = not live.running
-            self.refresh_bindings()  # `v` (hashes and verify) once the job is over
-            outcome = self.query_one("#outcome", Static)
-            outcome.update(outcome_text(live, self.query_one("#side").content_size.width))
-            outcome.display = not live.running  # over: laid out once, the job no longer competes
+        learned = self.check_action("heads", ())
+        if self._shown.get("over") != (not live.running, learned):
+            over_before = self._shown.get("over", (None,))[0]
+            self._shown["over"] = (not live.running, learned)
+            self.refresh_bindings()  # `v` (hashes and verify) once the job is over, `h` once learned
+            if over_before != (not live.running):
+                outcome = self.query_one("#outcome", Static)
+                outcome.update(outcome_text(live, self.query_one("#side").content_size.width))
+                outcome.display = not live.running  # over: laid out once, the job no longer competes
         image = self._image_text()  # under SMART, in the same part: nothing shown until there is something
         self._set("#smart", self._smart_text + (Content("\n\n") + image if image else Content()))
         series = live.series
@@ -295,6 +303,10 @@ class LiveScreen(StationScreen):
             session = self.live.job.session
             result = session.record.result if session is not None else None
             return not self.live.running and result is not None and result.image is not None
+        if action == "heads":  # offered once the engine has learned something a head map shows
+            knowledge = getattr(self.live.job, "knowledge", None)
+            k = knowledge() if knowledge is not None else None
+            return k is not None and bool(k.areas.patterns or k.slow_areas.patterns or k.slow)
         return True
 
     def action_browse(self) -> None:
@@ -317,6 +329,11 @@ class LiveScreen(StationScreen):
         if self.live.running or session is None or session.record.result is None:
             return
         self.app.push_screen(ImageScreen(session.record, self.services.store))
+
+    def action_heads(self) -> None:
+        from station.tui.screens.heads import HeadsScreen
+
+        self.app.push_screen(HeadsScreen(self.live))
 
     def action_options(self) -> None:
         from station.tui.screens.dialogs import OptionsScreen

@@ -23,10 +23,33 @@ from textual.widget import Widget
 from station.core.units import fmt_bytes
 from station.rescue.rescuemap import Status
 from station.views.live import MapSnapshot, Zoom
-from station.views.mapview import CELL_CHAR, LABEL, LEGEND_ORDER, SOLID, STYLE
+from station.views.mapview import (
+    CELL_CHAR,
+    LABEL,
+    LEGEND_ORDER,
+    SLOW_CHAR,
+    SLOW_LABEL,
+    SLOW_SOLID,
+    SLOW_STYLE,
+    SOLID,
+    STYLE,
+    shown,
+)
 
 _STYLES = {s: Style.parse(v) for s, v in STYLE.items()}
 _SOLID = {s: Style(bgcolor=v) for s, v in SOLID.items()}
+_SLOW = Style.parse(SLOW_STYLE)
+_SLOW_SOLID = Style(bgcolor=SLOW_SOLID)
+
+
+def _look(status: Status, slow: bool, solid: bool) -> tuple[str, Style]:
+    """A cell's character and style: its status, or slow over a rescued or non-tried one."""
+    char, style = shown(status, slow)
+    if style == SLOW_STYLE:
+        return (" ", _SLOW_SOLID) if solid else (char, _SLOW)
+    return (" ", _SOLID[status]) if solid else (char, _STYLES[status])
+
+
 _CURRENT = Style(reverse=True)
 _CURSOR = Style(bgcolor="grey30", underline=True)
 _EMPTY = Style()
@@ -126,17 +149,13 @@ class SectorMap(Widget, can_focus=True):
             marked[snap.current - start] = _CURRENT
         if self.has_focus and self.cursor is not None and start <= self.cursor < start + width:
             marked[self.cursor - start] = marked.get(self.cursor - start, Style()) + _CURSOR
+        looks = [(s, snap.is_slow(start + i)) for i, s in enumerate(row)]
         segments: list[Segment] = []
         x = 0
         solid = not self.glyphs
-        for status, run in groupby(row):
+        for (status, slow), run in groupby(looks):
             n = len(list(run))
-            if status is None:
-                char, style = " ", _EMPTY
-            elif solid:
-                char, style = " ", _SOLID[status]
-            else:
-                char, style = CELL_CHAR[status], _STYLES[status]
+            char, style = (" ", _EMPTY) if status is None else _look(status, slow, solid)
             inside = sorted(k for k in marked if x <= k < x + n)
             pos = x
             for k in inside:
@@ -180,22 +199,26 @@ class SectorMap(Widget, can_focus=True):
             text += f"; cursor {lo:#x}–{hi:#x}: {LABEL[status]}" if status else ""
         return text
 
-    def legend(self, width: int = 0) -> list[str]:
+    def legend(self, width: int = 0, slow: bool = False) -> list[str]:
         """The legend as lines of markup, each at most `width` wide (0: one line, whatever its
-        width): every status's colour (or character) and the current position, in full words
-        where they fit, in short ones or over two lines where they do not."""
+        width): every status's colour (or character), slow (with `slow`: known slow areas over
+        rescued or non-tried cells) and the current position, in full words where they fit, in
+        short ones or over two lines where they do not."""
         marks = [
             f"[{STYLE[s]}]{CELL_CHAR[s]}[/]" if self.glyphs else f"[on {SOLID[s]}]  [/]" for s in LEGEND_ORDER
         ]
         mark_width = 1 if self.glyphs else 2
         position = ("[reverse] [/]", 1) if self.glyphs else (CURRENT_MARK, 1)
         hint = "[dim](g: " + ("colours" if self.glyphs else "glyphs") + ")[/]"
+        slow_mark = f"[{SLOW_STYLE}]{SLOW_CHAR}[/]" if self.glyphs else f"[on {SLOW_SOLID}]  [/]"
         tries = [(LABEL, "  ", True), (LABEL, "  ", False), (SHORT_LABEL, " ", False)]
         for labels, sep, with_hint in tries:
             items = [
                 (f"{m} {labels[s]}", mark_width + 1 + len(labels[s]))
                 for m, s in zip(marks, LEGEND_ORDER, strict=True)
             ]
+            if slow:
+                items.append((f"{slow_mark} {SLOW_LABEL}", mark_width + 1 + len(SLOW_LABEL)))
             items.append((f"{position[0]} position", position[1] + 9))
             if with_hint:
                 items.append((hint, 14 if not self.glyphs else 15))

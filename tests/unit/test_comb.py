@@ -1,0 +1,75 @@
+"""Patterns of recurring areas (station.rescue.comb) and which reads are slow (station.rescue.slowness)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from station.rescue.comb import Mark, fit_comb
+from station.rescue.slowness import FALLBACK_RATE, SlowReads
+
+S = 512
+C = 64 * 1024
+MiB = 1 << 20
+
+
+def marks(*areas: tuple[int, int], exact: bool = True) -> list[Mark]:
+    return [Mark(t, n, exact) for t, n in areas]
+
+
+def test_two_dead_heads_of_different_widths_make_one_period_with_two_teeth() -> None:
+    # every 10 MiB: a 1 MiB area at 3 MiB and a 2 MiB area at 6 MiB
+    areas = [(k * 10 * MiB + off, w) for k in range(3) for off, w in ((3 * MiB, MiB), (6 * MiB, 2 * MiB))]
+    comb = fit_comb(marks(*areas), S, C)
+    assert comb is not None and comb.period == 10 * MiB
+    assert sorted(t.width for t in comb.teeth) == [MiB, 2 * MiB]
+    nxt = comb.next_start(26 * MiB + 1)
+    assert nxt is not None and nxt[0] == 33 * MiB and nxt[1].width == MiB
+    assert comb.tooth_at(46 * MiB) is not None and comb.tooth_at(45 * MiB) is None
+
+
+def test_scattered_bad_sectors_between_bands_do_not_break_the_pattern() -> None:
+    bands = [(k * 8 * MiB, 2 * MiB) for k in range(4)]
+    stray = [(5 * MiB + 7 * S, 4 * S), (19 * MiB + 3 * S, S)]
+    comb = fit_comb(marks(*sorted(bands + stray)), S, C)
+    assert comb is not None and comb.period == 8 * MiB and len(comb.teeth) == 1
+
+
+def test_a_scratch_is_a_tooth_per_track_absent_on_other_heads() -> None:
+    track = 2048 * S
+    spots = [(band * 8 * track + k * track + 600 * S, 12 * S) for band in range(3) for k in range(4)]
+    comb = fit_comb(marks(*spots), S, C)
+    assert comb is not None and comb.period == track and comb.teeth[0].width == 12 * S
+
+
+def test_random_areas_make_no_pattern() -> None:
+    rng = random.Random(4)
+    for _ in range(50):
+        starts = sorted(rng.randrange(0, 512 * MiB) // S * S for _ in range(12))
+        assert fit_comb(marks(*((t, 8 * S) for t in starts)), S, C) is None
+
+
+def test_a_pattern_that_stopped_holding_predicts_nothing() -> None:
+    old = [(k * 8 * MiB, 2 * MiB) for k in range(4)]
+    new = [(41 * MiB + 3 * S, MiB)]  # another zone: not (yet) a pattern
+    assert fit_comb(marks(*(old + new[:1])), S, C) is None  # the latest area is off the teeth
+
+
+def test_slow_reads_by_latency_by_rate_and_by_ddrescue_rate() -> None:
+    auto = SlowReads(0.0, 0.05, C)
+    assert auto.min_rate() == FALLBACK_RATE
+    for _ in range(10):
+        assert not auto.judge(MiB, 0.01)  # 100 MB/s: the drive's typical rate
+    assert auto.typical() == pytest.approx(MiB / 0.01)
+    assert auto.judge(S, 0.3)  # a sector that took 0.3 s: the drive retried inside
+    assert not auto.judge(S, 0.02)  # a seek is not slowness
+    assert auto.judge(MiB, 0.3)  # 1 MiB at 3.5 MB/s: below a tenth of the typical rate
+    # a run of reads each only a little slow: the window catches it
+    auto.start_run()
+    window = [auto.judge(MiB, 0.13) for _ in range(8)]
+    assert not window[0] and any(window)
+    ddrescue = SlowReads(1e6, 0.05, C)
+    assert ddrescue.judge(64 * 1024, 0.1) and not ddrescue.judge(64 * 1024, 0.05)
+    off = SlowReads(None, 0.05, C)
+    assert not off.on and not off.judge(S, 100.0)
