@@ -74,6 +74,15 @@ class AreaTracker:
         self.patterns: list[Pattern] = []  # what was learned, stretch by stretch
         self._comb: Comb | None = None
         self._confirmed = False  # the current pattern predicted an area that was there
+        self.fitted = False  # a pattern was fitted in this run, confirmed or not (see `relearn`)
+
+    @property
+    def relearn(self) -> bool:
+        """Whether an area met next is learned from exact edges (fewer areas to fit a pattern
+        again): once any pattern was fitted, confirmed or not, or one was kept from a run before.
+        Only confirmed patterns are kept (`patterns`, the head map); gating relearning on them
+        too left a dying drive's 99.9 % at 14,051 s of simulated time instead of 1,035 s."""
+        return self.fitted or bool(self.patterns)
 
     # -- what the pass reports --------------------------------------------------------------------
 
@@ -184,6 +193,7 @@ class AreaTracker:
         marks = [Mark(sign * a.start, a.length, a.exact, a.measured) for a in self.recent]
         before = self._comb
         self._comb = fit_comb(marks, self.sector, self.cluster)
+        self.fitted = self.fitted or self._comb is not None
         if self._comb is None or before is None or not _alike(before.period, self._comb.period):
             self._confirmed = False  # another pattern (or none): kept once it predicts an area
         if self._comb is not None and self._confirmed:

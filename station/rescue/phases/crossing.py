@@ -105,7 +105,7 @@ def _landed(
 ) -> None:  # fmt: skip
     """A read past the area succeeded: read back to its far edge and learn the area."""
     areas = state.areas
-    relearn = failed is not None and bool(areas.patterns)  # a pattern held before: learn the
+    relearn = failed is not None and areas.relearn  # a pattern was fitted before: learn the
     # next one from exact edges, which takes fewer areas than edges found by cluster reads
     end, end_exact = read_back(state, landing, forward, exact or relearn)
     if end is None:
