@@ -301,27 +301,36 @@ def _map(m: MapSection | None) -> str:
         figures,
         "</section>",
     ]
-    if m.bad_areas_total:
-        rows = [
-            [
-                _e(f"{a['first_lba']:,}"),
-                _e(f"{a['last_lba']:,}"),
-                _e(f"{a['sectors']:,}"),
-                _e(fmt_bytes(a["bytes"])),
-            ]
-            for a in m.bad_areas
-        ]
-        out.append(f'<section class="{_length(len(rows))}"><h2>Bad areas ({m.bad_areas_total:,})</h2>')
-        out.append(
-            f'<p class="note">Unreadable sectors as logical block addresses of {m.sector_size} bytes, as '
-            "<code>ddrescuelog -l-</code> numbers them.</p>"
-        )
-        out.append(_table(["first LBA", "last LBA", "sectors", "size"], rows, {0, 1, 2, 3}))
-        if m.bad_areas_total > len(m.bad_areas):
-            more = m.bad_areas_total - len(m.bad_areas)
-            out.append(f'<p class="note">… and {more:,} more bad areas (the mapfile lists them all).</p>')
-        out.append("</section>")
+    out += _areas("Bad areas", "Unreadable sectors", "bad", m.bad_areas, m.bad_areas_total, m.sector_size)
+    out += _areas(
+        "Slow areas", "Sectors that read, slowly (the drive retried inside; read after everything fast)",
+        "slow", m.slow_areas, m.slow_areas_total, m.sector_size,
+    )  # fmt: skip
     return "".join(out)
+
+
+def _areas(
+    title: str, what: str, kind: str, areas: list[dict[str, int]], total: int, sector: int
+) -> list[str]:
+    """A section listing areas as LBA ranges, cut at the first ones with a count of the rest."""
+    if not total:
+        return []
+    rows = [
+        [_e(f"{a[k]:,}") for k in ("first_lba", "last_lba", "sectors")] + [_e(fmt_bytes(a["bytes"]))]
+        for a in areas
+    ]
+    out = [
+        f'<section class="{_length(len(rows))}"><h2>{title} ({total:,})</h2>',
+        f'<p class="note">{what}, as logical block addresses of {sector} bytes, as '
+        "<code>ddrescuelog -l-</code> numbers them.</p>",
+        _table(["first LBA", "last LBA", "sectors", "size"], rows, {0, 1, 2, 3}),
+    ]
+    if total > len(areas):
+        more = total - len(areas)
+        where = "the mapfile" if kind == "bad" else "the file kept beside the map (MAPFILE.learned.json)"
+        out.append(f'<p class="note">… and {more:,} more {kind} areas ({where} lists them all).</p>')
+    out.append("</section>")
+    return out
 
 
 def _integrity(r: Report) -> str:

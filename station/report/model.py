@@ -23,7 +23,7 @@ from station.core.events import Event, Finished, PhaseStarted, Progress
 from station.core.record import SessionRecord, SmartSnapshot
 from station.core.speed import SpeedSeries
 from station.report.words import attribute_words, verdict_words
-from station.rescue.cells import LABEL, LEGEND_ORDER, cell_statuses
+from station.rescue.cells import LABEL, LEGEND_ORDER, SLOW_LABEL, cell_statuses, slow_cells
 from station.rescue.rescuemap import RescueMap, Status
 
 MAP_COLUMNS, MAP_ROWS = 128, 40  # the map picture's cells
@@ -87,6 +87,11 @@ class MapSection:
     tried_unfinished: int  # non-trimmed and non-scraped
     bad_areas: list[dict[str, int]]  # first_lba, last_lba, sectors, bytes (as ddrescuelog -l- numbers them)
     bad_areas_total: int
+    # areas the engine found slow (kept beside the map: station.rescue.learnedfile), as bad_areas;
+    # their cells are "s" where they hold nothing worse than rescued or non-tried bytes
+    slow: int = 0
+    slow_areas: list[dict[str, int]] = field(default_factory=list)
+    slow_areas_total: int = 0
 
 
 @dataclass
@@ -163,7 +168,7 @@ def build_report(
         average_rate=rescued / duration if duration > 0 else None,
         peak_rate=max(peaks) if peaks else None,
         speed=_speed(series),
-        map=_map_section(rmap, sector) if rmap is not None else None,
+        map=_map_section(rmap, sector, _slow(image, notes)) if rmap is not None else None,
         hashes=dict(image.hashes),
         verifications=[v.to_json() for v in catalog.verifications(image.id)],
         restores=[r.to_json() for r in catalog.restores(image.id)],
@@ -333,9 +338,44 @@ def _map(image: ImageEntry, notes: list[str]) -> RescueMap | None:
     return None
 
 
-def _map_section(m: RescueMap, sector: int) -> MapSection:
+def _slow(image: ImageEntry, notes: list[str]) -> list[tuple[int, int]]:
+    """The slow areas the rescue learned, kept beside its map (none for a map of another tool)."""
+    from station.rescue.knowledge import Knowledge
+    from station.rescue.learnedfile import load_learned
+
+    if not image.mapfile or not os.path.isfile(image.mapfile):
+        return []
+    learned, why = load_learned(image.mapfile)
+    knowledge = Knowledge.from_kept(learned)
+    if knowledge is None:
+        if why:
+            notes.append(f"slow areas not shown: {why.removesuffix(': learning afresh')}")
+        return []
+    return list(knowledge.slow.ranges)
+
+
+def _lba_rows(ranges: list[tuple[int, int]], sector: int) -> list[dict[str, int]]:
+    """Byte ranges as ddrescuelog -l- numbers them: first and last LBA, sectors, bytes."""
+    return [
+        {
+            "first_lba": lo // sector,
+            "last_lba": (hi - 1) // sector,
+            "sectors": (hi - 1) // sector - lo // sector + 1,
+            "bytes": hi - lo,
+        }
+        for lo, hi in ranges[:MAX_BAD_AREAS]
+    ]
+
+
+def _map_section(m: RescueMap, sector: int, slow: list[tuple[int, int]] | None = None) -> MapSection:
     s = m.summary()
-    cells = cell_statuses(m, MAP_COLUMNS * MAP_ROWS)
+    slow = slow or []
+    statuses = cell_statuses(m, MAP_COLUMNS * MAP_ROWS)
+    cells = [c.value if c is not None else "" for c in statuses]
+    for i, is_slow in enumerate(slow_cells(m.size, len(cells), slow)):
+        if is_slow and cells[i] in (Status.FINISHED.value, Status.NON_TRIED.value):
+            cells[i] = "s"
+    slow_bytes = sum(hi - lo for lo, hi in slow)
     shares = [
         {
             "status": st.value,
@@ -345,29 +385,26 @@ def _map_section(m: RescueMap, sector: int) -> MapSection:
         }
         for st in LEGEND_ORDER
     ]
-    areas = [b for b in m if b.status == Status.BAD_SECTOR]
-    listed = [
-        {
-            "first_lba": b.pos // sector,
-            "last_lba": (b.end - 1) // sector,
-            "sectors": (b.end - 1) // sector - b.pos // sector + 1,
-            "bytes": b.size,
-        }
-        for b in areas[:MAX_BAD_AREAS]
-    ]
+    if slow:
+        label = f"{SLOW_LABEL} (readable, slowly)"
+        shares.append({"status": "s", "label": label, "bytes": slow_bytes, "share": slow_bytes / s.size})
+    areas = [(b.pos, b.end) for b in m if b.status == Status.BAD_SECTOR]
     return MapSection(
         size=s.size,
         sector_size=sector,
         columns=MAP_COLUMNS,
         rows=MAP_ROWS,
-        cells=[c.value if c is not None else "" for c in cells],
+        cells=cells,
         shares=shares,
         rescued=s.rescued,
         bad=s.bytes[Status.BAD_SECTOR],
         never_tried=s.bytes[Status.NON_TRIED],
         tried_unfinished=s.bytes[Status.NON_TRIMMED] + s.bytes[Status.NON_SCRAPED],
-        bad_areas=listed,
+        bad_areas=_lba_rows(areas, sector),
         bad_areas_total=len(areas),
+        slow=slow_bytes,
+        slow_areas=_lba_rows(slow, sector),
+        slow_areas_total=len(slow),
     )
 
 

@@ -12,6 +12,7 @@ from itertools import groupby
 
 from station.core.units import fmt_duration, fmt_rate
 from station.report.model import MapSection
+from station.rescue.cells import SLOW_SOLID
 
 # ddrescueview's palette, by mapfile status character.
 COLOURS = {
@@ -20,6 +21,7 @@ COLOURS = {
     "*": "#f0e000",  # non-trimmed: yellow
     "/": "#2020ff",  # non-scraped: blue
     "-": "#ff0000",  # bad sector: red
+    "s": SLOW_SOLID,  # slow (Station's own: read, slowly), over rescued or non-tried cells
 }
 EMPTY = "#ffffff"
 

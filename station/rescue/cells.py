@@ -20,6 +20,11 @@ SEVERITY: tuple[Status, ...] = (
 
 # The order ddrescuelog -t lists the statuses in, and the order of the legend.
 REPORT_ORDER = (Status.NON_TRIED, Status.FINISHED, Status.NON_TRIMMED, Status.NON_SCRAPED, Status.BAD_SECTOR)
+# Areas the engine found slow (readable, slowly: station.rescue.knowledge), drawn over a rescued or
+# non-tried cell in every view: their name and their solid colour (the sector map, the report).
+SLOW_LABEL = "slow"
+SLOW_SOLID = "#c040c0"
+
 LEGEND_ORDER = (Status.FINISHED, Status.NON_TRIED, Status.NON_TRIMMED, Status.NON_SCRAPED, Status.BAD_SECTOR)
 LABEL: dict[Status, str] = {
     Status.NON_TRIED: "non-tried",

@@ -15,6 +15,8 @@ from station.rescue.cells import (  # noqa: F401 (cell_bounds, worst_status: kep
     LEGEND_ORDER,
     REPORT_ORDER,
     SEVERITY,
+    SLOW_LABEL,
+    SLOW_SOLID,
     cell_bounds,
     cell_of,
     cell_statuses,
@@ -54,8 +56,6 @@ EMPTY_CELL = " "
 # over rescued and non-tried cells that hold any of them, never over worse statuses.
 SLOW_STYLE = "bold magenta"
 SLOW_CHAR = "~"
-SLOW_LABEL = "slow"
-SLOW_SOLID = "#c040c0"  # its solid colour on the workstation's sector map
 
 
 def shown(status: Status, slow: bool) -> tuple[str, str]:

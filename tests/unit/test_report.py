@@ -15,6 +15,8 @@ from station.catalog import Catalog, LabelEdit
 from station.report import build_report, render_html, write_report
 from station.report.model import MAX_BAD_AREAS, phases
 from station.report.svg import COLOURS
+from station.rescue.knowledge import Knowledge
+from station.rescue.learnedfile import save_learned
 from station.rescue.mapfile import write_mapfile
 from station.rescue.rescuemap import RescueMap, Status
 
@@ -141,6 +143,39 @@ def test_very_many_bad_areas_are_cut_with_a_count(tmp_path):
         r = build_report(cat, cat.resolve(str(image)), files=False)
     assert len(r.map.bad_areas) == MAX_BAD_AREAS and r.map.bad_areas_total == MAX_BAD_AREAS + 50
     assert "and 50 more bad areas" in render_html(r)
+
+
+def test_slow_areas_kept_beside_the_map_are_drawn_listed_and_counted(lab):
+    _, _, image, m = lab
+    k = Knowledge(512, 64 << 10, 1 << 30)
+    slow = [(4 * 1024 * 1024, 4 * 1024 * 1024 + 65536), (6 * 1024 * 1024 + 4096, 6 * 1024 * 1024 + 8192)]
+    for lo, hi in slow:
+        k.slow.add(lo, hi)
+    save_learned(str(image) + ".map", k.to_dict())
+    r = report_of(lab)
+    assert r.map.slow == 65536 + 4096 and r.map.slow_areas_total == 2
+    assert r.map.slow_areas[0] == {"first_lba": 8192, "last_lba": 8192 + 127, "sectors": 128, "bytes": 65536}
+    def cell(pos: int) -> str:
+        return r.map.cells[pos * len(r.map.cells) // SIZE]
+
+    assert cell(4 * 1024 * 1024) == "s"  # over rescued bytes
+    assert cell(6 * 1024 * 1024 + 4096) == "s"  # over never-tried bytes
+    assert cell(5 * 1024 * 1024) == "+" and cell(1024 * 1024) == "-"  # elsewhere as the map says
+    assert any(s["status"] == "s" and s["bytes"] == 65536 + 4096 for s in r.map.shares)
+    html = render_html(r)
+    assert "Slow areas (2)" in html and f'fill="{COLOURS["s"]}"' in html
+
+
+def test_slow_areas_of_a_map_another_tool_wrote_since_are_not_shown(lab):
+    _, _, image, m = lab
+    k = Knowledge(512, 64 << 10, 1 << 30)
+    k.slow.add(0, 65536)
+    save_learned(str(image) + ".map", k.to_dict())
+    m.set_status(0, 512, Status.BAD_SECTOR)
+    write_mapfile(str(image) + ".map", m)  # as ddrescue finishing the map would
+    r = report_of(lab)
+    assert r.map.slow == 0 and "s" not in r.map.cells
+    assert any("slow areas not shown: the map was written by another tool" in n for n in r.notes)
 
 
 def test_what_cannot_be_read_becomes_a_note(tmp_path):
