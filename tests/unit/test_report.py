@@ -155,6 +155,7 @@ def test_slow_areas_kept_beside_the_map_are_drawn_listed_and_counted(lab):
     r = report_of(lab)
     assert r.map.slow == 65536 + 4096 and r.map.slow_areas_total == 2
     assert r.map.slow_areas[0] == {"first_lba": 8192, "last_lba": 8192 + 127, "sectors": 128, "bytes": 65536}
+
     def cell(pos: int) -> str:
         return r.map.cells[pos * len(r.map.cells) // SIZE]
 
