@@ -3,11 +3,13 @@
 Run as a child process (its FUSE callbacks need an interpreter of their own, see the FUSE
 server in docs/architecture.md):
 
-    python tests/failing_disk.py BACKING MOUNTPOINT FAIL_AFTER [hang]
+    python tests/failing_disk.py BACKING MOUNTPOINT FAIL_AFTER [hang|wrap]
 
 serves MOUNTPOINT/disk, the size of BACKING and backed by it, prints "ready" once mounted, and
-stops on SIGTERM.  With "hang", writes past FAIL_AFTER take HANG seconds to fail.  `failing_disk()`
-runs it for a test; a loop device over MOUNTPOINT/disk is a block device that fails the same
+stops on SIGTERM.  With "hang", writes past FAIL_AFTER take HANG seconds to fail.  With "wrap",
+nothing fails: the disk is a fake-capacity drive (as counterfeit flash sells), whose writes and
+reads at FAIL_AFTER and beyond land at their offset modulo FAIL_AFTER, overwriting what is there.
+`failing_disk()` runs it for a test; a loop device over MOUNTPOINT/disk is a block device that fails the same
 way, and killing the server makes the disk vanish (ENOTCONN).
 """
 
@@ -35,11 +37,12 @@ class FailingFS:
 
     use_ns = True
 
-    def __init__(self, backing: str, fail_after: int, hang: bool = False) -> None:
+    def __init__(self, backing: str, fail_after: int, hang: bool = False, wrap: bool = False) -> None:
         self.fd = os.open(backing, os.O_RDWR)
         self.size = os.fstat(self.fd).st_size
         self.fail_after = fail_after
         self.hang = hang  # past FAIL_AFTER, writes answer (EIO) only after HANG seconds
+        self.wrap = wrap  # a fake-capacity drive: FAIL_AFTER bytes of real storage, addresses wrapped
         self.written = 0
         self.lock = threading.Lock()
         self.initialized = threading.Event()
@@ -71,9 +74,26 @@ class FailingFS:
         return 1
 
     def read(self, path: str, size: int, offset: int, fh: int) -> bytes:
+        if self.wrap:
+            return b"".join(os.pread(self.fd, n, at) for at, n in self._wrapped(offset, size))
         return os.pread(self.fd, size, offset)
 
+    def _wrapped(self, offset: int, size: int) -> Iterator[tuple[int, int]]:
+        """Where a fake-capacity drive really puts [offset, offset+size): pieces cut at its real size."""
+        done = 0
+        while done < size:
+            at = (offset + done) % self.fail_after
+            n = min(size - done, self.fail_after - at)
+            yield at, n
+            done += n
+
     def write(self, path: str, data: bytes, offset: int, fh: int) -> int:
+        if self.wrap:
+            done = 0
+            for at, n in self._wrapped(offset, len(data)):
+                os.pwrite(self.fd, data[done : done + n], at)
+                done += n
+            return len(data)
         with self.lock:
             if self.written + len(data) > self.fail_after:
                 if self.hang:
@@ -97,10 +117,10 @@ class FailingFS:
         return 0
 
 
-def serve(backing: str, mountpoint: str, fail_after: int, hang: bool = False) -> int:
+def serve(backing: str, mountpoint: str, fail_after: int, hang: bool = False, wrap: bool = False) -> int:
     from station.media.fusekit import FuseThread, serve_until_signal
 
-    fs = FailingFS(backing, fail_after, hang)
+    fs = FailingFS(backing, fail_after, hang, wrap)
     thread = FuseThread(fs, mountpoint, {"nothreads": False})
     return serve_until_signal(
         thread.start, thread.stop, lambda: thread.alive, lambda: print("ready", flush=True)
@@ -109,7 +129,7 @@ def serve(backing: str, mountpoint: str, fail_after: int, hang: bool = False) ->
 
 @contextlib.contextmanager
 def failing_disk(
-    root: Path, size: int, fail_after: int, *, hang: bool = False
+    root: Path, size: int, fail_after: int, *, hang: bool = False, wrap: bool = False
 ) -> Iterator[tuple[Path, subprocess.Popen]]:
     """(the failing file, its server) for a test: mounted under root, unmounted however it ends."""
     from station.media.fusekit import read_line, terminate
@@ -119,7 +139,15 @@ def failing_disk(
         f.truncate(size)
     mnt.mkdir()
     proc = subprocess.Popen(
-        [sys.executable, __file__, str(backing), str(mnt), str(fail_after), *(["hang"] if hang else [])],
+        [
+            sys.executable,
+            __file__,
+            str(backing),
+            str(mnt),
+            str(fail_after),
+            *(["hang"] if hang else []),
+            *(["wrap"] if wrap else []),
+        ],  # fmt: skip
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -136,4 +164,5 @@ def failing_disk(
 
 
 if __name__ == "__main__":
-    sys.exit(serve(sys.argv[1], sys.argv[2], int(sys.argv[3]), hang=sys.argv[4:] == ["hang"]))
+    mode = sys.argv[4:]
+    sys.exit(serve(sys.argv[1], sys.argv[2], int(sys.argv[3]), hang=mode == ["hang"], wrap=mode == ["wrap"]))

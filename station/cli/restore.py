@@ -55,6 +55,9 @@ def register(sub) -> None:
     )
     cl.add_argument("source")
     cl.add_argument("targets", nargs="+", metavar="TARGET")
+    cl.add_argument(
+        "--no-verify", action="store_true", help="do not read the targets back and compare them afterwards"
+    )
     _add_rescue_options(cl)
     cl.set_defaults(func=cmd_clone)
 
@@ -222,8 +225,9 @@ def cmd_clone(a: argparse.Namespace) -> int:
 
             source = open_virtual(a.source)
         job = prepare_clone(
-            a.source, a.targets, options=options, force=a.force, source=source, health=health_options(a)
-        )
+            a.source, a.targets, options=options, force=a.force, source=source, health=health_options(a),
+            verify=not a.no_verify,
+        )  # fmt: skip
     except Refused as e:
         return fail(str(e))
     except ValueError as e:

@@ -6,6 +6,13 @@ store (`maps/`), never beside a target in /dev; the same command resumes it.  Ev
 checked as a restore's are (station.jobs.targets).  A target whose write or sync fails is
 dropped, with an event, and the rescue goes on to the others; the session then ends "failed"
 (exit 1) with each target's end in its record, so that nobody takes a dropped drive for a copy.
+
+Then every target is read back over the rescued areas (`--no-verify` skips it), from the medium,
+not the page cache: the first gives the SHA-256 of what was rescued, each other is compared with
+it range by range.  A rescue has no image to hold the targets to (the source is failing and is
+not read twice), so this proves the targets read back and agree: an unreadable target, one that
+dropped writes or returns other bytes (a fake-capacity drive wraps its writes) ends the clone
+"failed", naming the target and the ranges.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 from station.core.events import TargetState
-from station.core.record import JobKind, SessionRecord, TargetResult
+from station.core.record import JobKind, SessionRecord, TargetCheck, TargetResult
 from station.core.session import SessionStore
 from station.jobs.image_output import RawOutput
 from station.jobs.imaging import ImageJob, prepare
@@ -29,6 +36,7 @@ from station.media.base import Refused, Source
 from station.media.fanout import FanoutSink
 from station.media.source import probe_source
 from station.rescue.options import RescueOptions
+from station.rescue.rescuemap import Status
 
 if TYPE_CHECKING:
     from station.health.watch import HealthOptions
@@ -40,6 +48,7 @@ class CloneJob(ImageJob):
 
     kind: ClassVar[str] = JobKind.CLONE
     targets: list[TargetInfo] = field(default_factory=list)
+    verify: bool = True  # read every target back once the rescue is finished
     _fan: FanoutSink | None = field(default=None, init=False, repr=False)
 
     def open(self) -> None:
@@ -89,6 +98,13 @@ class CloneJob(ImageJob):
                 run.emit(TargetState(run.t(), t.path, r.state))
             results.append(r)
         run.session.record.targets = results
+        if ending.outcome == "finished" and self.verify and not run.control.stopping:
+            wrong = self._read_back(run, [r for r in results if r.state == "written"])
+            run.session.record.targets = results
+            if wrong:
+                return dataclasses.replace(
+                    ending, outcome="failed", reason=f"{ending.reason}; {'; '.join(wrong)}"
+                )
         if fan.dropped and ending.outcome == "finished":
             lost = "; ".join(f"{p}: {why}" for p, why in fan.dropped.items())
             kept = len(self.targets) - len(fan.dropped)
@@ -96,6 +112,61 @@ class CloneJob(ImageJob):
                 ending, outcome="failed", reason=f"{ending.reason} on {kept} target(s); dropped {lost}"
             )
         return ending
+
+    def _read_back(self, run: JobRun, kept: list[TargetResult]) -> list[str]:
+        """Read the targets back over the rescued areas (see the module's docstring); what is
+        wrong, in words (nothing: every target reads back whole and they agree)."""
+        from collections import Counter
+
+        from station.images.reader import RawImageReader
+        from station.jobs.verify_target import Expectation, check_target, check_words, target_digest
+
+        size = self.source.size
+        domain = [(b.pos, b.end) for b in self.rmap if b.status == Status.FINISHED]
+        checked = sum(b - a for a, b in domain)
+
+        def expect(digest: str | None = None, came: str | None = None) -> Expectation:
+            return Expectation(size, domain, "zero", lambda pos, n: [], digest=digest, digest_from=came)
+
+        digests: dict[str, str] = {}
+        wrong: list[str] = []
+        for r in kept:
+            run.emit(TargetState(run.t(), r.path, "reading back"))
+            t0 = time.monotonic()
+            try:
+                digest, short = target_digest(r.path, expect())
+            except OSError as e:
+                r.check = TargetCheck(
+                    "failed", detail=f"could not read it back: {(e.strerror or str(e)).lower()}"
+                )
+            else:
+                r.check = TargetCheck(
+                    "failed" if short else "ok", "sha256", None, digest, None,
+                    bad_ranges=[[a, b] for a, b in short] or None, checked_bytes=checked,
+                    seconds=round(time.monotonic() - t0, 3),
+                    detail="shorter than the source: the rest cannot be read back" if short else None,
+                )  # fmt: skip
+                if not short:
+                    digests[r.path] = digest
+            if r.check.state != "ok":
+                wrong.append(f"{r.path}: {check_words(r.check)}")
+            run.emit(TargetState(run.t(), r.path, "read back", check_words(r.check)))
+        if len(set(digests.values())) <= 1:
+            return wrong
+        # they disagree: the most of them agreeing (the first, in a tie) is what the others are held to
+        common = Counter(digests.values()).most_common()
+        ref = next(p for p, d in digests.items() if d == common[0][0])
+        came = f"target {ref}, read back"
+        for r in kept:
+            if r.path not in digests or digests[r.path] == digests[ref]:
+                continue
+            run.emit(TargetState(run.t(), r.path, "comparing"))
+            r.check = check_target(r.path, expect(digests[ref], came), lambda: RawImageReader(ref, size=size))
+            run.emit(TargetState(run.t(), r.path, "compared", check_words(r.check)))
+            tie = len(common) > 1 and common[0][1] == common[1][1]
+            who = f"{r.path} and {ref} hold different bytes" if tie else f"{r.path} differs from the others"
+            wrong.append(f"{who} ({check_words(r.check)})")
+        return wrong
 
     def writes(self) -> list[str]:
         return [self.map_path, *(t.path for t in self.targets)]
@@ -127,6 +198,7 @@ def prepare_clone(
     store: SessionStore | None = None,
     command: list[str] | None = None,
     health: HealthOptions | None = None,
+    verify: bool = True,
 ) -> CloneJob:
     """Check the source and every target (Refused, one line, nothing created), as `prepare` does."""
     store = store or SessionStore()
@@ -153,7 +225,7 @@ def prepare_clone(
         job.discard()
         raise
     values = {f.name: getattr(job, f.name) for f in dataclasses.fields(job) if f.init}
-    clone = CloneJob(**values, targets=infos)
+    clone = CloneJob(**values, targets=infos, verify=verify)
     if lock is not None:
         clone.hold(lock)
     return clone

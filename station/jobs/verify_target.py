@@ -201,13 +201,15 @@ def check_words(c: TargetCheck | None) -> str:
     """A target's check in words, for every view: ok, MISMATCH (where), or why it was not checked."""
     if c is None:
         return "-"
+    # a restore's target is held to its image; a clone's to its first target, read back
+    whose = c.expected_from if (c.expected_from or "").startswith("target ") else "the image's"
     if c.state == "ok":
+        if c.expected is None:  # nothing to hold it to: it read back whole (a clone's first target)
+            return f"ok (read back whole, {c.algorithm} {(c.actual or '')[:16]}…)"
+        if whose != "the image's":
+            return f"ok ({c.algorithm} matches {whose})"
         return f"ok ({c.algorithm} matches the image's, {c.expected_from})"
     if c.state == "mismatch":
         where = ", ".join(f"{lo}-{hi}" for lo, hi in (c.bad_ranges or [])[:3])
-        return (
-            f"MISMATCH ({c.algorithm} differs from the image's"
-            + (f" at bytes {where}" if where else "")
-            + ")"
-        )
+        return f"MISMATCH ({c.algorithm} differs from {whose}" + (f" at bytes {where}" if where else "") + ")"
     return c.state + (f" ({c.detail})" if c.detail else "")

@@ -235,8 +235,43 @@ def test_clone_onto_two_files_with_the_map_in_the_store(kit, tmp_path: Path, xdg
     assert rec["mapfile"].startswith(str(xdg_data_home / "station" / "sessions" / "maps"))
     assert [t["state"] for t in rec["targets"]] == ["written", "written"]
     assert all(t["bytes_written"] == 8 * MiB for t in rec["targets"])
+    # both read back over everything rescued, and they agree: the source's SHA-256
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()
+    assert [(t["check"]["state"], t["check"]["actual"]) for t in rec["targets"]] == [("ok", digest)] * 2
+    assert all(t["check"]["checked_bytes"] == 8 * MiB for t in rec["targets"])
+    assert "ok (read back whole, sha256" in r.stderr
     again = kit.station("clone", src, a, b, "-q")  # the same command resumes (nothing left to do)
     assert again.returncode == 0, again.stderr
+
+
+def test_clone_no_verify_leaves_the_targets_unread(kit, tmp_path: Path, xdg_data_home: Path) -> None:
+    src = kit.make_source(tmp_path / "src.bin", 4 * MiB)
+    a = tmp_path / "a.img"
+    r = kit.station("clone", src, a, "-q", "--no-verify")
+    assert r.returncode == 0, r.stderr
+    [rec] = records(xdg_data_home)
+    assert rec["targets"][0].get("check") is None and a.read_bytes() == src.read_bytes()
+
+
+def test_clone_catches_a_fake_capacity_target(kit, tmp_path: Path, xdg_data_home: Path) -> None:
+    """A drive that says 8 MiB but holds 4 (its addresses wrap, as counterfeit flash does) takes
+    every write without an error; reading the targets back finds it and names where it differs."""
+    if shutil.which("fusermount3") is None or not os.path.exists("/dev/fuse") or os.geteuid() != 0:
+        pytest.skip("needs FUSE and root")
+    src = kit.make_source(tmp_path / "src.bin", 8 * MiB)
+    a, b = tmp_path / "a.img", tmp_path / "b.img"
+    with failing_disk(tmp_path, 8 * MiB, fail_after=4 * MiB, wrap=True) as (fake, _server):
+        r = kit.station("clone", src, a, fake, b, "--force", "-q")
+    assert r.returncode == 1, r.stderr
+    [rec] = records(xdg_data_home)
+    by = {t["path"]: t for t in rec["targets"]}
+    assert by[str(a)]["check"]["state"] == by[str(b)]["check"]["state"] == "ok"
+    fake_check = by[str(fake)]["check"]
+    assert by[str(fake)]["state"] == "written" and fake_check["state"] == "mismatch"
+    ranges = fake_check["bad_ranges"]
+    assert ranges and ranges[0][0] < 4 * MiB  # its first half was overwritten by the second
+    assert rec["state"] == "failed" and f"{fake} differs from the others" in rec["reason"]
+    assert "MISMATCH" in r.stderr
 
 
 def test_clone_drops_a_failing_target_and_goes_on(kit, tmp_path: Path, xdg_data_home: Path) -> None:
