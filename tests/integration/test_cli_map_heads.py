@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from headdrives import dead_head_model
+
 from station.core.session import SessionStore
 from station.jobs.imaging import prepare
 from station.rescue.options import KiB, RescueOptions
@@ -12,20 +14,7 @@ from station.sim.drive import SimDrive
 from station.sim.model import parse_model
 from station.sim.source import SimSource
 
-MODEL = """
-name = "small-dead-head"
-size = "12Mi"
-seed = 3
-[geometry]
-heads = 4
-zones = 2
-outer_spt = 256
-inner_spt = 192
-band_cylinders = 2
-[[defects]]
-kind = "dead_head"
-head = 2
-"""
+MODEL = dead_head_model()
 
 
 def rescued(tmp_path: Path) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from headdrives import dead_head_model
 from tuikit import run, start_on, text_of, wait_for
 
 from station.jobs.drives import Drive
@@ -13,20 +14,7 @@ from station.sim.source import SimSource
 from station.tui.screens.heads import HeadsScreen
 from station.tui.widgets.head_map import HeadMap
 
-DEAD_HEAD = """
-name = "small-dead-head"
-size = "16Mi"
-seed = 3
-[geometry]
-heads = 4
-zones = 2
-outer_spt = 256
-inner_spt = 192
-band_cylinders = 2
-[[defects]]
-kind = "dead_head"
-head = 2
-"""
+DEAD_HEAD = dead_head_model("16Mi")
 
 
 def dead_head_drive(time_scale: float = 0.0) -> Drive:

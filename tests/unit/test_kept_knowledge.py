@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from headdrives import dead_head_model
+
 from station.core.events import Notice
 from station.core.session import SessionStore
 from station.jobs.imaging import prepare
@@ -18,25 +20,14 @@ from station.sim.drive import SimDrive
 from station.sim.model import parse_model
 from station.sim.source import SimSource
 
-DEAD_HEAD = """
-name = "small-dead-head"
-size = "12Mi"
-seed = 3
-[geometry]
-heads = 4
-zones = 2
-outer_spt = 256
-inner_spt = 192
-band_cylinders = 2
-[[defects]]
-kind = "dead_head"
-head = 2
-[[defects]]
+DEAD_HEAD = dead_head_model(
+    extra="""[[defects]]
 kind = "slow_zone"
 start = "2Mi"
 length = "512Ki"
 delay = 0.5
 """
+)
 
 
 def run_job(tmp_path: Path, **opts) -> tuple[object, list]:
