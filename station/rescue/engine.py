@@ -28,6 +28,7 @@ from typing import Any
 
 from station.core.control import RunControl
 from station.core.events import Event, Finished, Notice
+from station.core.units import fmt_bytes
 from station.media.base import Sink, Source
 from station.rescue.areas import AreaTracker
 from station.rescue.domain import Domain
@@ -105,6 +106,7 @@ class Engine:
             source, sink, rmap, opts, emit=emit, save_map=save_map, map_path=map_path,
             clock=clock, control=self.control, recover=recover,
         )  # fmt: skip
+        self._whole: Domain | None = None  # the domain before any head was skipped (_run_all)
         self._resumed = self._take_over(learned)
         if not say_learned:  # (the same job's earlier stage learned it: nothing to say)
             self._resumed = ""
@@ -125,12 +127,27 @@ class Engine:
             if state.domain.pending():
                 outcome, reason = Outcome.STOPPED, "work left that this run could not do"
             else:
-                outcome, reason = Outcome.FINISHED, "rescue finished"
+                outcome, reason = Outcome.FINISHED, "rescue finished" + self._skipped_words()
         except Stop as s:
             outcome, reason = s.outcome, s.reason
         finally:
             state.reader.close()
         return self._finish(outcome, reason)
+
+    def _skipped_words(self) -> str:
+        """What --skip-head left unread, said with "rescue finished" so that nobody takes the
+        image for whole ("" when nothing was skipped)."""
+        heads = self.state.opts.head_skip
+        if not heads or self._whole is None:
+            return ""
+        left = sum(
+            b.size for lo, hi in self._whole.ranges for b in self.state.map.blocks(lo, hi)
+            if b.status == Status.NON_TRIED
+        )  # fmt: skip
+        if not left:
+            return ""
+        which = ", ".join(map(str, heads))
+        return f", but for head {which}, not read (--skip-head): {fmt_bytes(left)} left non-tried"
 
     def _take_over(self, learned: Mapping[str, Any] | None) -> str:
         """Start from what an earlier run learned; the line that says so (or why not)."""
@@ -169,7 +186,7 @@ class Engine:
         """The plan from step `start`, staged by heads while the options ask for it; a change of
         the head options between passes (the workstation's options dialog) stages it anew."""
         state = self.state
-        whole = state.base_domain
+        whole = self._whole = state.base_domain
         while True:
             choice = head_choice(state.opts)
             try:

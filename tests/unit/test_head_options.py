@@ -98,7 +98,8 @@ def test_a_skipped_head_is_not_read_once_its_layout_is_kept(tmp_path: Path) -> N
     learned_first(tmp_path)
     skip = head_ranges(tmp_path, 1)
     src, result, said = image(tmp_path, head_skip=[1])
-    assert result.outcome == "finished"  # everything but the skipped head
+    assert result.outcome == "finished"  # everything but the skipped head, and it says so:
+    assert "but for head 1, not read (--skip-head):" in result.reason and "left non-tried" in result.reason
     assert not on(src.log, skip), "a read on the skipped head"
 
 
