@@ -43,6 +43,10 @@ class SessionForm:
     relay_channel: str = "1"
     image_format: str = "raw"  # raw or zst (compressed, sealed when the rescue finishes)
     hashes: str = "sha256"  # as --hash takes them: one of HASH_CHOICES
+    # imaging by head (station.rescue.headplan), head numbers as the head map shows them ("2", "1,3")
+    head_first: str = ""
+    head_last: str = ""
+    head_skip: str = ""
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,15 @@ def form_options(form: SessionForm, source: Drive) -> RescueOptions:
     for name, on in switches.items():
         if on:
             setattr(o, name, True)
+    heads = {"head_first": "heads first", "head_last": "heads last", "head_skip": "heads not read"}
+    for name, label in heads.items():
+        text = getattr(form, name).strip()
+        if text:
+            try:
+                setattr(o, name, option_flag(name).parse(text))
+            except ValueError as e:
+                raise ValueError(f"{label}: {e}") from None
+    o.validate()
     if source.kind == "virtual":
         o.save_interval = VIRTUAL_SAVE_INTERVAL
     return o

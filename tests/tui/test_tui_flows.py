@@ -100,6 +100,16 @@ def test_a_refused_job_shows_one_line_and_creates_nothing(make_app, tmp_path: Pa
             await pilot.press("ctrl+s")
             await pilot.pause()
             assert "not a whole number" in text_of(app.screen.query_one("#error", Static))
+            app.screen.query_one("#retry-passes", Input).value = "0"
+            app.screen.query_one("#head-first", Input).value = "1"
+            app.screen.query_one("#head-skip", Input).value = "1"
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            assert "a head can be first, last or skipped" in text_of(app.screen.query_one("#error", Static))
+            app.screen.query_one("#head-first", Input).value = "one"
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            assert "heads first:" in text_of(app.screen.query_one("#error", Static))
 
     run(go())
     assert sorted(p for p in tmp_path.rglob("*")) == before

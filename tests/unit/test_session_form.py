@@ -149,3 +149,26 @@ def test_the_image_name_follows_the_format() -> None:
     assert image_path_for("/srv/images/WD-1.zst", "raw") == "/srv/images/WD-1.img"
     assert image_path_for("/srv/images/case-7.bin", "zst") == "/srv/images/case-7.bin"  # as typed
     assert default_image_path(Path("/srv"), BLOCK, "zst") == Path("/srv/WD-123_456.zst")
+
+
+def test_heads_first_last_and_not_read_reach_the_options_and_the_command(tmp_path: Path) -> None:
+    form = SessionForm(image_path=str(tmp_path / "a.img"), head_first="2", head_last=" 0, 3 ", head_skip="")
+    plan = session_plan(form, BLOCK, [], tmp_path)
+    o = plan.options
+    assert (o.head_first, o.head_last, o.head_skip) == ([2], [0, 3], None)
+    cmd = plan.command(BLOCK)
+    assert "--head-first=2" in cmd and "--head-last=0,3" in cmd
+    assert not any(c.startswith("--skip-head") for c in cmd)
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"head_first": "two"}, "heads first:"),
+        ({"head_skip": "99"}, "heads not read:"),
+        ({"head_first": "1", "head_skip": "1"}, "head"),  # the same head first and not read at all
+    ],
+)
+def test_bad_heads_are_refused_naming_the_field(fields: dict, error: str) -> None:
+    with pytest.raises(ValueError, match=error):
+        form_options(SessionForm(**fields), BLOCK)

@@ -128,6 +128,11 @@ class NewSessionScreen(StationScreen):
                     )
                 yield Label("retry passes")
                 yield Input("0", id="retry-passes", compact=True)
+                yield Label("heads")
+                with Horizontal(id="heads-row"):
+                    for wid, hint in (("head-first", "first: none"), ("head-last", "last: none"),
+                                      ("head-skip", "not read: none")):  # fmt: skip
+                        yield Input("", placeholder=f"{hint} (e.g. 2 or 1,3)", id=wid, compact=True)
             with Horizontal(classes="switches"):
                 yield Checkbox("reverse", id="reverse", compact=True)
                 yield Checkbox("no trim", id="no-trim", compact=True)
@@ -278,6 +283,7 @@ class NewSessionScreen(StationScreen):
             relay_channel=typed("relay-channel"),
             image_format=str(self.query_one("#image-format", Select).value),
             hashes=str(self.query_one("#hashes", Select).value),
+            head_first=typed("head-first"), head_last=typed("head-last"), head_skip=typed("head-skip"),
         )  # fmt: skip
 
     def action_start(self) -> None:
