@@ -41,7 +41,14 @@ from station.images.zstreader import ZstImageReader
 from station.jobs.lifecycle import Ending, JobRun, Lifecycle, starting_holder
 from station.jobs.restore_stream import FILLS, PIECE, RING_SLOTS, DomainHasher, Stream, merge_domain, segments
 from station.jobs.targets import TargetInfo, check_targets, target_info
-from station.jobs.verify_target import READBACK_CHUNK, Expectation, check_target, check_words, target_digest
+from station.jobs.verify_target import (
+    READBACK_CHUNK,
+    READBACKS,
+    Expectation,
+    check_target,
+    check_words,
+    target_digest,
+)
 from station.media.base import Refused
 from station.media.fanwrite import Fanout, Lane, Piece, Ring, Slot, describe_error
 from station.media.locks import lock_for_writing
@@ -53,7 +60,6 @@ Range = tuple[int, int]
 STALL_AFTER = 120.0  # seconds a target may take over one write, sync or read before it is dropped
 TICK = 0.25  # seconds between progress events (targets' rows: every fourth)
 READERS = 2  # threads reading (decompressing) the image ahead of the targets
-READBACKS = 32  # targets read back at once, READBACK_CHUNK bytes each: 64 MiB at most, however many
 
 
 @dataclass(frozen=True)

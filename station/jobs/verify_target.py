@@ -34,6 +34,7 @@ from station.media.target import open_for_reading, read_back
 Range = tuple[int, int]
 CHUNK = 8 << 20  # bytes read at a time by `station verify`
 READBACK_CHUNK = 2 << 20  # ... and by each lane of a restore (at most READBACKS of them at once)
+READBACKS = 32  # targets read back at once, READBACK_CHUNK bytes each: 64 MiB at most, however many
 UNIT = 64 << 10  # differences are named to this many bytes
 MAX_RANGES = 1000  # bad ranges kept in a record
 
