@@ -18,8 +18,7 @@ from station.core.identity import SourceIdentity
 from station.jobs.drives import system_disks
 from station.media import blockdev
 from station.media.base import Refused
-from station.media.safety import check_not_source
-from station.media.target import stat_target
+from station.media.safety import check_not_source, stat_writable
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ def check_targets(paths: list[str], sources: list[SourceIdentity | str], *, forc
     system: set[int] | None = None
     out = []
     for path in paths:
-        st = stat_target(path)
+        st = stat_writable(path, "target")
         key = _key(path, st)
         if key in seen:
             if seen[key] == path:
@@ -99,7 +98,7 @@ def _drive_info(path: str, rdev: int) -> TargetInfo:
 
 def target_info(path: str) -> TargetInfo:
     """What an existing target is, for reading it back (none of the checks for writing)."""
-    st = stat_target(path)
+    st = stat_writable(path, "target")
     if st is None:
         raise Refused(f"target {path}: no such file or directory")
     if stat.S_ISBLK(st.st_mode):

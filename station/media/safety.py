@@ -221,28 +221,30 @@ def check_opened(source: SourceIdentity | str, fd: int, target: str, *, role: st
 
 _NOT_A_TARGET = {
     stat.S_IFDIR: "is a directory",
-    stat.S_IFCHR: "is a character device, not a block device or an image file",
-    stat.S_IFIFO: "is a fifo, not a block device or an image file",
-    stat.S_IFSOCK: "is a socket, not a block device or an image file",
+    stat.S_IFCHR: "is a character device, not a drive or an image file",
+    stat.S_IFIFO: "is a fifo, not a drive or an image file",
+    stat.S_IFSOCK: "is a socket, not a drive or an image file",
 }
 
 
-def _check_dest_kind(dest: str) -> os.stat_result | None:
-    """The dest's stat if it exists; Refused if it can be neither an image file nor a drive."""
+def stat_writable(path: str, role: str = "dest") -> os.stat_result | None:
+    """What is at an imaging dest's or a restore target's path (None: a file to create); Refused,
+    naming the `role`, when nothing can be written there: not a drive or a regular file, or no
+    directory to create it in."""
     try:
-        st = os.stat(dest)
+        st = os.stat(path)
     except FileNotFoundError:
-        parent = os.path.dirname(resolve(dest))
+        parent = os.path.dirname(resolve(path))
         if not os.path.isdir(parent):
-            raise Refused(f"dest {dest}: no such directory {parent}") from None
+            raise Refused(f"{role} {path}: no such directory {parent}") from None
         if not os.access(parent, os.W_OK):
-            raise Refused(f"dest {dest}: cannot create it in {parent} (permission denied)") from None
+            raise Refused(f"{role} {path}: cannot create it in {parent} (permission denied)") from None
         return None
     except OSError as err:
-        raise Refused(f"dest {dest}: {(err.strerror or str(err)).lower()}") from None
+        raise Refused(f"{role} {path}: {(err.strerror or str(err)).lower()}") from None
     kind = _NOT_A_TARGET.get(stat.S_IFMT(st.st_mode))
     if kind:
-        raise Refused(f"dest {dest}: {kind}")
+        raise Refused(f"{role} {path}: {kind}")
     return st
 
 
@@ -308,7 +310,7 @@ def check_job(source: str, dest: str, mapfile: str, *, force: bool, make_map_dir
     lets a job write to the source.  make_map_dir: the mapfile's folder will be made by the job.
     """
     identity = probe_source(source)
-    dest_st = _check_dest_kind(dest)
+    dest_st = stat_writable(dest)
     check_not_source(identity, dest)
     check_not_source(identity, mapfile, role="mapfile")
     _check_mapfile(mapfile, dest, make_map_dir)

@@ -27,38 +27,12 @@ from collections.abc import Callable
 
 from station.media import blockdev
 from station.media.base import Refused
-from station.media.safety import check_opened
+from station.media.safety import check_opened, stat_writable
 
 FALLOC_FL_KEEP_SIZE = 0x01
 FALLOC_FL_PUNCH_HOLE = 0x02
 _ZERO_STEP = 8 << 20  # zeros written by hand, at most this many bytes per write
 _NO_HOLES = (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL, errno.ENOTTY)
-
-
-_NOT_A_TARGET = {
-    stat.S_IFDIR: "is a directory",
-    stat.S_IFCHR: "is a character device, not a drive or an image file",
-    stat.S_IFIFO: "is a fifo, not a drive or an image file",
-    stat.S_IFSOCK: "is a socket, not a drive or an image file",
-}
-
-
-def stat_target(path: str) -> os.stat_result | None:
-    """What is at a target's path (None: a file to create); Refused when nothing can be written
-    there: not a drive or a regular file, or no directory to create it in."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        parent = os.path.dirname(os.path.realpath(path))
-        if not os.path.isdir(parent):
-            raise Refused(f"target {path}: no such directory {parent}") from None
-        return None
-    except OSError as e:
-        raise Refused(f"target {path}: {(e.strerror or str(e)).lower()}") from None
-    what = _NOT_A_TARGET.get(stat.S_IFMT(st.st_mode))
-    if what:
-        raise Refused(f"target {path}: {what}")
-    return st
 
 
 class RestoreTarget:
@@ -72,7 +46,7 @@ class RestoreTarget:
         `source` (the image restored from) is checked against what was opened, before any write."""
         self.path = path
         self.created = False
-        st = stat_target(path)
+        st = stat_writable(path, "target")
         self.kind = "block" if st is not None and stat.S_ISBLK(st.st_mode) else "file"
         self._fd = self._direct = -1
         try:
