@@ -71,7 +71,7 @@ def test_browse_shows_the_tree_with_what_is_hit_and_extracts_the_selection(make_
             assert "ext4" in str(tree.root.children[1].label) and "fat16" in str(tree.root.children[2].label)
             assert "4096 B of 42 MB not rescued" in text_of(screen.query_one("#browse-state", Static))
             tree.open_path("/p1/docs/report.bin")
-            await pilot.pause()
+            await wait_for(pilot, lambda: tree.current == "/p1/docs/report.bin", 5, "the cursor on the file")
             label = str(tree.cursor_node.label)
             assert "report.bin" in label and "4096 B not rescued" in label
             assert "4096 B not rescued inside" in str(tree._by_path["/p1/docs"].label)  # the folder too

@@ -89,7 +89,7 @@ def test_raw_image_hashes_and_verify(raw):
     assert verify_image(path).ok
     with open(path, "r+b") as f:
         f.seek(12 * CS + 5)
-        f.write(b"!")
+        f.write(bytes([expect[12 * CS + 5] ^ 0xFF]))
     res = verify_image(path)
     assert not res.ok and res.bad_ranges == [(12 * CS, 13 * CS)]
 
@@ -101,7 +101,7 @@ def test_against_source_names_differences_and_unreadable_areas(raw, tmp_path):
         f.write(g.read())
     with open(path, "r+b") as f:
         f.seek(15 * CS + 100)
-        f.write(b"?")
+        f.write(bytes([expect[15 * CS + 100] ^ 0xFF]))  # a changed byte, whatever it was
     src = FileSource(src_path, bad=(18 * CS, 18 * CS + 512))
     seen = []
     with RawImageReader(path, m) as r:

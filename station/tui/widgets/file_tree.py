@@ -118,8 +118,16 @@ class FileTree(Tree[str]):
             if folder in self._by_path:
                 self._fill(folder)
                 self._by_path[folder].expand()
-        if path in self._by_path:  # once the opened folders are laid out
-            self.call_after_refresh(self.move_cursor, self._by_path[path])
+        if path in self._by_path:
+            self.call_after_refresh(self._move_when_laid_out, self._by_path[path], 10)
+
+    def _move_when_laid_out(self, node: TreeNode, tries: int) -> None:
+        """The cursor goes to a node only once the opened folders have lines (a slow machine may
+        need more than one refresh)."""
+        if node.line < 0 and tries > 0:
+            self.call_after_refresh(self._move_when_laid_out, node, tries - 1)
+        else:
+            self.move_cursor(node)
 
     def set_hit_only(self, on: bool) -> None:
         """Show only what has bytes not rescued (and the folders holding it)."""
