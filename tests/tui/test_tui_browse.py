@@ -81,7 +81,7 @@ def test_browse_shows_the_tree_with_what_is_hit_and_extracts_the_selection(make_
 
             await pilot.press("space")  # mark it, and p2's big.bin
             tree.open_path("/p2/big.bin")
-            await pilot.pause()
+            await wait_for(pilot, lambda: tree.current == "/p2/big.bin", 5, "the cursor on big.bin")
             await pilot.press("space")
             assert tree.marked == {"/p1/docs/report.bin", "/p2/big.bin"}
             assert "2 marked" in text_of(screen.query_one("#browse-state", Static))
