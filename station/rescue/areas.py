@@ -27,7 +27,7 @@ import statistics
 from collections import deque
 from dataclasses import dataclass, field
 
-from station.rescue.comb import Comb, Mark, Tooth, fit_comb
+from station.rescue.comb import Comb, Mark, Tooth, fit_comb, rescaled
 
 KEEP = 12  # recent areas the pattern is fitted to
 MISSES_TO_FORGET = 16  # predictions in a row that found nothing: the pattern has ended
@@ -73,6 +73,7 @@ class AreaTracker:
         self.missed_in_a_row = 0
         self.patterns: list[Pattern] = []  # what was learned, stretch by stretch
         self._comb: Comb | None = None
+        self._prior: tuple[Comb, int] | None = None  # the last pattern that held, and its sign
         self._confirmed = False  # the current pattern predicted an area that was there
         self.fitted = False  # a pattern was fitted in this run, confirmed or not (see `relearn`)
 
@@ -107,6 +108,8 @@ class AreaTracker:
         self.hits += 1
         self.missed_in_a_row = 0
         self._confirmed = True
+        if self._comb is not None:
+            self._prior = (self._comb, 1 if self._forward() else -1)
 
     def miss(self) -> None:
         """A prediction found nothing: one tooth can be absent (a scratch on some heads only);
@@ -123,6 +126,7 @@ class AreaTracker:
         while len(self.recent) > 1:
             self.recent.popleft()
         self._comb = None
+        self._prior = None  # (a pattern that stopped predicting is not scaled again)
         self._confirmed = False
 
     # -- what it predicts -------------------------------------------------------------------------
@@ -193,6 +197,8 @@ class AreaTracker:
         marks = [Mark(sign * a.start, a.length, a.exact, a.measured) for a in self.recent]
         before = self._comb
         self._comb = fit_comb(marks, self.sector, self.cluster)
+        if self._comb is None and self._prior is not None and self._prior[1] == sign:
+            self._comb = rescaled(self._prior[0], marks, self.sector)  # the next zone, maybe
         self.fitted = self.fitted or self._comb is not None
         if self._comb is None or before is None or not _alike(before.period, self._comb.period):
             self._confirmed = False  # another pattern (or none): kept once it predicts an area

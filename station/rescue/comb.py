@@ -13,6 +13,11 @@ run of recent areas that fits (a zone with another period is learned afresh), th
 puts most areas on teeth wins, then the one with fewest teeth, then the one they stray least
 from; a period is measured over the whole span of its teeth's areas.
 
+When the drive passes into its next zone (fewer or more sectors per track) a pattern stops holding
+all at once; every band and every head's stretch there is the old one scaled by the zone's ratio.
+`rescaled` fits the last pattern, scaled, to the first areas measured in the new zone, so the
+pattern is predicted again after one area instead of three periods.
+
 Positions are measured in the pass's direction: `t` grows along the pass, so one fit serves a
 forward and a reverse pass alike.  Pure functions: nothing here reads or decides.
 """
@@ -21,7 +26,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 FIT_SHARE = 0.7  # at least this share of the areas must lie on teeth
 LOOSE_SHARE = 0.8  # ... of areas whose starts were found by cluster reads
@@ -33,6 +38,9 @@ NEAR = 6  # candidate periods: distances between starts up to this many areas ap
 DRIFT_SECTORS = 4
 GAP_PERIODS = 8  # a tooth's areas at most this many periods apart
 REACH = 64  # periods past a tooth's latest area that it is still predicted
+SCALES = (0.75, 1.33)  # a new zone's sectors per track against the last learned zone's, at most
+SCALE_SLACK = 0.01  # a scaled width is jumped with this much to spare (landing past is cheap)
+SCALE_FIT = 0.03  # an area confirms a scaled tooth when its length is within this share
 
 
 @dataclass(frozen=True)
@@ -212,3 +220,61 @@ def _groups(phased: list[tuple[int, Mark]], tol: int, period: int) -> list[list[
             groups.append([m])
             first = p
     return groups
+
+
+def rescaled(prior: Comb, marks: Sequence[Mark], sector: int) -> Comb | None:
+    """`prior` scaled to the latest `marks`: the next zone of the same heads.  The latest area
+    measured exactly names a tooth of `prior` and the ratio (its length over that tooth's width,
+    within SCALES); the comb is the one that the longest run of latest areas agrees on, and only
+    when one tooth of `prior` gives it (None otherwise: two teeth of one width are told apart by
+    where the areas before lie, not by one area)."""
+    narrowest = min(t.width for t in prior.teeth)
+    usable = [m for m in marks if m.exact and m.measured and m.length * SMALLER >= narrowest]
+    for n in range(len(usable), 0, -1):  # the areas of the zone before (or one cut short by
+        tail = usable[-n:]  # the zone's edge) agree with no ratio: the run shrinks past them
+        ref = tail[-1]
+        found = []
+        for tooth in prior.teeth:
+            ratio = ref.length / tooth.width
+            if SCALES[0] <= ratio <= SCALES[1]:
+                comb = _scaled(prior, tooth, ref, ratio, sector, tail)
+                if comb is not None:  # (`marks`: how many of the latest areas it covers)
+                    first = next(i for i, m in enumerate(marks) if m is tail[0])
+                    found.append(replace(comb, marks=len(marks) - first))
+        if found:
+            return found[0] if len(found) == 1 else None
+    return None
+
+
+def _scaled(
+    prior: Comb, named: Tooth, ref: Mark, ratio: float, sector: int, tail: Sequence[Mark]
+) -> Comb | None:
+    """`prior` scaled by `ratio` with tooth `named` at `ref`; None unless every area of `tail`
+    lies on a tooth of it, as long as that tooth."""
+    period = round(prior.period * ratio)
+    tol = DRIFT_SECTORS * sector + period // 1000
+    sized: list[tuple[int, int, int]] = []  # (the tooth's phase after ref, width, widest)
+    for tooth in prior.teeth:
+        phase = round(((tooth.last - named.last) % prior.period) * ratio)
+        spare = -(-round(tooth.widest * ratio * (1 + SCALE_SLACK)) // sector) * sector
+        sized.append((phase, round(tooth.width * ratio), spare))
+    members: list[list[Mark]] = [[] for _ in sized]
+    for m in tail:
+        off = (m.t - ref.t) % period
+        i = next(
+            (i for i, (ph, _, _) in enumerate(sized) if min((off - ph) % period, (ph - off) % period) <= tol),
+            None,
+        )
+        if i is None or abs(m.length - sized[i][1]) > SCALE_FIT * sized[i][1] + DRIFT_SECTORS * sector:
+            return None
+        members[i].append(m)
+    teeth = []
+    for (phase, width, spare), ms in zip(sized, members, strict=True):
+        if ms:
+            lengths = [m.length for m in ms]
+            width = int(statistics.median(lengths))
+            teeth.append(Tooth(ms[-1].t, width, max(max(lengths), width), len(ms), len(ms)))
+        else:  # not met in this zone yet: where and as long as the scaled pattern says
+            teeth.append(Tooth(ref.t + phase - period, width, spare, 0, 0))
+    teeth.sort(key=lambda t: t.last % period)
+    return Comb(period, tuple(teeth), tol, len(tail), 1.0, 0)

@@ -75,3 +75,21 @@ def test_forget_keeps_only_the_last_area() -> None:
         t.record(k * (8 << 20), 2 << 20, exact=True)
     t.forget()
     assert len(t.recent) == 1 and t.misses == 1 and t.period() is None
+
+
+def test_after_a_zone_change_one_area_predicts_again_once_the_pattern_had_held() -> None:
+    M = 1 << 20
+    t = tracker()
+    for k in range(3):  # every 8 MiB, 2 MiB
+        t.record((8 * k + 3) * M, 2 * M, exact=True)
+    assert t.next_start(20 * M, True) == 27 * M
+    t.record(27 * M, 2 * M, exact=True)
+    t.hit()  # the pattern held where it said
+    # the next zone: 0.875 of it (7 MiB periods, 1.75 MiB areas), from 40 MiB on
+    t.record(41 * M, 7 * M // 4, exact=True)
+    assert t.period() == 7 * M and t.next_start(43 * M, True) == 48 * M
+    u = tracker()  # a pattern never seen to hold is not scaled into the next zone
+    for k in range(4):
+        u.record((8 * k + 3) * M, 2 * M, exact=True)
+    u.record(41 * M, 7 * M // 4, exact=True)
+    assert u.period() is None

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from station.rescue.comb import Mark, fit_comb
+from station.rescue.comb import Mark, fit_comb, rescaled
 from station.rescue.slowness import FALLBACK_RATE, SlowReads
 
 S = 512
@@ -73,3 +73,35 @@ def test_slow_reads_by_latency_by_rate_and_by_ddrescue_rate() -> None:
     assert ddrescue.judge(64 * 1024, 0.1) and not ddrescue.judge(64 * 1024, 0.05)
     off = SlowReads(None, 0.05, C)
     assert not off.on and not off.judge(S, 100.0)
+
+
+def test_the_next_zone_is_the_last_pattern_scaled_after_one_area() -> None:
+    # zone A: every 10 MiB a 1 MiB area at 3 MiB and a 2 MiB area at 6 MiB; zone B (from 40 MiB)
+    # has 0.9 times the sectors per track: every 9 MiB, 0.9 MiB at +2.7 and 1.8 MiB at +5.4
+    zone_a = [(k * 10 * MiB + off, w) for k in range(3) for off, w in ((3 * MiB, MiB), (6 * MiB, 2 * MiB))]
+    prior = fit_comb(marks(*zone_a), S, C)
+    assert prior is not None and prior.period == 10 * MiB
+    b0 = 40 * MiB
+    wide = (b0 + round(5.4 * MiB) // S * S, round(1.8 * MiB) // S * S)
+    got = rescaled(prior, marks(*zone_a, wide), S)
+    assert got is not None and abs(got.period - 9 * MiB) <= 4 * S
+    nxt = got.next_start(wide[0] + wide[1])  # the narrow one, 0.9 of 7 MiB later
+    assert nxt is not None and abs(nxt[0] - (wide[0] + round(6.3 * MiB))) <= 8 * S
+    assert abs(nxt[1].width - round(0.9 * MiB)) <= 4 * S
+    assert nxt[1].widest >= nxt[1].width  # (jumped with room to spare: landing past is cheap)
+    assert nxt[1].measured == 0  # nothing measured there yet: not trusted
+
+
+def test_a_rescaled_pattern_needs_one_tooth_to_name_and_areas_that_agree() -> None:
+    twins = [(k * 10 * MiB + off, MiB) for k in range(3) for off in (2 * MiB, 5 * MiB)]
+    prior = fit_comb(marks(*twins), S, C)
+    assert prior is not None and prior.period == 10 * MiB and len(prior.teeth) == 2
+    first = (40 * MiB + round(1.8 * MiB) // S * S, round(0.9 * MiB) // S * S)
+    assert rescaled(prior, marks(*twins, first), S) is None  # which of two equal teeth: unknown
+    second = (first[0] + round(2.7 * MiB) // S * S, first[1])  # the other one, 0.9 x 3 MiB on
+    got = rescaled(prior, marks(*twins, first, second), S)
+    assert got is not None and abs(got.period - 9 * MiB) <= 4 * S
+    assert sorted(t.measured for t in got.teeth) == [1, 1]
+    # far outside what a zone change does, or measured loosely: not a scaled pattern
+    assert rescaled(prior, marks(*twins, (50 * MiB, MiB // 2)), S) is None
+    assert rescaled(prior, marks(*twins, first, exact=False), S) is None
