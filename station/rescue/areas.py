@@ -23,7 +23,6 @@ make the tracker learn afresh.  What was learned is kept (`patterns`): the head 
 
 from __future__ import annotations
 
-import statistics
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -31,6 +30,8 @@ from station.rescue.comb import Comb, Mark, Tooth, fit_comb, rescaled
 
 KEEP = 12  # recent areas the pattern is fitted to
 MISSES_TO_FORGET = 16  # predictions in a row that found nothing: the pattern has ended
+JUMP_SKIPS = 4  # a learned length is jumped up to this many largest skips (a doubling skip
+# would take that many failed reads more to cross it)
 
 
 @dataclass(frozen=True)
@@ -138,10 +139,11 @@ class AreaTracker:
         last = big[-3:] if len(big) >= 2 else list(self.recent)[-3:]
         if len(last) < 2:
             return None
-        typical = int(statistics.median(a.length for a in last))
+        typical = max(a.length for a in last)  # the longest: landing past the far edge costs a
+        # read back over good data, falling short a failed read (two dead heads: two lengths)
         if not all(a.measured for a in last):
             typical += self.cluster  # measured within a cluster: rather overshoot than fall short
-        if typical > self.max_jump or typical < 4 * self.cluster:
+        if typical > JUMP_SKIPS * self.max_jump or typical < 4 * self.cluster:
             return None  # areas this long are better crossed by the doubling skip, and small
             # ones (scattered bad sectors) by the first skip: no learning needed
         return typical

@@ -64,9 +64,19 @@ def test_small_or_huge_areas_are_left_to_the_skip() -> None:
     t.record(1 << 20, 2 * C, exact=True)
     assert t.length() is None  # scattered bad sectors: the first skip does
     big = AreaTracker(S, C, max_jump=4 << 20)
-    big.record(0, 8 << 20, exact=True)
-    big.record(16 << 20, 8 << 20, exact=True)
-    assert big.length() is None  # longer than the largest skip
+    big.record(0, 12 << 20, exact=True)
+    big.record(32 << 20, 12 << 20, exact=True)
+    assert big.length() == 12 << 20  # three largest skips long: jumped, one read instead of three
+    big.record(64 << 20, 20 << 20, exact=True)
+    assert big.length() is None  # longer than four of the largest skips: the skip doubles on
+
+
+def test_areas_of_two_lengths_are_jumped_by_the_longer() -> None:
+    t = tracker()  # two dead heads, 1 and 2 MiB wide: landing past the short one costs no error
+    for k in range(2):
+        t.record((8 * k + 1) << 20, 1 << 20, exact=True)
+        t.record((8 * k + 4) << 20, 2 << 20, exact=True)
+    assert t.length() == 2 << 20
 
 
 def test_forget_keeps_only_the_last_area() -> None:
