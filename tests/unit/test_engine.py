@@ -1018,24 +1018,35 @@ def test_option_changes_apply_at_the_next_pass() -> None:
 # -- the sweep's islands, and drives that fail rather than sectors ------------------------------------
 
 
-def test_sweep_finds_islands_inside_stepped_over_stretches_before_sweeping_in_order() -> None:
+def test_a_jump_that_lands_in_the_next_area_reads_back_the_good_data_between() -> None:
     # regular 100-sector bad areas teach pass 1 to jump 100 sectors; then a short area A is
-    # followed by an island of good data and a long area B: the jump from A lands in B, and
-    # the island is left non-tried between two failed reads, touching no rescued data
+    # followed by good data and a long area B that begins where the jump from A lands: the read
+    # back from there finds A's far edge, and the good data is read in pass 1, not left
     faults = [Fault((100 + 300 * k) * S, (200 + 300 * k) * S, "bad") for k in range(5)]
     faults += [Fault(1600 * S, 1620 * S, "bad"), Fault(1700 * S, 1800 * S, "bad")]
     run = rescue(2400, faults, cluster_size=4 * KiB, max_read_size=4 * KiB, skip_size=4 * KiB)
     assert_complete(run, faults)
+    after_pass1 = run.at_phase[("copying", 2)]
+    assert all(after_pass1.status_at(lba * S) == Status.FINISHED for lba in range(1620, 1700))
+
+
+def test_sweep_finds_islands_inside_stepped_over_stretches_before_sweeping_in_order() -> None:
+    # as above, but B begins before the jump from A lands: the read back from there fails at
+    # once, and the island is left non-tried between two failed reads, touching no rescued data
+    faults = [Fault((100 + 300 * k) * S, (200 + 300 * k) * S, "bad") for k in range(5)]
+    faults += [Fault(1600 * S, 1620 * S, "bad"), Fault(1660 * S, 1800 * S, "bad")]
+    run = rescue(2400, faults, cluster_size=4 * KiB, max_read_size=4 * KiB, skip_size=4 * KiB)
+    assert_complete(run, faults)
     at_sweep = run.at_phase[("sweeping", 1)]
-    assert all(at_sweep.status_at(lba * S) == Status.NON_TRIED for lba in range(1620, 1700))
+    assert all(at_sweep.status_at(lba * S) == Status.NON_TRIED for lba in range(1620, 1660))
     sweep = run.reads_in("sweeping")
     first_good = next(i for i, (_, _, ok) in enumerate(sweep) if ok)
     assert first_good <= 2  # the island's ends were sampled, then its middle read
     p, n, _ = sweep[first_good]
-    assert p >= 1620 * S and p + n <= 1700 * S
+    assert p >= 1620 * S and p + n <= 1660 * S
     # the whole island came before the sweep read anything else, edges exact
     island = sweep[first_good : first_good + 20]
-    assert sum(n for p, n, ok in island if ok and 1620 * S <= p < 1700 * S) == 80 * S
+    assert sum(n for p, n, ok in island if ok and 1620 * S <= p < 1660 * S) == 40 * S
 
 
 def test_a_drive_reset_does_not_condemn_the_sector_it_was_reading() -> None:

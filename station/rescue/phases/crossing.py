@@ -88,8 +88,8 @@ def cross(
             target = start + length if forward else start - length
             areas.jumps += 1
             continue
-        chance = length is not None and tooth is None and failed is not None and not (out.ok or out.hung)
-        if chance and _another_area(state, start, out, forward):  # the jump landed in the next area:
+        # a jump by a length (learned, or a tooth's) that fails may have met the next area
+        if length is not None and not out.hung and _another_area(state, start, out, forward):
             start, failed = (out.pos if forward else out.pos + out.size), out  # cross that one now
             target = start + length if forward else start - length
             continue
@@ -126,10 +126,10 @@ def _landed(
 
 
 def _another_area(state: RunState, start: int, out: ReadOutcome, forward: bool) -> bool:
-    """A jump by the learned length from an area met by chance failed: read back from where it
-    failed towards that area.  If good data lies between, the first area was a short one (a few
-    bad sectors between the long ones the length was learned on), its far edge is found, and
-    the read that failed met another area; else the first area is longer than learned."""
+    """A jump by a length (learned, or a tooth's) failed: read back from where it failed towards
+    the area it crossed.  If good data lies between, the area was shorter (a few bad sectors
+    between long areas, or a zone's last, cut-short area), its far edge is found, and the read
+    that failed met the next area; else the area is longer than the length."""
     near = out.pos if forward else out.pos + out.size
     before = state.map.bytes_in(Status.FINISHED)
     end, _ = read_back(state, near, forward, False)
