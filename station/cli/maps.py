@@ -70,19 +70,19 @@ def cmd_map(a: argparse.Namespace) -> int:
 
 def _heads(console, m, knowledge, why: str, count: int | None) -> int:
     """The head map of a map whose rescue learned head patterns (exit 1 when it did not)."""
-    from station.rescue.heads import head_cells, head_layout
     from station.views.heads import head_legend, head_map_lines, head_table, layout_line, zone_lines
+    from station.views.live import head_snapshot
 
     if knowledge is None:
         console.print(
             why or "no head map: nothing was kept of what the rescue learned (a map of another tool?)"
         )
         return 1
-    layout = head_layout(knowledge.areas.patterns, knowledge.slow_areas.patterns, count)
+    snap = head_snapshot(m, knowledge, count)
+    layout, cells = snap.layout, snap.cells
     if layout is None:
         console.print("no head map: the rescue found no bad or slow areas at a head's period")
         return 1
-    cells = head_cells(layout, m, knowledge.slow.ranges)
     console.print(layout_line(layout))
     for line in head_map_lines(layout, cells):
         console.print(line)

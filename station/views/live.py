@@ -187,9 +187,46 @@ class HeadProbe:
         k = self.knowledge()
         if k is None:
             return self.latest
-        layout = head_layout(k.areas.patterns, k.slow_areas.patterns, self.heads)
-        cells = head_cells(layout, self.map, k.slow.ranges) if layout is not None else []
-        self.latest = HeadSnapshot(layout, cells)
+        self.latest = head_snapshot(self.map, k, self.heads)
+        return self.latest
+
+
+def head_snapshot(rmap: RescueMap, knowledge: Knowledge, heads: int | None = None) -> HeadSnapshot:
+    """The head map of `rmap` from what its rescue learned (`heads`: the technician's count)."""
+    layout = head_layout(knowledge.areas.patterns, knowledge.slow_areas.patterns, heads)
+    cells = head_cells(layout, rmap, knowledge.slow.ranges) if layout is not None else []
+    return HeadSnapshot(layout, cells)
+
+
+def shows_heads(knowledge: Knowledge | None) -> bool:
+    """Whether what a rescue learned is something a head map shows."""
+    k = knowledge
+    return k is not None and bool(k.areas.patterns or k.slow_areas.patterns or k.slow)
+
+
+class KeptHeads:
+    """The head map of a session another process runs (or ran): its map as last saved and what
+    its rescue learned as kept beside it (station.rescue.learnedfile), handed over by whoever
+    reads them (`update`); the snapshot is taken again when they or the head count change."""
+
+    def __init__(self) -> None:
+        self.map: RescueMap | None = None
+        self.knowledge: Knowledge | None = None
+        self.wanted = False
+        self.heads: int | None = None
+        self.latest: HeadSnapshot | None = None
+        self._stale = True
+
+    def update(self, rmap: RescueMap | None, knowledge: Knowledge | None) -> None:
+        self.map, self.knowledge, self._stale = rmap, knowledge, True
+
+    def want(self, on: bool, heads: int | None = None) -> None:
+        self.wanted, self.heads, self._stale = on, heads, True
+
+    def take(self) -> HeadSnapshot | None:
+        if self.wanted and self._stale and self.map is not None and self.knowledge is not None:
+            self.latest = head_snapshot(self.map, self.knowledge, self.heads)
+            self._stale = False
         return self.latest
 
 

@@ -92,3 +92,35 @@ def test_the_options_dialog_leaves_a_head_for_last_and_the_engine_stages_it(make
             await wait_for(pilot, lambda: not live.running, 30, "the job's end")
 
     run(go())
+
+
+def test_a_followed_session_shows_the_head_map_it_kept(make_app, tmp_path: Path) -> None:
+    from textual.widgets import DataTable
+
+    from station.tui.screens.follow import FollowScreen
+
+    app = make_app([dead_head_drive()])
+
+    async def go():
+        async with app.run_test(size=(140, 44)) as pilot:
+            await start_on(pilot, app, 0, tmp_path / "h.img")
+            await wait_for(pilot, lambda: app.live.done.is_set(), 120, "the job's end")
+            await pilot.press("f3")
+            table = app.screen.query_one(DataTable)
+            await wait_for(pilot, lambda: table.row_count == 1, 5)
+            follow = FollowScreen(app.screen.rows[app.screen.order[0]].session)
+            app.push_screen(follow)
+            await wait_for(pilot, lambda: follow.check_action("heads", ()) is True, 10, "the kept knowledge")
+            await pilot.press("h")
+            await wait_for(pilot, lambda: isinstance(app.screen, HeadsScreen), 5, "the head map")
+            await wait_for(pilot, lambda: "heads: 4" in text_of(app.screen.query_one(HeadMap)), 5)
+            text = text_of(app.screen.query_one(HeadMap))
+            rows = {line.split()[1]: line for line in text.splitlines() if line.startswith("head ")}
+            assert "X" in rows["2"] and "X" not in rows["0"] + rows["1"] + rows["3"]
+            await pilot.press("plus")  # the technician's count, from the kept patterns too
+            await wait_for(pilot, lambda: "heads: 5" in text_of(app.screen.query_one(HeadMap)), 5)
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.screen is follow and not follow.heads.wanted
+
+    run(go())

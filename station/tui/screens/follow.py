@@ -1,8 +1,9 @@
 """One session of the store, watched: live while another process runs it, else as it ended.
 
 A thread worker tails its events.jsonl and re-reads its mapfile whenever the file changes
-(the running process saves it every few seconds), then hands both to the UI thread.  The
-map object it hands over is never changed again, so zooming reads it safely on the UI thread.
+(the running process saves it every few seconds), with what the rescue learned as kept beside
+it (the head map, h), then hands them to the UI thread.  The map object it hands over is never
+changed again, so zooming reads it safely on the UI thread.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from textual.widgets import Footer, Header, Static
 
 from station.core.events import Event, Progress
 from station.core.session import Session
+from station.rescue.knowledge import Knowledge
+from station.rescue.learnedfile import load_learned
 from station.rescue.mapfile import MapfileError, read_mapfile
 from station.rescue.rescuemap import RescueMap
 from station.tui.markup import safe
@@ -31,7 +34,7 @@ from station.tui.widgets.sector_map import SectorMap
 from station.tui.widgets.speed_chart import Curve, SpeedChart
 from station.views.events import describe
 from station.views.images import panel_lines
-from station.views.live import EventTail, MapSnapshot, SpeedSeries
+from station.views.live import EventTail, KeptHeads, MapSnapshot, SpeedSeries, shows_heads
 
 
 class FollowScreen(StationScreen):
@@ -42,6 +45,7 @@ class FollowScreen(StationScreen):
     BINDINGS = [
         Binding("v", "image", "Hashes & verify"),
         Binding("b", "browse", "Browse files"),
+        Binding("h", "heads", "Head map"),
         Binding("escape", "app.pop_screen", "Back"),
     ]
 
@@ -51,6 +55,7 @@ class FollowScreen(StationScreen):
         self.series = SpeedSeries()
         self.progress: Progress | None = None
         self.map: RescueMap | None = None
+        self.heads = KeptHeads()
         self._stop = threading.Event()
 
     def compose(self) -> ComposeResult:
@@ -90,7 +95,7 @@ class FollowScreen(StationScreen):
         map_stamp = None
         while not self._stop.is_set():
             events = tail.poll()
-            rmap = None
+            rmap, knowledge = None, None
             try:
                 st = os.stat(mapfile) if mapfile else None
             except OSError:
@@ -100,6 +105,7 @@ class FollowScreen(StationScreen):
                 try:
                     rmap = read_mapfile(Path(mapfile))
                     map_stamp = stamp
+                    knowledge = Knowledge.from_kept(load_learned(mapfile)[0])  # (kept with each save)
                 except (MapfileError, OSError):
                     rmap = None  # caught mid-replace or damaged: try again next time
             try:
@@ -107,12 +113,14 @@ class FollowScreen(StationScreen):
             except (OSError, ValueError):
                 session = self.session
             if events or rmap is not None or session.record != self.session.record:
-                self.app.call_from_thread(self._update, events, rmap, session)
+                self.app.call_from_thread(self._update, events, rmap, knowledge, session)
             if session.state != "running" and not events:
                 break  # over: everything is shown
             self._stop.wait(interval)
 
-    def _update(self, events: list[Event], rmap: RescueMap | None, session: Session) -> None:
+    def _update(
+        self, events: list[Event], rmap: RescueMap | None, knowledge: Knowledge | None, session: Session
+    ) -> None:
         if not self.is_mounted:
             return
         self.session = session
@@ -129,6 +137,7 @@ class FollowScreen(StationScreen):
             log.write_lines(lines)
         if rmap is not None:
             self.map = rmap
+            self.heads.update(rmap, knowledge)
         self.redraw()
 
     def redraw(self) -> None:
@@ -176,8 +185,17 @@ class FollowScreen(StationScreen):
         return self.session.state != "running" and result is not None and result.image is not None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """`v` is offered for a session over that left an image."""
+        """`v` is offered for a session over that left an image, `h` once the rescue kept
+        something a head map shows."""
+        if action == "heads":
+            return shows_heads(self.heads.knowledge)
         return self._has_image() if action == "image" else True
+
+    def action_heads(self) -> None:
+        from station.tui.screens.heads import HeadsScreen
+
+        if shows_heads(self.heads.knowledge):
+            self.app.push_screen(HeadsScreen(f"session {self.session.id}", self.heads, lambda: True))
 
     def action_browse(self) -> None:
         """The session's image, its files; live (the map as last saved) while it runs."""

@@ -26,6 +26,7 @@ from station.tui.widgets.event_log import EventLog
 from station.tui.widgets.sector_map import SectorMap
 from station.tui.widgets.speed_chart import Curve, SpeedChart
 from station.views.images import panel_lines
+from station.views.live import shows_heads
 
 REFRESH = 0.25  # seconds: the screen updates at least 4 times a second
 LAUNCH_DELAY = 0.2  # seconds between showing a new job's screen and starting its engine
@@ -305,8 +306,7 @@ class LiveScreen(StationScreen):
             return not self.live.running and result is not None and result.image is not None
         if action == "heads":  # offered once the engine has learned something a head map shows
             knowledge = getattr(self.live.job, "knowledge", None)
-            k = knowledge() if knowledge is not None else None
-            return k is not None and bool(k.areas.patterns or k.slow_areas.patterns or k.slow)
+            return shows_heads(knowledge() if knowledge is not None else None)
         return True
 
     def action_browse(self) -> None:
@@ -333,7 +333,12 @@ class LiveScreen(StationScreen):
     def action_heads(self) -> None:
         from station.tui.screens.heads import HeadsScreen
 
-        self.app.push_screen(HeadsScreen(self.live))
+        live = self.live
+
+        def still() -> bool:  # the engine is not changing the map now: the screen may take it
+            return live.done.is_set() or live.state == "paused"
+
+        self.app.push_screen(HeadsScreen(live.title, live.heads, still))
 
     def action_options(self) -> None:
         from station.tui.screens.dialogs import OptionsScreen
