@@ -136,8 +136,8 @@ class FollowScreen(StationScreen):
         if lines:
             log.write_lines(lines)
         if rmap is not None:
-            self.map = rmap
-            self.heads.update(rmap, knowledge)
+            self.map = rmap  # (the knowledge of the save before, while this save's is being written)
+            self.heads.update(rmap, knowledge or self.heads.knowledge)
         self.redraw()
 
     def redraw(self) -> None:
