@@ -3,15 +3,17 @@
 A drive lays its LBAs out head by head in bands (serpentine order: each head reads a stretch of
 cylinders, then the next head; forward order: a track each), so a dead or slow head shows as one
 stretch per band at a regular period (station.rescue.areas).  From a learned pattern whose teeth
-are head-sized (at least a 16th of the period), the band is cut into as many equal stretches as
-there are heads (the period over the widest tooth, or the count the technician gives), aligned
-so that each tooth begins a head's stretch.  Each pattern holds over a stretch of the disk: a
-zone of the head map.  In the first zone the band is taken to begin where LBA 0 does (head 0
-first, as drives number them); later zones keep the heads of the teeth they share with it.
+are head-sized (at least a 16th of the period), each tooth is one head's stretch, exactly, and
+the heads between two teeth share the gap between them evenly (drives format each head to its
+own width: the count in a gap is how many of the widest tooth it holds; or the technician gives
+the count).  Each pattern holds over a stretch of the disk: a zone of the head map.  In the first
+zone the band is taken to begin where LBA 0 does (head 0 first, as drives number them); later
+zones keep the heads of the teeth they share with it.
 
-What this gives is an estimate: drives format each head to its own width, so a head next to a
-learned one may be a little wider or narrower than its share here.  Nothing is known where no
-pattern was learned: those parts of the disk are not in the map.
+What this gives is an estimate: the heads between two teeth may be a little wider or narrower
+than their share of the gap, and where the first learned zone is not the disk's first, head
+numbers count from a band that may not begin at LBA 0.  Nothing is known where no pattern was
+learned: those parts of the disk are not in the map.
 """
 
 from __future__ import annotations
@@ -38,14 +40,25 @@ class Zone:
     heads: int
     bad_heads: tuple[int, ...] = ()  # heads whose stretches were bad here
     slow_heads: tuple[int, ...] = ()
+    # each head's stretch in a band, (offset from origin, width), when the teeth told them (a
+    # head formatted narrower or wider than the others); empty: equal shares
+    spans: tuple[tuple[int, int], ...] = ()
+
+    def span(self, head: int) -> tuple[int, int]:
+        """Head `head`'s stretch in a band: its offset from `origin` and its width."""
+        if self.spans:
+            return self.spans[head]
+        share = self.period / self.heads
+        a = round(head * share)
+        return a, round((head + 1) * share) - a
 
     def stretches(self, head: int) -> Iterator[Range]:
         """Head `head`'s stretches of LBA space inside the zone."""
-        share = self.period / self.heads
-        k = (self.lo - self.origin) // self.period
+        off, width = self.span(head)
+        k = (self.lo - self.origin - off - width) // self.period
         while True:
-            a = self.origin + k * self.period + round(head * share)
-            b = self.origin + k * self.period + round((head + 1) * share)
+            a = self.origin + k * self.period + off
+            b = a + width
             if a >= self.hi:
                 return
             if b > self.lo:
@@ -77,7 +90,8 @@ class HeadLayout:
             "estimated": self.estimated,
             "zones": [
                 {"lo": z.lo, "hi": z.hi, "period": z.period, "origin": z.origin, "heads": z.heads,
-                 "bad_heads": list(z.bad_heads), "slow_heads": list(z.slow_heads)}
+                 "bad_heads": list(z.bad_heads), "slow_heads": list(z.slow_heads),
+                 "spans": [list(s) for s in z.spans]}
                 for z in self.zones
             ],
         }  # fmt: skip
@@ -104,17 +118,28 @@ def _headlike(p: Pattern) -> bool:
 
 
 def _estimate(found: list[tuple[Pattern, bool]]) -> int:
-    """Heads per band: the period over the widest tooth (a dead head's stretch is one head's),
-    as most of the disk says it; from bad patterns when there are any (a slow area's edges are
-    found more loosely than a bad one's)."""
+    """Heads per band: each tooth a head (a dead head's stretch is one head's), and between two
+    teeth as many heads as the widest tooth fits in the gap (heads are formatted to their own
+    widths, a little wider or narrower), as most of the disk says it; from bad patterns when
+    there are any (a slow area's edges are found more loosely than a bad one's)."""
     weights: dict[int, int] = {}
     bad = [(p, s) for p, s in found if not s] or found
+    counts = {id(p): _count(p) for p, _ in bad}
     for p, _ in bad:
-        n = round(p.period / max(w for _, w in p.teeth))
-        weights[n] = weights.get(n, 0) + (p.hi - p.lo)
+        weights[counts[id(p)]] = weights.get(counts[id(p)], 0) + (p.hi - p.lo)
     best = max(weights, key=lambda n: weights[n])
-    most_teeth = max(len(p.teeth) for p, _ in bad if round(p.period / max(w for _, w in p.teeth)) == best)
+    most_teeth = max(len(p.teeth) for p, _ in bad if counts[id(p)] == best)
     return max(2, min(MAX_HEADS, max(best, most_teeth + 1)))
+
+
+def _count(p: Pattern) -> int:
+    widest = max(w for _, w in p.teeth)
+    teeth = sorted((a % p.period, w) for a, w in p.teeth)
+    gaps = [
+        (teeth[(i + 1) % len(teeth)][0] + (p.period if i + 1 == len(teeth) else 0)) - (a + w)
+        for i, (a, w) in enumerate(teeth)
+    ]
+    return len(teeth) + sum(max(0, round(g / widest)) for g in gaps)
 
 
 def _zone(p: Pattern, heads: int, named: list[int], is_slow: bool, first: bool) -> tuple[Zone, list[int]]:
@@ -135,7 +160,34 @@ def _zone(p: Pattern, heads: int, named: list[int], is_slow: bool, first: bool) 
         origin, index = max((numbered(h) for h in named), key=lambda oi: len(set(oi[1]) & set(named)))
     hit = tuple(sorted(set(index)))
     bad, slow = ((), hit) if is_slow else (hit, ())
-    return Zone(p.lo, p.hi, p.period, origin, heads, bad, slow), index
+    spans = _spans(p.period, heads, origin, teeth, index)
+    return Zone(p.lo, p.hi, p.period, origin, heads, bad, slow, spans), index
+
+
+def _spans(
+    period: int, heads: int, origin: int, teeth: list[tuple[int, int]], index: list[int]
+) -> tuple[tuple[int, int], ...]:
+    """Each head's stretch in a band: a tooth's head exactly where its tooth lies, the heads
+    between two teeth sharing the gap evenly; () (equal shares) when the teeth do not tell."""
+    placed = sorted(((a - origin) % period, w, h) for (a, w), h in zip(teeth, index, strict=True))
+    if len({h for *_, h in placed}) != len(placed):
+        return ()
+    spans: dict[int, tuple[int, int]] = {}
+    for i, (off, w, h) in enumerate(placed):
+        spans[h] = (off, w)
+        nxt, _, nh = placed[(i + 1) % len(placed)]
+        if i + 1 == len(placed):
+            nxt += period
+        between = [(h + j) % heads for j in range(1, (nh - h) % heads or heads)]
+        lo, hi = off + w, nxt
+        if between and hi <= lo:
+            return ()
+        for j, g in enumerate(between):
+            a = lo + round(j * (hi - lo) / len(between))
+            spans[g] = (a, lo + round((j + 1) * (hi - lo) / len(between)) - a)
+    if sorted(spans) != list(range(heads)):
+        return ()
+    return tuple(spans[h] for h in range(heads))
 
 
 def _merged(layout: HeadLayout) -> HeadLayout:
@@ -152,7 +204,7 @@ def _merged(layout: HeadLayout) -> HeadLayout:
             out[-1] = Zone(
                 min(last.lo, z.lo), max(last.hi, z.hi), last.period, last.origin, last.heads,
                 tuple(sorted(set(last.bad_heads) | set(z.bad_heads))),
-                tuple(sorted(set(last.slow_heads) | set(z.slow_heads))),
+                tuple(sorted(set(last.slow_heads) | set(z.slow_heads))), last.spans or z.spans,
             )  # fmt: skip
         else:
             out.append(z)

@@ -68,3 +68,26 @@ def test_the_head_choice_is_what_restages_a_running_plan() -> None:
 def test_head_options_that_cannot_work_are_refused(opts, why) -> None:
     with pytest.raises(ValueError, match=why):
         RescueOptions(**opts).validate()
+
+
+def test_heads_of_their_own_widths_are_counted_and_placed_from_the_teeth() -> None:
+    from station.rescue.areas import Pattern
+    from station.rescue.heads import head_layout
+
+    # six heads, widths 10, 6, 10, 9, 10, 8 (a band of 53); heads 1 and 4 dead: teeth at 10 (6
+    # wide) and 35 (10 wide) of every band, over ten bands
+    widths = [10, 6, 10, 9, 10, 8]
+    starts = [sum(widths[:h]) for h in range(6)]
+    bad = Pattern(0, 530, 53, [(starts[1], 6), (starts[4], 10)])
+    layout = head_layout([bad], [])
+    assert layout is not None and layout.heads == 6  # (53 over the widest tooth says 5)
+    zone = layout.zones[0]
+    assert zone.bad_heads == (1, 4)
+    assert list(zone.stretches(1))[:2] == [(10, 16), (63, 69)]  # exactly the teeth
+    assert list(zone.stretches(4))[:2] == [(35, 45), (88, 98)]
+    # the heads between share the gaps: 2 and 3 the 19 bytes between the teeth, 5 and 0 the 18 after
+    assert [zone.span(h)[1] for h in (2, 3)] in ([10, 9], [9, 10])
+    assert sum(zone.span(h)[1] for h in range(6)) == 53
+    rs = layout.ranges({2, 3})
+    assert rs[0] == (16, 35)  # between the dead heads' stretches, nothing else
+    assert not intersect(rs, layout.ranges({1, 4}))
