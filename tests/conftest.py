@@ -16,7 +16,9 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import pgserver
 import pytest
+from pgserver import PgServer
 
 DATA = Path(__file__).parent / "data" / "smart"
 
@@ -157,3 +159,25 @@ def fake_smartctl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[F
     monkeypatch.setenv("FAKE_SMARTCTL_DIR", str(fake.dir))
     monkeypatch.setenv("FAKE_SMARTCTL_LOG", str(fake.log))
     yield fake
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A PostgreSQL server of the tests' own (tests/pgserver.py), skipped where none can run."""
+    why = pgserver.unavailable()
+    if why is not None:
+        pytest.skip(why)
+    server = PgServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The catalog's database, once as the per-user SQLite file and once on a PostgreSQL server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "catalog.sqlite")
+    return request.getfixturevalue("pg_server").database()

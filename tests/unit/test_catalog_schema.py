@@ -89,8 +89,8 @@ def test_every_version_has_a_filling():
 
 
 @pytest.mark.parametrize("start", range(CURRENT))
-def test_every_earlier_version_migrates_with_its_data(tmp_path, start):
-    url = str(tmp_path / "catalog.sqlite")
+def test_every_earlier_version_migrates_with_its_data(tmp_path, start, catalog_url):
+    url = catalog_url  # (a SQLite file, then a PostgreSQL database)
     db = connect(url)
     assert migrate(db, target=start) == start
     FILL[start](db)
@@ -115,8 +115,8 @@ def test_every_earlier_version_migrates_with_its_data(tmp_path, start):
         assert cat.resolve("20231114-001000-bbbbbb").id == "20231114-000000-aaaaaa"
 
 
-def test_a_newer_catalog_is_refused_and_left_alone(tmp_path):
-    url = str(tmp_path / "catalog.sqlite")
+def test_a_newer_catalog_is_refused_and_left_alone(tmp_path, catalog_url):
+    url = catalog_url
     db = connect(url)
     migrate(db)
     db.run("UPDATE schema_version SET version = ?", (CURRENT + 1,))
@@ -138,8 +138,8 @@ def _migrate_in_process(
         out.put(f"{type(e).__name__}: {e}")
 
 
-def test_processes_opening_an_old_catalog_at_once_migrate_it_once(tmp_path):
-    url = str(tmp_path / "catalog.sqlite")
+def test_processes_opening_an_old_catalog_at_once_migrate_it_once(tmp_path, catalog_url):
+    url = catalog_url
     db = connect(url)
     migrate(db, target=1)
     fill_v1(db)
