@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from catalogkit import add_session
 
+from station.catalog.db import connect
 from station.core.session import SessionStore
 
 SIZE = 1024 * 1024
@@ -129,9 +130,10 @@ def test_rebuild_recreates_the_catalog_with_its_labels(kit, lab, xdg_data_home):
     assert "1 sessions, 1 images" in kit.station("catalog").stdout
 
 
-def test_several_processes_at_once(kit, lab, xdg_data_home):
+def test_several_processes_at_once(kit, lab, xdg_data_home, catalog_url, monkeypatch):
     """Labels from several terminals at once, while others list and a job saves sessions: no
-    'database is locked', no lost tag."""
+    'database is locked', no lost tag; on the per-user SQLite file and on a lab's PostgreSQL."""
+    monkeypatch.setenv("STATION_CATALOG", catalog_url)  # (inherited by every station process)
     image(kit, lab, "shared.img")
     store = SessionStore()
     procs = [kit.popen_station("label", "shared.img", "--tag", f"t{i}", cwd=lab) for i in range(6)] + [
@@ -145,6 +147,9 @@ def test_several_processes_at_once(kit, lab, xdg_data_home):
     tags = json.loads(kit.station("label", "shared.img", "--json", cwd=lab).stdout)["tags"]
     assert tags == sorted(f"t{i}" for i in range(6))
     assert len(json.loads(kit.station("images", "--json").stdout)) == 21
+    db = connect(catalog_url)  # the rows are in the database named, not in a file beside
+    assert db.one("SELECT count(*) FROM images") == (21,)
+    db.close()
 
 
 def test_a_session_whose_process_is_killed_reads_as_interrupted(kit, lab, xdg_data_home):
