@@ -134,12 +134,15 @@ def _estimate(found: list[tuple[Pattern, bool]]) -> int:
 
 def _count(p: Pattern) -> int:
     widest = max(w for _, w in p.teeth)
-    teeth = sorted((a % p.period, w) for a, w in p.teeth)
-    gaps = [
-        (teeth[(i + 1) % len(teeth)][0] + (p.period if i + 1 == len(teeth) else 0)) - (a + w)
-        for i, (a, w) in enumerate(teeth)
-    ]
-    return len(teeth) + sum(max(0, round(g / widest)) for g in gaps)
+    gaps = _gaps(sorted((a % p.period, w) for a, w in p.teeth), p.period)
+    return len(p.teeth) + sum(max(0, round((hi - lo) / widest)) for lo, hi in gaps)
+
+
+def _gaps(phased: list[tuple[int, int]], period: int) -> list[tuple[int, int]]:
+    """After each tooth (phase, width; sorted by phase), the stretch up to the next one around
+    the band."""
+    ends = [a for a, _ in phased[1:]] + [phased[0][0] + period]
+    return [(a + w, end) for (a, w), end in zip(phased, ends, strict=True)]
 
 
 def _zone(p: Pattern, heads: int, named: list[int], is_slow: bool, first: bool) -> tuple[Zone, list[int]]:
@@ -173,13 +176,11 @@ def _spans(
     if len({h for *_, h in placed}) != len(placed):
         return ()
     spans: dict[int, tuple[int, int]] = {}
-    for i, (off, w, h) in enumerate(placed):
+    gaps = _gaps([(off, w) for off, w, _ in placed], period)
+    for i, ((off, w, h), (lo, hi)) in enumerate(zip(placed, gaps, strict=True)):
         spans[h] = (off, w)
-        nxt, _, nh = placed[(i + 1) % len(placed)]
-        if i + 1 == len(placed):
-            nxt += period
+        nh = placed[(i + 1) % len(placed)][2]
         between = [(h + j) % heads for j in range(1, (nh - h) % heads or heads)]
-        lo, hi = off + w, nxt
         if between and hi <= lo:
             return ()
         for j, g in enumerate(between):

@@ -13,6 +13,7 @@ from tuikit import (
     SPARE,
     SYSTEM,
     run,
+    save_and_read,
     start_on,
     text_of,
     virtual_drive,
@@ -97,19 +98,13 @@ def test_a_refused_job_shows_one_line_and_creates_nothing(make_app, tmp_path: Pa
             error = text_of(app.screen.query_one("#error", Static))
             assert "no such directory" in error and len(error.strip().splitlines()) == 1
             app.screen.query_one("#retry-passes", Input).value = "lots"
-            await pilot.press("ctrl+s")
-            await pilot.pause()
-            assert "not a whole number" in text_of(app.screen.query_one("#error", Static))
+            assert "not a whole number" in await save_and_read(pilot, app, "#error")
             app.screen.query_one("#retry-passes", Input).value = "0"
             app.screen.query_one("#head-first", Input).value = "1"
             app.screen.query_one("#head-skip", Input).value = "1"
-            await pilot.press("ctrl+s")
-            await pilot.pause()
-            assert "a head can be first, last or skipped" in text_of(app.screen.query_one("#error", Static))
+            assert "a head can be first, last or skipped" in await save_and_read(pilot, app, "#error")
             app.screen.query_one("#head-first", Input).value = "one"
-            await pilot.press("ctrl+s")
-            await pilot.pause()
-            assert "heads first:" in text_of(app.screen.query_one("#error", Static))
+            assert "heads first:" in await save_and_read(pilot, app, "#error")
 
     run(go())
     assert sorted(p for p in tmp_path.rglob("*")) == before
@@ -222,9 +217,7 @@ def test_options_change_between_passes(make_app, tmp_path: Path) -> None:
             await pilot.pause()
             assert isinstance(app.screen, OptionsScreen)
             app.screen.query_one("#opt-retry_passes", Input).value = "two"
-            await pilot.press("ctrl+s")
-            await pilot.pause()
-            assert "not a number" in text_of(app.screen.query_one("#opt-error", Static))
+            assert "not a number" in await save_and_read(pilot, app, "#opt-error")
             app.screen.query_one("#opt-retry_passes", Input).value = "2"
             await pilot.press("ctrl+s")
             await pilot.pause()

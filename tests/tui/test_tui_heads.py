@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from headdrives import dead_head_model
-from tuikit import run, start_on, text_of, wait_for
+from tuikit import run, save_and_read, start_on, text_of, wait_for
 
 from station.jobs.drives import Drive
 from station.sim.drive import SimDrive
@@ -56,7 +56,7 @@ def test_the_head_map_shows_the_dead_head_in_every_zone(make_app, tmp_path: Path
 
 
 def test_the_options_dialog_leaves_a_head_for_last_and_the_engine_stages_it(make_app, tmp_path: Path) -> None:
-    from textual.widgets import Input, Static
+    from textual.widgets import Input
 
     from station.tui.screens.dialogs import OptionsScreen
 
@@ -71,14 +71,10 @@ def test_the_options_dialog_leaves_a_head_for_last_and_the_engine_stages_it(make
             assert isinstance(app.screen, OptionsScreen)
             field = app.screen.query_one("#opt-head_last", Input)
             field.value = "two"
-            await pilot.press("ctrl+s")
-            await pilot.pause()
-            assert "heads last" in text_of(app.screen.query_one("#opt-error", Static))
+            assert "heads last" in await save_and_read(pilot, app, "#opt-error")
             app.screen.query_one("#opt-head_first", Input).value = "2"
             field.value = "2"
-            await pilot.press("ctrl+s")
-            await pilot.pause()
-            assert "not two of them" in text_of(app.screen.query_one("#opt-error", Static))
+            assert "not two of them" in await save_and_read(pilot, app, "#opt-error")
             app.screen.query_one("#opt-head_first", Input).value = ""
             await pilot.press("ctrl+s")
             await pilot.pause()

@@ -112,6 +112,13 @@ def text_of(widget) -> str:
     return console.export_text()
 
 
+async def save_and_read(pilot, app, where: str) -> str:
+    """Save a form (ctrl+s) and what its line `where` (a Static's id) then says: a refusal."""
+    await pilot.press("ctrl+s")
+    await pilot.pause()
+    return text_of(app.screen.query_one(where))
+
+
 def screen_text(app) -> str:
     """What the screen on top shows, as lines of plain text (a modal dialog without what is under it)."""
     strips = app.screen._compositor.render_strips()
