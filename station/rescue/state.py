@@ -17,6 +17,7 @@ from station.core.events import Event, PhaseStarted
 from station.core.ranges import intersect, subtract
 from station.media.base import Sink, Source
 from station.rescue.areas import AreaTracker
+from station.rescue.clusters import ClusterSpans
 from station.rescue.domain import Domain
 from station.rescue.knowledge import Knowledge
 from station.rescue.options import GiB, KiB, RescueOptions
@@ -25,7 +26,7 @@ from station.rescue.rate import RateMeter
 from station.rescue.reader import ReadOutcome, RunSpec, StreamReader
 from station.rescue.recorder import ReadRecorder
 from station.rescue.recovery import Recovery
-from station.rescue.rescuemap import Phase, RescueMap
+from station.rescue.rescuemap import Phase, RescueMap, Status
 from station.rescue.saving import MapSaver
 from station.rescue.slowness import SlowReads
 from station.rescue.steering import Steering
@@ -85,7 +86,11 @@ class RunState:
         self.trouble_at: int | None = None  # where the copying pass last met an error or slow read
         self.knowledge = Knowledge(self.sector, self.cluster, self.max_skip)
         self.slowness = SlowReads(opts.min_read_rate, opts.slow_read_time, self.cluster)
+        self.clusters = ClusterSpans(self.cluster)  # scattered bad clusters' spans (trimming)
         self.edge_done: set[int] = set()  # edges of non-trimmed blocks already trimmed to a bad sector
+        # edges trimming stepped back from past a bad cluster (station.rescue.clusters): a few
+        # good sectors each, the slowest data there is, trimmed after the slow pass if there is one
+        self.edge_later: set[int] = set()
         self.unchecked: list[tuple[int, int, bool]] = []  # crossings trusted to a pattern, not yet confirmed
         self.fast_only = False  # the phase reads the fast view: a slow read defers what is left
         # services
@@ -129,6 +134,11 @@ class RunState:
     def defer_slow(self, lo: int, hi: int) -> None:
         """[lo, hi) reads slowly: the fast phases leave it to the slow pass."""
         self.knowledge.slow.add(min(lo, hi), max(lo, hi))
+
+    def slow_left(self) -> bool:
+        """Whether slow areas hold non-tried bytes (the slow pass has work)."""
+        slow = self.knowledge.slow.ranges
+        return any(b.status == Status.NON_TRIED for lo, hi in slow for b in self.map.blocks(lo, hi))
 
     def t(self) -> float:
         """Seconds since the run started: every event's time."""

@@ -3,7 +3,8 @@
 Only edges that touch rescued data in the first trimming pass: a side that still faces
 non-tried data is kept for later, when the sweep may have rescued what it faces, rather than
 scraped across good data now.  The second pass takes every edge, and what it cannot trim goes
-on to scraping.
+on to scraping.  The first pass finds a scattered bad cluster's far edge by a probe past it once
+their length is learned (station.rescue.clusters).
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ def trim_pass(state: RunState, pass_: int, cursor: int | None) -> None:
     """Read failed blocks sector by sector from their edges until the first error."""
     forward = not state.opts.reverse
     cursor = state.begin(Phase.TRIMMING, pass_, forward, cursor)
-    trim_blocks(state, cursor, forward, all_edges=pass_ > 1)
+    trim_blocks(state, cursor, forward, all_edges=pass_ > 1, probing=pass_ == 1)
 
 
-def trim_blocks(state: RunState, cursor: int, forward: bool, all_edges: bool) -> None:
+def trim_blocks(state: RunState, cursor: int, forward: bool, all_edges: bool, probing: bool = False) -> None:
     """Trim the leading edges of non-trimmed blocks, then their trailing edges.
 
     Only edges that touch rescued data, unless `all_edges`.  Leading edges are read
@@ -36,9 +37,12 @@ def trim_blocks(state: RunState, cursor: int, forward: bool, all_edges: bool) ->
             c = hi if forward else lo
             state.map.current_pos = lo
             edge = lo if lead_side else hi
-            if edge in done:
+            if edge in done or (edge in state.edge_later and not all_edges and state.slow_left()):
                 continue
             if not (all_edges or domain.neighbour_is(lo - 1 if lead_side else hi, Status.FINISHED)):
+                continue
+            if not lead_side and lo in done:
+                _trim_far_side(state, lo, hi, probing)
                 continue
             new = _trim_edge(state, lo, hi, forward=lead_side)
             lo, hi = (new, hi) if lead_side else (lo, new)
@@ -53,6 +57,41 @@ def trim_blocks(state: RunState, cursor: int, forward: bool, all_edges: bool) ->
     if all_edges:  # untrimmable leftovers go on to scraping
         for b in list(domain.blocks(Status.NON_TRIMMED)):
             state.map.set_status(b[0], b[1] - b[0], Status.NON_SCRAPED)
+
+
+def _trim_far_side(state: RunState, lo: int, hi: int, probing: bool) -> None:
+    """The high side of [lo, hi), whose low side was trimmed to a bad sector: first probe past
+    the bad cluster by the longest one learned (station.rescue.clusters), then, unless the
+    probe read to `hi`, trim from `hi` down.  What lies between bad sectors goes to scraping;
+    what lies between a cluster and a probe that read is trimmed later (RunState.edge_later)."""
+    spans, sector, m = state.clusters, state.sector, state.map
+    bad = lo - sector  # the cluster's first bad sector
+    while probing and (length := spans.probe_length()) and lo < bad + length:
+        if bad + length >= hi:  # no more than the cluster left: trimmed later
+            state.edge_later.add(hi)
+            return
+        probe = bad + length
+        edge = _trim_edge(state, probe, hi, forward=True)
+        if m.status_at(probe) == Status.BAD_SECTOR:
+            spans.miss()  # landed in the cluster: its far edge from `hi`
+            m.set_status(lo, probe - lo, Status.NON_SCRAPED)
+            lo = edge
+            break
+        spans.hit()  # [lo, probe) is trimmed later, from `probe` down
+        state.edge_later.add(probe)
+        if edge >= hi:
+            return
+        if m.status_at(edge - sector) != Status.BAD_SECTOR:
+            return  # a slow read: the rest is for the slow pass
+        lo, bad = edge, edge - sector  # past good data, another cluster
+    new = _trim_edge(state, lo, hi, forward=False)
+    if new < hi and m.status_at(bad) == Status.BAD_SECTOR:  # the cluster's far edge, exact:
+        if m.status_at(new) == Status.BAD_SECTOR:
+            spans.learn(new + sector - bad)
+        elif new == lo:  # (read down to it: the cluster ends where the low side stopped)
+            spans.learn(lo - bad)
+    if new > lo:
+        m.set_status(lo, new - lo, Status.NON_SCRAPED)
 
 
 def _trim_edge(state: RunState, lo: int, hi: int, forward: bool) -> int:

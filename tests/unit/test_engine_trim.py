@@ -1,0 +1,83 @@
+"""Trimming scattered bad clusters: once a few were trimmed from both sides, the far edge of the
+next is found by a probe past it (station.rescue.clusters), one failed read each instead of two."""
+
+from __future__ import annotations
+
+from test_engine import Fault, S, assert_complete, check_run, rescue
+
+from station.rescue.rescuemap import Status
+
+
+def clusters(lengths: list[int]) -> list[Fault]:
+    """One bad cluster of each length (sectors), scattered (no pattern for the copying pass to
+    learn), each a sector into one of the copying pass's 8-sector reads."""
+    out, at = [], 96
+    for i, n in enumerate(lengths):
+        at += 8 * (20 + i * 13 % 17)
+        out.append(Fault((at + 1) * S, (at + 1 + n) * S, "bad"))
+    return out
+
+
+def failed(reads: list[tuple[int, int, bool]]) -> int:
+    return sum(1 for _, _, ok in reads if not ok)
+
+
+def run_on(lengths: list[int]):
+    faults = clusters(lengths)
+    run = rescue(faults[-1].end // S + 300, faults)
+    check_run(run, faults)
+    assert_complete(run, faults)
+    return run, faults
+
+
+def test_after_two_clusters_the_far_edge_costs_no_failed_read() -> None:
+    run, faults = run_on([3, 3] + [3, 1, 2, 3, 2, 1, 3, 2])
+    # a leading edge each, the far edge of the two learned from, then probes that all read
+    assert failed(run.reads_in("trimming", 1)) == len(faults) + 2
+    c = run.engine.state.clusters
+    assert (c.longest, c.hits, c.misses) == (3 * S, 8, 0)
+
+
+def stepped_over(run, faults: list[Fault]) -> list[tuple[int, int, bool]]:
+    """Reads of the good sectors probes stepped over (between a one-sector cluster and its probe)."""
+    return [r for r in run.src.reads if any(f.end <= r[0] < f.end + 2 * S for f in faults[2:])]
+
+
+def test_good_sectors_a_probe_stepped_over_are_read_by_the_sweeps_trimming() -> None:
+    run, faults = run_on([3, 3, 1, 1, 1])
+    at_sweep = run.at_phase[("sweeping", 1)]
+    for f in faults[2:]:  # a one-sector cluster: two good sectors between it and the probe
+        assert at_sweep.status_at(f.end) == Status.NON_TRIMMED
+        assert at_sweep.status_at(f.end + 2 * S) == Status.FINISHED
+    sweep = run.reads_in("sweeping")
+    assert stepped_over(run, faults) and all(r in sweep and r[2] for r in stepped_over(run, faults))
+
+
+def test_with_a_slow_area_left_the_stepped_over_sectors_wait_for_the_slow_pass() -> None:
+    faults = clusters([3, 3, 1, 1, 1])
+    slow = Fault(faults[-1].end + 100 * S, faults[-1].end + 200 * S, "slow", delay=0.3)
+    run = rescue(slow.end // S + 100, [*faults, slow], min_read_rate=0.0, source_kw={"rate": 100e6})
+    check_run(run, [*faults, slow])
+    assert_complete(run, [*faults, slow])
+    slow_pass = next(i for p, n, _, i in run.marks if (p, n) == ("copying", 3))
+    second = run.reads_in("trimming", 2)
+    assert stepped_over(run, faults) and all(r in second and r[2] for r in stepped_over(run, faults))
+    assert all(i > slow_pass for i, r in enumerate(run.src.reads) if r in stepped_over(run, faults)), (
+        "read before the slow pass"
+    )
+
+
+def test_a_longer_cluster_is_learned_from_its_miss() -> None:
+    run, faults = run_on([2, 2, 4, 4, 4, 4])
+    c = run.engine.state.clusters
+    assert (c.longest, c.misses, c.hits) == (4 * S, 1, 3)
+    # the miss costs one more failed read than trimming from the far edge would have
+    assert failed(run.reads_in("trimming", 1)) == len(faults) + 2 + 2
+
+
+def test_probing_stops_once_misses_outnumber_hits_by_two() -> None:
+    run, faults = run_on([1, 1, 3, 5, 7, 7])  # each probe lands inside the next cluster
+    c = run.engine.state.clusters
+    assert (c.hits, c.misses) == (0, 2)
+    # the two one-sector clusters have no far edge to fail on; two probes missed
+    assert failed(run.reads_in("trimming", 1)) == len(faults) + len(faults) - 2 + 2
