@@ -3,8 +3,9 @@ next is found by a probe past it (station.rescue.clusters), one failed read each
 
 from __future__ import annotations
 
-from test_engine import Fault, S, assert_complete, check_run, rescue
+from test_engine import Fault, KiB, S, assert_complete, check_run, rescue
 
+from station.rescue.clusters import ClusterSpans
 from station.rescue.rescuemap import Status
 
 
@@ -70,14 +71,25 @@ def test_with_a_slow_area_left_the_stepped_over_sectors_wait_for_the_slow_pass()
 def test_a_longer_cluster_is_learned_from_its_miss() -> None:
     run, faults = run_on([2, 2, 4, 4, 4, 4])
     c = run.engine.state.clusters
-    assert (c.longest, c.misses, c.hits) == (4 * S, 1, 3)
+    assert (c.longest, c.hits) == (4 * S, 3)
+    assert c.misses == 0  # the one miss taught the longer cluster: it does not count against probing
     # the miss costs one more failed read than trimming from the far edge would have
     assert failed(run.reads_in("trimming", 1)) == len(faults) + 2 + 2
 
 
-def test_probing_stops_once_misses_outnumber_hits_by_two() -> None:
-    run, faults = run_on([1, 1, 3, 5, 7, 7])  # each probe lands inside the next cluster
-    c = run.engine.state.clusters
-    assert (c.hits, c.misses) == (0, 2)
-    # the two one-sector clusters have no far edge to fail on; two probes missed
-    assert failed(run.reads_in("trimming", 1)) == len(faults) + len(faults) - 2 + 2
+def test_probing_stops_once_misses_that_teach_nothing_outnumber_hits_by_two() -> None:
+    c = ClusterSpans(cluster=64 * KiB)
+    assert c.probe_length() is None  # nothing learned yet
+    c.learn(2 * S)
+    c.learn(3 * S)
+    assert c.probe_length() == 3 * S
+    c.miss()
+    c.learn(5 * S)  # a longer cluster: the miss taught it
+    assert (c.misses, c.probe_length()) == (0, 5 * S)
+    c.miss()
+    c.learn(80 * KiB)  # a long bad area, not a scattered cluster: nothing learned
+    c.miss()
+    c.learn(4 * S)
+    assert c.misses == 2 and c.probe_length() is None
+    c.hit()
+    assert c.probe_length() == 5 * S
