@@ -4,12 +4,14 @@ Only edges that touch rescued data in the first trimming pass: a side that still
 non-tried data is kept for later, when the sweep may have rescued what it faces, rather than
 scraped across good data now.  The second pass takes every edge, and what it cannot trim goes
 on to scraping.  The first pass finds a scattered bad cluster's far edge by a probe past it once
-their length is learned (station.rescue.clusters).
+their length is learned (station.rescue.clusters), and it begins with islands of good data in
+the largest non-tried stretches while they pay (station.rescue.phases.islands).
 """
 
 from __future__ import annotations
 
 from station.core.ranges import intersect
+from station.rescue.phases.islands import islands_first
 from station.rescue.rescuemap import Phase, Status
 from station.rescue.state import RunState
 
@@ -17,7 +19,10 @@ from station.rescue.state import RunState
 def trim_pass(state: RunState, pass_: int, cursor: int | None) -> None:
     """Read failed blocks sector by sector from their edges until the first error."""
     forward = not state.opts.reverse
+    fresh = cursor is None
     cursor = state.begin(Phase.TRIMMING, pass_, forward, cursor)
+    if pass_ == 1 and fresh and not state.opts.no_sweep:
+        islands_first(state)
     trim_blocks(state, cursor, forward, all_edges=pass_ > 1, probing=pass_ == 1)
 
 
