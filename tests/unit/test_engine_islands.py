@@ -32,6 +32,20 @@ def test_the_stepped_over_island_is_read_before_any_sector_is_trimmed() -> None:
     assert len(after) == FIRST_MISSES and not any(ok for _, _, ok in after)
 
 
+def test_an_islands_edges_are_left_to_the_trimming_that_follows() -> None:
+    faults = [*FAULTS[:1], Fault(300 * S, 302 * S, "bad"), *FAULTS[1:]]  # a bad cluster inside the island
+    run = rescue(3000, faults)
+    check_run(run, faults)
+    assert_complete(run, faults)
+    first = before_sector_reads(run.reads_in("trimming", 1))
+    # both sides of the cluster read in clusters, then the samples elsewhere, no sector read
+    island = {p // S for p, n, ok in first if ok for p in range(p, p + n, S)}
+    assert set(range(256, 296)) | set(range(304, 328)) <= island
+    assert sum(1 for _, _, ok in first if not ok) >= FIRST_MISSES + 1
+    sectors = [p for p, n, ok in run.reads_in("trimming", 1) if n == S]
+    assert 301 * S in sectors or 302 * S in sectors  # the cluster's edges: trimming's
+
+
 def test_without_the_sweep_there_are_no_island_samples() -> None:
     run = rescue(3000, FAULTS, no_sweep=True)
     check_run(run, FAULTS)

@@ -80,9 +80,10 @@ def cluster_edge(state: RunState, lo: int, hi: int, forward: bool, trim: bool) -
     return sector_edge(state, failed.pos, failed.pos + failed.size, forward)
 
 
-def expand(state: RunState, lo: int, hi: int, forward: bool) -> None:
+def expand(state: RunState, lo: int, hi: int, forward: bool, exact: bool = True) -> None:
     """Read an island outwards in growing reads up to its edge, found exactly (in the fast
-    phases, up to a slow read: the rest is left to the slow pass)."""
+    phases, up to a slow read: the rest is left to the slow pass); unless `exact`, to within
+    the failed cluster, left for trimming."""
     rec = state.recorder
     cluster = state.cluster
     failed = None
@@ -96,7 +97,7 @@ def expand(state: RunState, lo: int, hi: int, forward: bool) -> None:
             failed = out
     if failed is None or failed.hung:
         return
-    if state.opts.no_trim:
+    if state.opts.no_trim or not exact:
         if failed.size > cluster:
             cluster_edge(state, failed.pos, failed.pos + failed.size, forward, trim=False)
         return

@@ -79,11 +79,11 @@ def find_islands(
             return
         after = out.pos + out.size
         ahead = domain.find(Status.NON_TRIED, after, True)
-        if ahead is not None and ahead[0] == after:
-            expand(state, *ahead, True)
+        if ahead is not None and ahead[0] == after:  # (before trimming: its edges are trimming's)
+            expand(state, *ahead, True, exact=misses is None)
         behind = domain.find(Status.NON_TRIED, out.pos, False)
         if behind is not None and behind[1] == out.pos:
-            expand(state, *behind, False)
+            expand(state, *behind, False, exact=misses is None)
 
 
 def foretold_bad(state: RunState, pos: int) -> bool:
