@@ -71,6 +71,7 @@ def _trim_far_side(state: RunState, lo: int, hi: int, probing: bool) -> None:
     what lies between a cluster and a probe that read is trimmed later (RunState.edge_later)."""
     spans, sector, m = state.clusters, state.sector, state.map
     bad = lo - sector  # the cluster's first bad sector
+    probing = probing and m.status_at(bad) == Status.BAD_SECTOR
     while probing and (length := spans.probe_length()) and lo < bad + length:
         if bad + length >= hi:  # no more than the cluster left: trimmed later
             state.edge_later.add(hi)
