@@ -35,6 +35,7 @@ def trim_blocks(state: RunState, cursor: int, forward: bool, all_edges: bool, pr
     brings as much good data for the same errors, sooner.
     """
     domain, done = state.domain, state.edge_done
+    later = state.edge_later if not all_edges and state.slow_left() else set()  # (after the slow pass)
     for lead_side in (True, False):
         c = cursor
         while (found := domain.find(Status.NON_TRIMMED, c, forward)) is not None:
@@ -42,7 +43,7 @@ def trim_blocks(state: RunState, cursor: int, forward: bool, all_edges: bool, pr
             c = hi if forward else lo
             state.map.current_pos = lo
             edge = lo if lead_side else hi
-            if edge in done or (edge in state.edge_later and not all_edges and state.slow_left()):
+            if edge in done or edge in later:
                 continue
             if not (all_edges or domain.neighbour_is(lo - 1 if lead_side else hi, Status.FINISHED)):
                 continue
