@@ -40,6 +40,7 @@ class Area:
     length: int  # bytes from there to its far edge
     exact: bool  # its start found to the sector (else within a cluster read of the truth)
     measured: bool = True  # its far edge too: the length is exact
+    slack: int = 0  # a loose start: the size of the read that failed on it (0: a cluster)
 
 
 @dataclass
@@ -88,19 +89,22 @@ class AreaTracker:
 
     # -- what the pass reports --------------------------------------------------------------------
 
-    def record(self, start: int, length: int, exact: bool, measured: bool | None = None) -> None:
+    def record(
+        self, start: int, length: int, exact: bool, measured: bool | None = None, slack: int = 0
+    ) -> None:
         """An area crossed: where it began and how long it was; `exact`: its start is exact to the
-        sector, `measured`: its length too (by default, as its start)."""
+        sector, `measured`: its length too (by default, as its start); `slack`: how far a loose
+        start may be off (the read that failed on it; 0: a cluster)."""
         if length <= 0:
             return
-        self.recent.append(Area(start, length, exact, exact if measured is None else measured))
+        self.recent.append(Area(start, length, exact, exact if measured is None else measured, slack))
         self._refit()
 
     def correct(self, start: int, length: int) -> None:
         """The area that began at `start` was measured after all: it is `length` long."""
         for i, a in enumerate(self.recent):
             if a.start == start:
-                self.recent[i] = Area(start, length, a.exact, True)
+                self.recent[i] = Area(start, length, a.exact, True, a.slack)
                 self._refit()
                 return
 
@@ -148,6 +152,15 @@ class AreaTracker:
             # ones (scattered bad sectors) by the first skip: no learning needed
         return typical
 
+    def short_length(self, limit: int) -> int | None:
+        """The longest of the areas measured lately, when two or more were and none is longer than
+        `limit` (a scratch, scattered bad sectors); None otherwise (long areas: dead heads, or
+        nothing measured lately: an area met then is measured, which the next pattern needs)."""
+        measured = [a.length for a in self.recent if a.measured]
+        if len(measured) < 2 or max(measured) > limit:
+            return None
+        return max(measured)
+
     def mixed(self) -> bool:
         """Whether short areas (a few bad sectors) come among the recent ones."""
         return any(a.length < 4 * self.cluster for a in self.recent)
@@ -188,15 +201,16 @@ class AreaTracker:
     # -- inside ------------------------------------------------------------------------------------
 
     def _tolerance(self) -> int:
-        exact = all(a.exact for a in list(self.recent)[-4:])
-        return self.sector if exact else 2 * self.cluster
+        last = list(self.recent)[-4:]
+        loose = [a.slack or self.cluster for a in last if not a.exact]
+        return 2 * max(loose) if loose else self.sector
 
     def _forward(self) -> bool:
         return len(self.recent) < 2 or self.recent[-1].start >= self.recent[0].start
 
     def _refit(self) -> None:
         sign = 1 if self._forward() else -1
-        marks = [Mark(sign * a.start, a.length, a.exact, a.measured) for a in self.recent]
+        marks = [Mark(sign * a.start, a.length, a.exact, a.measured, a.slack) for a in self.recent]
         before = self._comb
         self._comb = fit_comb(marks, self.sector, self.cluster)
         if self._comb is None and self._prior is not None and self._prior[1] == sign:

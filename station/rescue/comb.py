@@ -51,6 +51,7 @@ class Mark:
     length: int
     exact: bool  # its start is exact to the sector
     measured: bool = True  # its length too
+    slack: int = 0  # a loose start: how far from it the area may begin (0: a cluster)
 
 
 @dataclass(frozen=True)
@@ -96,11 +97,11 @@ class Comb:
 
 def tolerance(marks: Sequence[Mark], period: int, sector: int, cluster: int) -> int:
     """How far starts may stray from their phase: a few sectors and a thousandth of the period (a
-    scratch is not quite radial) when they are exact, two clusters when they were found by
-    cluster reads."""
+    scratch is not quite radial) when they are exact, else twice the loosest start's slack (the
+    read that failed on it: a cluster, or the smaller reads near short areas)."""
     if all(m.exact for m in marks):
         return DRIFT_SECTORS * sector + period // 1000
-    return 2 * cluster
+    return 2 * max(m.slack or cluster for m in marks if not m.exact)
 
 
 def fit_comb(marks: Sequence[Mark], sector: int, cluster: int) -> Comb | None:
@@ -160,6 +161,8 @@ def _try(marks: Sequence[Mark], period: int, sector: int, cluster: int) -> Comb 
     # loose starts on a short period fall on teeth by chance too easily: more areas must
     least_covered = 3 if all(m.exact for m in marks) or period >= MIN_PERIOD_TOLERANCES * 4 * tol else 4
     share = FIT_SHARE if least == 2 else LOOSE_SHARE
+    if not counted:  # (every area much shorter than the teeth: nothing to fit them to)
+        return None
     if covered < max(least_covered, share * len(counted)) or _latest_off(counted, teeth, period, tol):
         return None
     if sum(t.width for t in teeth) > MAX_COVER * period:

@@ -62,7 +62,7 @@ class Knowledge:
         ):
             tracker.patterns = [Pattern.from_dict(p) for p in patterns]
             for a in recent:
-                tracker.record(int(a[0]), int(a[1]), bool(a[2]), bool(a[3]))
+                tracker.record(int(a[0]), int(a[1]), bool(a[2]), bool(a[3]), int(a[4]) if len(a) > 4 else 0)
 
     @classmethod
     def from_kept(cls, learned: dict[str, Any] | None) -> Knowledge | None:
@@ -93,4 +93,4 @@ class Knowledge:
 
 
 def _area(a: Area) -> list:
-    return [a.start, a.length, a.exact, a.measured]
+    return [a.start, a.length, a.exact, a.measured, a.slack]

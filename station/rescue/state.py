@@ -40,6 +40,9 @@ class View(Enum):
     SLOW = "slow"
 
 
+NEAR_READ_SECTORS = 16
+
+
 def max_skip_for(opts: RescueOptions, domain_size: int) -> int:
     """The largest skip over trouble: --max-skip-size, or 1% of the domain (64 KiB to 1 GiB)."""
     max_skip = opts.max_skip_size or min(max(domain_size // 100, 64 * KiB), GiB)
@@ -78,6 +81,9 @@ class RunState:
         self.align = align
         self.cluster = max(align, opts.cluster_size // align * align)
         self.max_read = max(self.cluster, opts.max_read_size // align * align)
+        # near short bad areas (a scratch, scattered sectors) the copying pass reads this much at a
+        # time, so that one it meets by chance leaves little good data to trimming
+        self.near_read = min(self.cluster, NEAR_READ_SECTORS * align)
         self.max_skip = max_skip_for(opts, self.domain.size)
         # Reads of more than a sector may be copied by the kernel straight to an image file.
         self.copy_fd: int | None = getattr(sink, "fd", None) if hasattr(source, "copy_to") else None

@@ -103,3 +103,14 @@ def test_after_a_zone_change_one_area_predicts_again_once_the_pattern_had_held()
         u.record((8 * k + 3) * M, 2 * M, exact=True)
     u.record(41 * M, 7 * M // 4, exact=True)
     assert u.period() is None
+
+
+def test_short_areas_are_named_once_two_were_measured_and_none_is_long() -> None:
+    t = tracker()
+    t.record(1000 * S, 12 * S, exact=True)
+    assert t.short_length(64 * S) is None  # one measured area says nothing yet
+    t.record(2500 * S, 10 * S, exact=True)
+    t.record(4000 * S, 40 * S, exact=False, measured=False, slack=16 * S)  # (stepped over, not measured)
+    assert t.short_length(64 * S) == 12 * S
+    t.record(5500 * S, 300 * S, exact=True)
+    assert t.short_length(64 * S) is None  # a long one: a dead head, not a scratch

@@ -105,3 +105,18 @@ def test_a_rescaled_pattern_needs_one_tooth_to_name_and_areas_that_agree() -> No
     # far outside what a zone change does, or measured loosely: not a scaled pattern
     assert rescaled(prior, marks(*twins, (50 * MiB, MiB // 2)), S) is None
     assert rescaled(prior, marks(*twins, first, exact=False), S) is None
+
+
+def test_loose_starts_are_as_loose_as_the_reads_that_failed_on_them() -> None:
+    # a short area every 1,500 sectors: three found exactly, two met by reads of 16 sectors (left
+    # within them, as long as the read and the areas lately)
+    exact = [Mark(k * 1500 * S, 12 * S, True) for k in range(3)]
+    met = [(k * 1500 * S - 8 * S, 28 * S) for k in range(3, 5)]
+    assert fit_comb(exact + [Mark(t, n, False, False) for t, n in met], S, C) is None  # a cluster loose
+    comb = fit_comb(exact + [Mark(t, n, False, False, 16 * S) for t, n in met], S, C)
+    assert comb is not None and abs(comb.period - 1500 * S) <= 4 * S and comb.tolerance == 32 * S
+
+
+def test_areas_all_much_shorter_than_their_teeth_fit_no_pattern() -> None:
+    # one-sector areas met by cluster reads: the teeth are a cluster wide, the areas count for none
+    assert fit_comb([Mark(k * 3000 * S, S, False, False) for k in range(6)], S, C) is None

@@ -80,3 +80,17 @@ def test_a_map_written_by_another_tool_starts_without_what_was_learned(tmp_path:
     assert "the map was written by another tool since the last run: learning afresh" in notices(events)
     Path(learned_path(mp)).write_text("{not json")
     assert load_learned(mp)[0] is None and "cannot be read" in load_learned(mp)[1]
+
+
+def test_a_loose_starts_slack_is_kept_and_older_files_load_without_it() -> None:
+    k = Knowledge(512, 16 * KiB, 1 << 20)
+    k.areas.record(4096, 14336, False, False, slack=8192)  # stepped over from a near read
+    k.areas.record(1 << 20, 6144, True)
+    kept = json.loads(json.dumps(k.to_dict()))
+    again = Knowledge(512, 16 * KiB, 1 << 20)
+    again.load(kept)
+    assert list(again.areas.recent) == list(k.areas.recent)
+    kept["bad_recent"] = [a[:4] for a in kept["bad_recent"]]  # as written before slack was kept
+    older = Knowledge(512, 16 * KiB, 1 << 20)
+    older.load(kept)
+    assert [a.slack for a in older.areas.recent] == [0, 0]

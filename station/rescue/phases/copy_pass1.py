@@ -4,7 +4,8 @@ Pass 1 reads the whole domain, jumping over trouble (station.rescue.phases.cross
 learned length of the bad areas met so far (station.rescue.areas) or else by a skip that
 doubles.  Once areas come at a regular period, the next one is approached sector by sector
 where it should begin, so that the only read that fails there is a single sector.  The middles
-of bad areas are left to later phases.
+of bad areas are left to later phases.  Near short areas (a scratch, scattered sectors) it reads
+less at a time and leaves the edges of one it meets by chance to trimming.
 
 A read that is slow (station.rescue.slowness) ends the run too: the area is skipped the same
 way, remembered as slow (station.rescue.knowledge) and read after everything fast.  Slow areas
@@ -18,7 +19,7 @@ from enum import Enum
 
 from station.rescue.comb import Tooth
 from station.rescue.domain import Range
-from station.rescue.phases.crossing import confirm_trusted, cross, skip_from, verify_trusted
+from station.rescue.phases.crossing import confirm_trusted, cross, short_areas, skip_from, verify_trusted
 from station.rescue.phases.edges import trouble_edge
 from station.rescue.rescuemap import Phase, Status
 from station.rescue.state import RunState
@@ -70,7 +71,7 @@ def _copy(state: RunState, forward: bool, cursor: int) -> None:
             run_lo, run_hi = (run_lo, window.a) if forward else (window.a, run_hi)
         trouble, failed = None, None
         cursor = run_lo if forward else run_hi
-        max_size = state.max_read if calm is None else state.cluster
+        max_size = state.max_read if calm is None else _near_size(state)
         size = min(state.read_size, max_size)
         for out in state.stream(run_lo, run_hi, forward, size, max_size, slow=True):
             cursor = out.pos + out.size if forward else out.pos
@@ -105,8 +106,7 @@ def _copy(state: RunState, forward: bool, cursor: int) -> None:
         if trouble is Trouble.SPLIT:
             continue
         if trouble is Trouble.ERROR and failed is not None and not failed.hung:
-            if state.unchecked:
-                verify_trusted(state)  # an area off the pattern: check the crossings trusted to it
+            _check_trusted(state)  # an area off the pattern
             near = failed.pos if forward else failed.pos + failed.size
             cursor = cross(state, near, forward, exact=False, failed=failed)
             continue
@@ -134,9 +134,18 @@ def _at_window(state: RunState, window: Window, forward: bool) -> int:
         return _step_over_slow(state, start, window.tooth, forward)
     if abs(start - window.at) <= DRIFT * state.sector:
         confirm_trusted(state)  # the area is where the pattern put it (a scratch drifts a little)
-    elif state.unchecked:
-        verify_trusted(state)  # the pattern drifts: check the crossings trusted to it
+    else:
+        _check_trusted(state)  # the pattern drifts
     return cross(state, start, forward, exact=True, tooth=window.tooth)
+
+
+def _check_trusted(state: RunState) -> None:
+    """The pattern may have stopped holding: check the crossings trusted to it (a zone's last area
+    may be shorter).  Not short ones (a scratch): scattered bad sectors come off the pattern
+    often, each check costs a failed read, and a trusted length a few sectors too long hides no
+    more than that until trimming reads the areas presumed bad from their edges."""
+    if any(abs(b - a) > state.cluster for a, b, _ in state.unchecked):
+        verify_trusted(state)
 
 
 def _step_over_slow(state: RunState, start: int, tooth: Tooth | None, forward: bool) -> int:
@@ -182,6 +191,12 @@ def _calm(state: RunState, lo: int, hi: int, forward: bool) -> Range | None:
         return (lo, near) if near > lo else None
     near = max(lo, t - CALM_DISTANCE)
     return (near, hi) if near < hi else None
+
+
+def _near_size(state: RunState) -> int:
+    """How much to read at a time near recent trouble: a cluster, or less near short areas (a
+    scratch, scattered sectors), so that one met by chance leaves little to trimming."""
+    return state.near_read if short_areas(state) is not None else state.cluster
 
 
 def _window(state: RunState, lo: int, hi: int, forward: bool) -> Window | None:

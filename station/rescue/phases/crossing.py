@@ -8,6 +8,11 @@ jump.  Once a tooth's length was measured alike twice, the far edge of the next 
 trusted: no read back, which would cost a second failed read.  A trusted crossing is checked
 later, when the pattern stops holding (the last area of a zone may be shorter than the others):
 `verify_trusted` reads back then.
+
+Short areas (a scratch: a few sectors at the same place of every track, and scattered bad
+sectors between) are met in smaller reads (`RunState.near_read`).  One met by chance there is
+stepped over by the length of the short areas lately, and its edges are left to trimming: each
+would cost a failed read now, for a few good sectors, and trimming finds them for no more later.
 """
 
 from __future__ import annotations
@@ -20,6 +25,17 @@ from station.rescue.rescuemap import Status
 from station.rescue.state import RunState
 
 UNCHECKED = 2  # trusted crossings kept for a check when the pattern breaks
+SHORT_READS = 4  # areas up to this many near reads long are short (a scratch, scattered sectors)
+
+
+def short_areas(state: RunState) -> int | None:
+    """The length of the short areas met lately (a scratch, scattered bad sectors), or None.
+
+    Near them the copying pass reads `state.near_read` at a time, and one met by chance is left
+    to trimming within that read: an exact start would cost a failed read now, for the few good
+    sectors before it, and trimming takes them later for the same read, after everything else.
+    """
+    return state.areas.short_length(SHORT_READS * state.near_read)
 
 
 def skip_from(state: RunState, cursor: int, skip: int, forward: bool) -> int:
@@ -48,10 +64,13 @@ def cross(
     trusted = areas.trusted_length(tooth) if tooth is not None and exact else None
     length = trusted or (tooth.widest if tooth is not None else areas.length())
     skip = state.opts.skip_size
+    gap = _short_gap(state, failed)  # a short area met by a near read: stepped over by its length
     # met by chance where short areas come too (scattered bad sectors between long ones): try the
     # first skip before the learned length, which would step over good data
-    small_first = length is not None and tooth is None and areas.mixed()
-    if small_first:
+    small_first = gap is None and length is not None and tooth is None and areas.mixed()
+    if gap is not None:
+        target = skip_from(state, _past_known_bad(state, start, forward), gap, forward)
+    elif small_first:
         target = skip_from(state, _past_known_bad(state, start, forward), skip, forward)
     elif length is not None:
         target = start + length if forward else start - length
@@ -80,9 +99,12 @@ def cross(
             if trusted is not None and landing == target:
                 _trusted(state, start, landing, forward)
             else:
-                _landed(state, start, landing, forward, exact, tooth, length, failed)
+                _landed(state, start, landing, forward, exact, tooth, length, failed, gap)
             return after
         rec.failed(out, Status.NON_TRIMMED)
+        if gap is not None:  # longer than the short areas lately: feel the way on
+            gap = length = trusted = None
+            small_first = False
         if small_first and length is not None:  # not a short one: now the learned length
             small_first = False
             target = start + length if forward else start - length
@@ -101,10 +123,15 @@ def cross(
 
 def _landed(
     state: RunState, start: int, landing: int, forward: bool, exact: bool, tooth: Tooth | None,
-    length: int | None, failed: ReadOutcome | None,
+    length: int | None, failed: ReadOutcome | None, gap: int | None = None,
 ) -> None:  # fmt: skip
-    """A read past the area succeeded: read back to its far edge and learn the area."""
+    """A read past the area succeeded: read back to its far edge and learn the area; or, for a
+    short area that a near read met and a `gap` stepped over, leave its edges to trimming."""
     areas = state.areas
+    if gap is not None and failed is not None:
+        _defer_edges(state, failed, landing, forward)  # (as long as the short areas lately)
+        areas.record(start, abs(landing - start), False, False, slack=failed.size)
+        return
     relearn = failed is not None and areas.relearn  # a pattern was fitted before: learn the
     # next one from exact edges, which takes fewer areas than edges found by cluster reads
     end, end_exact = read_back(state, landing, forward, exact or relearn)
@@ -123,6 +150,24 @@ def _landed(
         and abs(abs(end - start) - length) <= 4 * state.sector
     ):
         _presume_bad(state, start, end)  # where and as long as the pattern said, both edges exact
+
+
+def _short_gap(state: RunState, failed: ReadOutcome | None) -> int | None:
+    """How far to step from a near read that failed, when short areas are met lately (their
+    length, in whole sectors); None for other reads and areas."""
+    length = short_areas(state) if failed is not None and failed.size <= state.near_read else None
+    return -(-length // state.sector) * state.sector if length is not None else None
+
+
+def _defer_edges(state: RunState, failed: ReadOutcome, landing: int, forward: bool) -> None:
+    """A short area met by a near read, stepped over by its length: what was stepped over is
+    left non-trimmed with the read.  Finding the area's edges now would cost a failed read for
+    each; trimming takes them later (its probe past a cluster, none for the far edge)."""
+    edge = failed.pos + failed.size if forward else failed.pos
+    lo, hi = (edge, landing) if forward else (landing, edge)
+    b = state.domain.block_at(lo)
+    if hi > lo and b is not None and b[0] == Status.NON_TRIED and b[2] >= hi:
+        state.map.set_status(lo, hi - lo, Status.NON_TRIMMED)
 
 
 def _another_area(state: RunState, start: int, out: ReadOutcome, forward: bool) -> bool:
