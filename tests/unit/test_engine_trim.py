@@ -3,10 +3,11 @@ next is found by a probe past it (station.rescue.clusters), one failed read each
 
 from __future__ import annotations
 
-from test_engine import Fault, KiB, S, assert_complete, check_run, rescue
+from test_engine import Fault, KiB, MemSink, S, assert_complete, check_run, rescue
 
 from station.rescue.clusters import ClusterSpans
-from station.rescue.rescuemap import Status
+from station.rescue.rescuemap import RescueMap, Status
+from station.sim.scripted import expected_bytes
 
 
 def clusters(lengths: list[int]) -> list[Fault]:
@@ -93,3 +94,23 @@ def test_probing_stops_once_misses_that_teach_nothing_outnumber_hits_by_two() ->
     assert c.misses == 2 and c.probe_length() is None
     c.hit()
     assert c.probe_length() == 5 * S
+
+
+def test_the_first_trimming_takes_the_largest_blocks_first_each_from_both_sides() -> None:
+    blocks = [(100, 8), (300, 40), (600, 16)]  # (first sector, sectors): a bad sector in each middle
+    faults = [Fault((a + n // 2) * S, (a + n // 2 + 1) * S, "bad") for a, n in blocks]
+    rmap = RescueMap(800 * S, Status.FINISHED)
+    for a, n in blocks:
+        rmap.set_status(a * S, n * S, Status.NON_TRIMMED)
+    sink = MemSink(800 * S)
+    sink.write_at(0, memoryview(expected_bytes(0, 800 * S, S)))  # (what the finished blocks hold)
+    sink.sync()
+    run = rescue(800, faults, rmap=rmap, sink=sink)
+    check_run(run, faults)
+    assert_complete(run, faults)
+    order = []
+    for pos, _, _ in run.reads_in("trimming", 1):
+        a = next(a for a, n in blocks if a * S <= pos < (a + n) * S)
+        if not order or order[-1] != a:
+            order.append(a)
+    assert order == [300, 600, 100]  # largest first; each block done before the next

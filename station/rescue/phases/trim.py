@@ -4,13 +4,17 @@ Only edges that touch rescued data in the first trimming pass: a side that still
 non-tried data is kept for later, when the sweep may have rescued what it faces, rather than
 scraped across good data now.  The second pass takes every edge, and what it cannot trim goes
 on to scraping.  The first pass finds a scattered bad cluster's far edge by a probe past it once
-their length is learned (station.rescue.clusters), and it begins with islands of good data in
-the largest non-tried stretches while they pay (station.rescue.phases.islands).
+their length is learned (station.rescue.clusters), takes the largest blocks first, and it begins
+with islands of good data in the largest non-tried stretches while they pay
+(station.rescue.phases.islands).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from station.core.ranges import intersect
+from station.rescue.domain import Range
 from station.rescue.phases.islands import islands_first
 from station.rescue.rescuemap import Phase, Status
 from station.rescue.state import RunState
@@ -32,37 +36,67 @@ def trim_blocks(state: RunState, cursor: int, forward: bool, all_edges: bool, pr
     Only edges that touch rescued data, unless `all_edges`.  Leading edges are read
     upwards, sector after sector as the platter turns; trailing edges downwards, each
     sector a new command that waits for the disk to come round: the cheap half first
-    brings as much good data for the same errors, sooner.
+    brings as much good data for the same errors, sooner.  The first pass (`probing`) takes
+    the largest blocks first, each from both sides: a block costs about one failed read
+    whatever its size (its far edge is probed for), so the most good data comes first.
     """
-    domain, done = state.domain, state.edge_done
     later = state.edge_later if not all_edges and state.slow_left() else set()  # (after the slow pass)
+    if probing:
+        start = state.domain.start if forward else state.domain.end
+        for lo, hi in sorted(_blocks(state, start, forward), key=lambda b: b[0] - b[1]):
+            if state.domain.block_at(lo) == (Status.NON_TRIMMED, lo, hi):  # (untouched so far)
+                _trim_block(state, lo, hi, all_edges, probing, later)
     for lead_side in (True, False):
-        c = cursor
-        while (found := domain.find(Status.NON_TRIMMED, c, forward)) is not None:
-            lo, hi = domain.whole_block(found)
-            c = hi if forward else lo
-            state.map.current_pos = lo
-            edge = lo if lead_side else hi
-            if edge in done or edge in later:
-                continue
-            if not (all_edges or domain.neighbour_is(lo - 1 if lead_side else hi, Status.FINISHED)):
-                continue
-            if not lead_side and lo in done:
-                _trim_far_side(state, lo, hi, probing)
-                continue
-            new = _trim_edge(state, lo, hi, forward=lead_side)
-            lo, hi = (new, hi) if lead_side else (lo, new)
-            if hi <= lo:
-                continue
-            if (hi if lead_side else lo) in done:
-                state.map.set_status(lo, hi - lo, Status.NON_SCRAPED)
-            else:
-                # the other side may still face non-tried data, which the sweep may rescue:
-                # trim it then, not scrape across good data now
-                done.add(lo if lead_side else hi)
+        for lo, hi in _blocks(state, cursor, forward):
+            _trim_side(state, lo, hi, lead_side, all_edges, probing, later)
     if all_edges:  # untrimmable leftovers go on to scraping
-        for b in list(domain.blocks(Status.NON_TRIMMED)):
+        for b in list(state.domain.blocks(Status.NON_TRIMMED)):
             state.map.set_status(b[0], b[1] - b[0], Status.NON_SCRAPED)
+
+
+def _blocks(state: RunState, cursor: int, forward: bool) -> Iterator[Range]:
+    """The non-trimmed blocks from `cursor` on, in a direction (the map may change between them)."""
+    c = cursor
+    while (found := state.domain.find(Status.NON_TRIMMED, c, forward)) is not None:
+        lo, hi = state.domain.whole_block(found)
+        c = hi if forward else lo
+        yield lo, hi
+
+
+def _trim_block(state: RunState, lo: int, hi: int, all_edges: bool, probing: bool, later: set[int]) -> None:
+    """Both sides of one block: its leading edge, then the trailing edge of what is left of it."""
+    _trim_side(state, lo, hi, True, all_edges, probing, later)
+    rest = state.domain.find(Status.NON_TRIMMED, lo, True)
+    if rest is not None and rest[0] < hi:
+        r_lo, r_hi = state.domain.whole_block(rest)
+        _trim_side(state, r_lo, min(r_hi, hi), False, all_edges, probing, later)
+
+
+def _trim_side(
+    state: RunState, lo: int, hi: int, lead_side: bool, all_edges: bool, probing: bool, later: set[int]
+) -> None:
+    """Trim one edge of the block [lo, hi): the leading one upwards, or the trailing one (past a
+    bad cluster whose low side was trimmed, probed for first)."""
+    domain, done = state.domain, state.edge_done
+    state.map.current_pos = lo
+    edge = lo if lead_side else hi
+    if edge in done or edge in later:
+        return
+    if not (all_edges or domain.neighbour_is(lo - 1 if lead_side else hi, Status.FINISHED)):
+        return
+    if not lead_side and lo in done:
+        _trim_far_side(state, lo, hi, probing)
+        return
+    new = _trim_edge(state, lo, hi, forward=lead_side)
+    lo, hi = (new, hi) if lead_side else (lo, new)
+    if hi <= lo:
+        return
+    if (hi if lead_side else lo) in done:
+        state.map.set_status(lo, hi - lo, Status.NON_SCRAPED)
+    else:
+        # the other side may still face non-tried data, which the sweep may rescue: trim it
+        # then, not scrape across good data now
+        done.add(lo if lead_side else hi)
 
 
 def _trim_far_side(state: RunState, lo: int, hi: int, probing: bool) -> None:
