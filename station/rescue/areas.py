@@ -216,6 +216,11 @@ class AreaTracker:
         if self._comb is None and self._prior is not None and self._prior[1] == sign:
             self._comb = rescaled(self._prior[0], marks, self.sector)  # the next zone, maybe
         self.fitted = self.fitted or self._comb is not None
+        if self._prior is None and self._comb is not None and _held(self._comb):
+            # no pattern to scale (none confirmed yet, or the last one forgotten), and a zone
+            # may end before its pattern predicts an area (wide bands: three to a zone): scale
+            # this one into the next zone all the same
+            self._prior = (self._comb, sign)
         if self._comb is None or before is None or not _alike(before.period, self._comb.period):
             self._confirmed = False  # another pattern (or none): kept once it predicts an area
         if self._comb is not None and self._confirmed:
@@ -238,6 +243,11 @@ class AreaTracker:
             last.lo, last.hi, last.teeth = min(last.lo, lo), max(last.hi, hi), teeth
         else:
             self.patterns.append(Pattern(lo, hi, comb.period, teeth))
+
+
+def _held(comb: Comb) -> bool:
+    """A pattern every area it was fitted to lies on, three of them on one tooth."""
+    return comb.share >= 1.0 and max(t.members for t in comb.teeth) >= 3
 
 
 def _alike(a: int, b: int) -> bool:

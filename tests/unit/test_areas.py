@@ -87,7 +87,7 @@ def test_forget_keeps_only_the_last_area() -> None:
     assert len(t.recent) == 1 and t.misses == 1 and t.period() is None
 
 
-def test_after_a_zone_change_one_area_predicts_again_once_the_pattern_had_held() -> None:
+def test_after_a_zone_change_one_area_predicts_again_once_the_pattern_had_held_or_fitted_whole() -> None:
     M = 1 << 20
     t = tracker()
     for k in range(3):  # every 8 MiB, 2 MiB
@@ -98,11 +98,26 @@ def test_after_a_zone_change_one_area_predicts_again_once_the_pattern_had_held()
     # the next zone: 0.875 of it (7 MiB periods, 1.75 MiB areas), from 40 MiB on
     t.record(41 * M, 7 * M // 4, exact=True)
     assert t.period() == 7 * M and t.next_start(43 * M, True) == 48 * M
-    u = tracker()  # a pattern never seen to hold is not scaled into the next zone
-    for k in range(4):
+    # nor seen to hold, but every area on it, three on one tooth (a zone of wide bands may end
+    # before its pattern predicts one): scaled all the same
+    u = tracker()
+    for k in range(3):
         u.record((8 * k + 3) * M, 2 * M, exact=True)
     u.record(41 * M, 7 * M // 4, exact=True)
-    assert u.period() is None
+    assert u.period() == 7 * M and u.next_start(43 * M, True) == 48 * M
+    v = tracker()  # an area off it among them: not scaled
+    for k in range(4):
+        v.record((8 * k + 3) * M, 2 * M, exact=True)
+        if k == 1:
+            v.record(14 * M, 2 * M, exact=True)
+    assert v.period() == 8 * M
+    v.record(41 * M, 7 * M // 4, exact=True)
+    assert v.period() is None
+    w = tracker()  # two areas are no pattern to scale
+    for k in range(2):
+        w.record((8 * k + 3) * M, 2 * M, exact=True)
+    w.record(41 * M, 7 * M // 4, exact=True)
+    assert w.period() is None
 
 
 def test_short_areas_are_named_once_two_were_measured_and_none_is_long() -> None:
