@@ -41,9 +41,9 @@ def islands_first(state: RunState) -> None:
             return
 
 
-def largest_first(state: RunState) -> list[tuple[int, int]]:
-    """The non-tried stretches of the phase's view, largest first."""
-    return sorted(state.domain.blocks(Status.NON_TRIED), key=lambda b: b[0] - b[1])
+def largest_first(state: RunState, status: Status = Status.NON_TRIED) -> list[tuple[int, int]]:
+    """The stretches of `status` (non-tried ones) in the phase's view, largest first."""
+    return sorted(state.domain.blocks(status), key=lambda b: b[0] - b[1])
 
 
 def find_islands(

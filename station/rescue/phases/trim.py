@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from station.core.ranges import intersect
 from station.rescue.domain import Range
-from station.rescue.phases.islands import islands_first
+from station.rescue.phases.islands import islands_first, largest_first
 from station.rescue.rescuemap import Phase, Status
 from station.rescue.state import RunState
 
@@ -42,8 +42,7 @@ def trim_blocks(state: RunState, cursor: int, forward: bool, all_edges: bool, pr
     """
     later = state.edge_later if not all_edges and state.slow_left() else set()  # (after the slow pass)
     if probing:
-        start = state.domain.start if forward else state.domain.end
-        for lo, hi in sorted(_blocks(state, start, forward), key=lambda b: b[0] - b[1]):
+        for lo, hi in largest_first(state, Status.NON_TRIMMED):
             if state.domain.block_at(lo) == (Status.NON_TRIMMED, lo, hi):  # (untouched so far)
                 _trim_block(state, lo, hi, all_edges, probing, later)
     for lead_side in (True, False):
